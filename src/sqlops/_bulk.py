@@ -1,0 +1,409 @@
+"""Bulk writes per dialect: COPY, multi-row VALUES, ON CONFLICT, ON DUPLICATE KEY UPDATE.
+
+PostgreSQL gets ``COPY`` (asyncpg ``copy_records_to_table``) when no RETURNING is needed:
+the fastest way in. Elsewhere rows go in as executemany / multi-row VALUES. Upserts are
+always one statement per chunk, never read-then-write.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Column, ColumnElement, Table, UniqueConstraint, insert, select, text, update
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import attributes
+
+from . import _translate
+from ._errors import InvalidValueError, NotFoundError, SqlopsError
+from ._modelinfo import ModelInfo
+
+if TYPE_CHECKING:
+    from ._repository import Repository
+
+COPY_CHUNK = 10_000
+VALUES_CHUNK = 1_000
+_MAX_PARAMS = 30_000
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def chunks(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """Yield lists of at most ``size`` items, consuming ``rows`` lazily."""
+    iterator = iter(rows)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+def _row_dict(info: ModelInfo, row: Any, index: int) -> dict[str, Any]:
+    """A mapping row or a model instance as ``{attribute: value}``, validated."""
+    if isinstance(row, Mapping):
+        values = dict(row)
+        unknown = [k for k in values if k not in info.columns]
+        if unknown:
+            raise InvalidValueError(
+                f"row {index}: {info.name} has no column {', '.join(map(repr, unknown))}; "
+                f"columns are {', '.join(sorted(info.columns))}"
+            )
+        return values
+    if isinstance(row, info.model):
+        state = attributes.instance_dict(row)
+        return {k: state[k] for k in info.columns if k in state}
+    raise InvalidValueError(
+        f"row {index}: expected a mapping or a {info.name}, got {type(row).__name__}"
+    )
+
+
+def _runs(dicts: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+    """Consecutive rows that share one key set (one statement each, order kept)."""
+    for _, group in itertools.groupby(dicts, key=lambda d: tuple(d)):
+        yield list(group)
+
+
+def covers_unique(info: ModelInfo, lookup: Mapping[str, Any]) -> bool:
+    """Whether the lookup columns include a whole unique key (so a race ends in a violation)."""
+    given = {info.column(k).name for k in lookup}
+    return any(set(key) <= given for key in unique_keys(info.table))
+
+
+def unique_keys(table: Table) -> list[tuple[str, ...]]:
+    """Column-name tuples of the primary key, unique constraints and unique indexes."""
+    keys = [tuple(c.name for c in table.primary_key.columns)]
+    keys += [
+        tuple(c.name for c in u.columns)
+        for u in table.constraints
+        if isinstance(u, UniqueConstraint)
+    ]
+    keys += [tuple(c.name for c in i.columns) for i in table.indexes if i.unique]
+    keys += [(c.name,) for c in table.columns if c.unique]
+    return [k for k in dict.fromkeys(keys) if k]
+
+
+async def lock_lookup(session: AsyncSession, repo: Repository[Any], lookup: dict[str, Any]) -> None:
+    """Serialize get-or-create callers of one lookup that no unique key protects."""
+    if repo.dialect != "postgresql":
+        return  # SQLite: BEGIN IMMEDIATE already serializes writers
+    material = repr((repo.info.table.name, sorted((k, repr(v)) for k, v in lookup.items())))
+    digest = hashlib.blake2b(material.encode(), digest_size=8).digest()
+    key = int.from_bytes(digest, "big", signed=True)
+    await session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+
+# ----------------------------------------------------------------------------- create_many
+
+
+async def create_many(
+    repo: Repository[Any],
+    session: AsyncSession,
+    rows: Iterable[Any],
+    *,
+    returning: bool,
+    chunk_size: int | None,
+    progress: Callable[[int], Any] | None,
+) -> int | list[Any]:
+    info = repo.info
+    use_copy = repo.dialect == "postgresql" and not returning and _copy_possible(info)
+    size = chunk_size or (COPY_CHUNK if use_copy else _values_chunk(info))
+    if size < 1:
+        raise ValueError("chunk_size must be >= 1")
+    done = 0
+    created: list[Any] = []
+    for chunk in chunks(rows, size):
+        if returning:
+            created += await _insert_returning(session, info, chunk, done)
+        else:
+            dicts = [_row_dict(info, row, done + i) for i, row in enumerate(chunk)]
+            if use_copy:
+                await _copy(session, info, dicts)
+            else:
+                for run in _runs(dicts):
+                    await session.execute(insert(info.model), run)
+        done += len(chunk)
+        if progress is not None:
+            progress(done)
+    return created if returning else done
+
+
+def _values_chunk(info: ModelInfo) -> int:
+    return max(1, min(VALUES_CHUNK, _MAX_PARAMS // max(1, len(info.columns))))
+
+
+async def _insert_returning(
+    session: AsyncSession, info: ModelInfo, chunk: list[Any], offset: int
+) -> list[Any]:
+    if all(isinstance(row, info.model) for row in chunk):
+        session.add_all(chunk)
+        await session.flush()
+        return chunk
+    dicts = [_row_dict(info, row, offset + i) for i, row in enumerate(chunk)]
+    out: list[Any] = []
+    for run in _runs(dicts):
+        stmt = insert(info.model).returning(info.model, sort_by_parameter_order=True)
+        out += list((await session.scalars(stmt, run)).all())
+    return out
+
+
+def _copy_possible(info: ModelInfo) -> bool:
+    """COPY skips SQLAlchemy, so every client-side default must be one we can compute."""
+    for column in info.table.columns:
+        default = column.default
+        if default is None:
+            continue
+        if default.is_sequence or default.is_clause_element:  # type: ignore[attr-defined]
+            return False
+    return True
+
+
+async def _copy(session: AsyncSession, info: ModelInfo, dicts: list[dict[str, Any]]) -> None:
+    """COPY ``dicts`` into the table in the session's transaction (asyncpg)."""
+    conn = await session.connection()
+    raw = await conn.get_raw_connection()
+    driver = raw.driver_connection
+    assert driver is not None
+    if not driver.is_in_transaction():
+        await conn.exec_driver_sql("SELECT 1")  # start the adapter's transaction first
+    dialect = conn.dialect
+    table = info.table
+    for run in _runs(dicts):
+        columns, records = _copy_records(info, run, dialect)
+        try:
+            await driver.copy_records_to_table(
+                table.name, records=records, columns=columns, schema_name=table.schema
+            )
+        except Exception as exc:
+            err = _translate.translate(exc, _translate._Context(table=table))
+            if err is None:
+                raise
+            raise err from exc
+
+
+def _copy_records(
+    info: ModelInfo, run: list[dict[str, Any]], dialect: Any
+) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """Column names and processed tuples: given values, Python defaults, bind processors."""
+    given = list(run[0])
+    cols: list[Column[Any]] = [info.column(k) for k in given]
+    defaults = [c for c in info.table.columns if c.default is not None and c not in cols]
+    makers = [_default_maker(c) for c in defaults]
+    processors = [c.type._cached_bind_processor(dialect) for c in (*cols, *defaults)]
+    records = []
+    for row in run:
+        values = [row[k] for k in given] + [make() for make in makers]
+        records.append(
+            tuple(
+                p(v) if p is not None and v is not None else v
+                for p, v in zip(processors, values, strict=True)
+            )
+        )
+    return [c.name for c in (*cols, *defaults)], records
+
+
+def _default_maker(column: Column[Any]) -> Callable[[], Any]:
+    default: Any = column.default
+    if default.is_callable:
+        fn = default.arg
+        return lambda: fn(None)
+    value = default.arg
+    return lambda: value
+
+
+# ----------------------------------------------------------------------------- upsert
+
+
+def _conflict_columns(info: ModelInfo, conflict: Sequence[Any] | str | None) -> list[str]:
+    if conflict is None:
+        return [info.column(k).name for k in info.pk_keys]
+    items = [conflict] if isinstance(conflict, str) else list(conflict)
+    names = []
+    for item in items:
+        key = item if isinstance(item, str) else getattr(item, "key", None)
+        if key not in info.columns:
+            raise InvalidValueError(f"conflict column {item!r} is not a column of {info.name}")
+        names.append(info.column(key).name)
+    if not any(set(u) == set(names) for u in unique_keys(info.table)):
+        keys = "; ".join("(" + ", ".join(u) + ")" for u in unique_keys(info.table))
+        raise InvalidValueError(
+            f"conflict columns ({', '.join(names)}) are not a unique key of {info.table.name}; "
+            f"unique keys are {keys}"
+        )
+    return names
+
+
+def _update_columns(
+    info: ModelInfo, given: Iterable[str], conflict: list[str], update_: Sequence[Any] | None
+) -> list[str]:
+    if update_ is None:
+        names = [info.column(k).name for k in given]
+        return [n for n in names if n not in conflict and n not in _pk_names(info)]
+    out = []
+    for item in update_:
+        key = item if isinstance(item, str) else getattr(item, "key", None)
+        if key not in info.columns:
+            raise InvalidValueError(f"update column {item!r} is not a column of {info.name}")
+        out.append(info.column(key).name)
+    return out
+
+
+def _pk_names(info: ModelInfo) -> set[str]:
+    return {info.column(k).name for k in info.pk_keys}
+
+
+def _onupdate_values(info: ModelInfo, updating: list[str]) -> dict[str, Any]:
+    """Python ``onupdate`` values (``updated_at``) that ON CONFLICT would otherwise skip."""
+    extra: dict[str, Any] = {}
+    for column in info.table.columns:
+        if column.onupdate is not None and column.name not in updating:
+            maker = _default_maker_from(column.onupdate)
+            if maker is not None:
+                extra[column.name] = maker()
+    return extra
+
+
+def _default_maker_from(default: Any) -> Callable[[], Any] | None:
+    if getattr(default, "is_callable", False):
+        return lambda: default.arg(None)
+    if getattr(default, "is_scalar", False):
+        return lambda: default.arg
+    return None
+
+
+def _by_column_name(info: ModelInfo, row: Mapping[str, Any]) -> dict[str, Any]:
+    return {info.column(k).name: v for k, v in row.items()}
+
+
+def upsert_statement(
+    dialect: str,
+    info: ModelInfo,
+    rows: list[dict[str, Any]],
+    conflict: list[str],
+    updating: list[str],
+) -> Any:
+    """One INSERT … ON CONFLICT / ON DUPLICATE KEY UPDATE for ``rows`` (column names)."""
+    table = info.table
+    extra = _onupdate_values(info, updating) if updating else {}
+    if dialect in ("postgresql", "sqlite"):
+        module: Any = postgresql if dialect == "postgresql" else sqlite
+        stmt = module.insert(table).values(rows)
+        excluded = stmt.excluded
+        sets = {c: excluded[c] for c in updating} or {conflict[0]: excluded[conflict[0]]}
+        return stmt.on_conflict_do_update(index_elements=conflict, set_={**sets, **extra})
+    if dialect == "mysql":
+        stmt = mysql.insert(table).values(rows)
+        sets = {c: stmt.inserted[c] for c in updating} or {conflict[0]: table.c[conflict[0]]}
+        return stmt.on_duplicate_key_update({**sets, **extra})
+    raise SqlopsError(f"upsert is not supported on {dialect}")  # pragma: no cover
+
+
+async def upsert_one(
+    repo: Repository[Any],
+    session: AsyncSession,
+    values: dict[str, Any],
+    conflict: Sequence[Any] | str | None,
+    update_: Sequence[Any] | None,
+) -> Any:
+    info = repo.info
+    info.check_values(values, "upsert")
+    names = _conflict_columns(info, conflict)
+    missing = [n for n in names if n not in {info.column(k).name for k in values}]
+    if missing:
+        raise InvalidValueError(f"upsert values must include the conflict column(s) {missing}")
+    row = _with_defaults(info, _by_column_name(info, values))
+    updating = _update_columns(info, values, names, update_)
+    stmt = upsert_statement(repo.dialect, info, [row], names, updating)
+    if repo.dialect == "mysql":
+        await session.execute(stmt)
+        lookup = select(info.model).where(*(info.table.c[n] == row[n] for n in names))
+        return (await session.scalars(lookup, execution_options={"populate_existing": True})).one()
+    orm_stmt = select(info.model).from_statement(stmt.returning(*info.table.columns))
+    result = await session.scalars(orm_stmt, execution_options={"populate_existing": True})
+    return result.one()
+
+
+def _with_defaults(info: ModelInfo, row: dict[str, Any]) -> dict[str, Any]:
+    """Fill client-side column defaults (a multi-row VALUES needs every key in every row)."""
+    for column in info.table.columns:
+        if column.name not in row and column.default is not None:
+            maker = _default_maker_from(column.default)
+            if maker is not None:
+                row[column.name] = maker()
+    return row
+
+
+async def upsert_many(
+    repo: Repository[Any],
+    session: AsyncSession,
+    rows: Iterable[Mapping[str, Any]],
+    conflict: Sequence[Any] | str | None,
+    update_: Sequence[Any] | None,
+    chunk_size: int | None,
+) -> int:
+    info = repo.info
+    names = _conflict_columns(info, conflict)
+    size = chunk_size or _values_chunk(info)
+    total = 0
+    for offset, chunk in enumerate(chunks(rows, size)):
+        dicts = [_row_dict(info, row, offset * size + i) for i, row in enumerate(chunk)]
+        deduped: dict[tuple[Any, ...], dict[str, Any]] = {}
+        for row in dicts:
+            by_name = _with_defaults(info, _by_column_name(info, row))
+            try:
+                key = tuple(by_name[n] for n in names)
+            except KeyError as exc:
+                raise InvalidValueError(
+                    f"upsert rows must include the conflict column(s) {names}"
+                ) from exc
+            deduped[key] = by_name
+        for run in _runs(list(deduped.values())):
+            updating = _update_columns(info, _keys_by_attr(info, run[0]), names, update_)
+            await session.execute(upsert_statement(repo.dialect, info, run, names, updating))
+        total += len(deduped)
+    return total
+
+
+def _keys_by_attr(info: ModelInfo, row: dict[str, Any]) -> list[str]:
+    by_name = {info.column(k).name: k for k in info.columns}
+    return [by_name[n] for n in row if n in by_name]
+
+
+# ----------------------------------------------------------------------------- increment
+
+
+async def increment(
+    repo: Repository[Any],
+    session: AsyncSession,
+    where: list[ColumnElement[bool]],
+    key: str,
+    by: int | float,
+    pk: Any,
+) -> int | float:
+    info = repo.info
+    column = info.columns[key]
+    stmt = update(info.table).where(*where).values({info.column(key).name: column + by})
+    if info.soft_delete is not None:
+        stmt = stmt.where(info.soft_delete.is_(None))
+    if repo.dialect == "mysql":
+        result = await session.execute(stmt)
+        if not result.rowcount:  # type: ignore[attr-defined]
+            raise NotFoundError(info.model, pk)
+        value = (await session.execute(select(column).where(*where))).scalar_one()
+    else:
+        value = (await session.execute(stmt.returning(column))).scalar_one_or_none()
+        if value is None:
+            raise NotFoundError(info.model, pk)
+    _sync_identity(session, info, pk, key, value, repo)
+    return value  # type: ignore[no-any-return]
+
+
+def _sync_identity(
+    session: AsyncSession, info: ModelInfo, pk: Any, key: str, value: Any, repo: Repository[Any]
+) -> None:
+    """Keep an already-loaded instance in step with the counter we just changed."""
+    identity = session.sync_session.identity_map.get(
+        info.mapper.identity_key_from_primary_key(list(repo._pk_values(pk)))
+    )
+    if identity is not None:
+        attributes.set_committed_value(identity, key, value)

@@ -1,0 +1,295 @@
+"""Database: one URL in, a configured engine, sessions and transactions out."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, Literal, TypeVar
+
+from sqlalchemy import MetaData, event
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import AsyncAdaptedQueuePool
+
+from . import _lazyload, _translate
+from ._dialects import configure_engine
+from ._errors import DatabaseUnavailableError, SqlopsError
+from ._transaction import quietly, run_with_retries, shielded
+from ._url import dialect_family, is_memory_sqlite, resolve_url, safe_url
+
+logger = logging.getLogger("sqlops")
+
+T = TypeVar("T")
+LazyLoads = Literal["raise", "warn", "allow"]
+
+READONLY_OPTION = "sqlops_readonly"
+_REPLICA_RETRY_AFTER = 5.0
+
+
+class Database:
+    """Own an async engine (plus optional read replicas) and hand out sessions.
+
+    ``url=None`` reads ``$DATABASE_URL`` and falls back to the embedded SQLite file
+    ``./sqlops.db``. Plain ``postgresql://``, ``mysql://`` and ``sqlite://`` URLs get
+    their async driver filled in.
+
+    ::
+
+        async with sqlops.Database("postgresql://app@db/app") as db:
+            async with db.transaction() as session:
+                session.add(User(email="a@example.com"))
+    """
+
+    def __init__(
+        self,
+        url: str | URL | None = None,
+        *,
+        replicas: Sequence[str | URL] = (),
+        echo: bool = False,
+        pool_size: int | None = None,
+        max_overflow: int | None = None,
+        pool_timeout: float | None = None,
+        pool_recycle: int | None = None,
+        lazy_loads: LazyLoads = "raise",
+        engine_options: dict[str, Any] | None = None,
+        cursor_secret: str | bytes | None = None,
+    ) -> None:
+        if lazy_loads not in _lazyload.MODES:
+            raise ValueError(f"lazy_loads must be one of {_lazyload.MODES}, not {lazy_loads!r}")
+        self.url = resolve_url(url)
+        self.lazy_loads: LazyLoads = lazy_loads
+        self.cursor_secret = cursor_secret
+        pool = {
+            "pool_size": pool_size,
+            "max_overflow": max_overflow,
+            "pool_timeout": pool_timeout,
+            "pool_recycle": pool_recycle,
+        }
+        self.engine = _make_engine(self.url, echo, pool, engine_options or {})
+        self._replicas = [
+            _make_engine(resolve_url(r), echo, pool, engine_options or {}) for r in replicas
+        ]
+        self._replica_down: dict[int, float] = {}
+        self._replica_cycle = itertools.cycle(range(len(self._replicas)))
+        _lazyload.install()
+        self._sessionmaker = async_sessionmaker(
+            self.engine, expire_on_commit=False, info={_lazyload.INFO_KEY: lazy_loads}
+        )
+        self._disposed = False
+
+    # ------------------------------------------------------------------ properties
+
+    @property
+    def dialect(self) -> str:
+        """``"postgresql"``, ``"mysql"`` (MariaDB too) or ``"sqlite"``."""
+        return dialect_family(self.url)
+
+    @property
+    def replicas(self) -> list[AsyncEngine]:
+        """The replica engines, in configuration order."""
+        return list(self._replicas)
+
+    def __repr__(self) -> str:
+        extra = f", replicas={len(self._replicas)}" if self._replicas else ""
+        return f"Database({safe_url(self.url)!r}{extra})"
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def __aenter__(self) -> Database:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.dispose()
+
+    async def dispose(self) -> None:
+        """Close every pooled connection (primary and replicas)."""
+        self._disposed = True
+        for engine in [self.engine, *self._replicas]:
+            await engine.dispose()
+
+    def __del__(self) -> None:
+        if not getattr(self, "_disposed", True) and self.engine.pool.checkedin():
+            warnings.warn(
+                f"{self!r} was never disposed; call `await db.dispose()` or use "
+                "`async with Database(...)`",
+                ResourceWarning,
+                stacklevel=1,
+            )
+
+    async def ping(self) -> None:
+        """Round-trip a trivial statement; raise :class:`DatabaseUnavailableError` if it fails."""
+        try:
+            async with self.engine.connect() as conn:
+                await conn.exec_driver_sql("SELECT 1")
+        except SqlopsError:
+            raise
+        except Exception as exc:
+            raise DatabaseUnavailableError(
+                f"cannot reach {safe_url(self.url)}: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    async def create_all(self, metadata: MetaData) -> None:
+        """Create every table of ``metadata`` that does not exist yet."""
+        _translate.register_metadata(metadata)
+        async with self.engine.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+
+    async def drop_all(self, metadata: MetaData) -> None:
+        """Drop every table of ``metadata`` that exists."""
+        async with self.engine.begin() as conn:
+            await conn.run_sync(metadata.drop_all)
+
+    # ------------------------------------------------------------------ sessions
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """Yield a plain ``AsyncSession`` (``expire_on_commit=False``); the caller commits."""
+        session = self._sessionmaker()
+        try:
+            yield session
+        finally:
+            await shielded(session.close())
+
+    @asynccontextmanager
+    async def transaction(
+        self, isolation: str | None = None, readonly: bool = False
+    ) -> AsyncIterator[AsyncSession]:
+        """Yield a session in a transaction: commit on success, roll back on any exception.
+
+        Cancellation included: the rollback and the close are shielded, so no connection
+        is left "idle in transaction". ``readonly=True`` may be served by a replica, and
+        is enforced by PostgreSQL.
+        """
+        session = await self._begin(isolation, readonly)
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await quietly(session.rollback())
+            raise
+        finally:
+            await quietly(session.close())
+
+    @asynccontextmanager
+    async def savepoint(self, session: AsyncSession) -> AsyncIterator[AsyncSession]:
+        """Run a block in a SAVEPOINT; an exception rolls back to it only, then propagates."""
+        async with session.begin_nested():
+            yield session
+
+    async def run(
+        self,
+        fn: Callable[..., Awaitable[T]],
+        *args: Any,
+        retries: int = 3,
+        isolation: str | None = None,
+        **kwargs: Any,
+    ) -> T:
+        """Run ``fn(session, *args, **kwargs)`` in a fresh transaction, retrying conflicts.
+
+        The whole transaction (commit included) is retried on serialization failure,
+        deadlock or "database is locked", with capped jittered backoff. Constraint
+        violations are never retried. :class:`TransactionConflictError` when retries
+        run out.
+        """
+
+        async def attempt() -> T:
+            async with self.transaction(isolation=isolation) as session:
+                return await fn(session, *args, **kwargs)
+
+        return await run_with_retries(attempt, retries)
+
+    # ------------------------------------------------------------------ internals
+
+    async def _begin(self, isolation: str | None, readonly: bool) -> AsyncSession:
+        """Open a session whose transaction has started, on a replica when it can."""
+        options: dict[str, Any] = {}
+        if isolation:
+            options["isolation_level"] = isolation
+        if readonly:
+            options[READONLY_OPTION] = True
+            if self.dialect == "postgresql":
+                options["postgresql_readonly"] = True
+            if self._replicas:
+                replica = await self._replica_session(options)
+                if replica is not None:
+                    return replica
+        session = self._sessionmaker()
+        if options:
+            try:
+                await session.connection(execution_options=options)
+            except BaseException:
+                await shielded(session.close())
+                raise
+        return session
+
+    async def _replica_session(self, options: dict[str, Any]) -> AsyncSession | None:
+        """A session on the next replica that is up, or None to use the primary."""
+        for _ in range(len(self._replicas)):
+            index = next(self._replica_cycle)
+            down_since = self._replica_down.get(index)
+            if down_since is not None and time.monotonic() - down_since < _REPLICA_RETRY_AFTER:
+                continue
+            session = self._sessionmaker(bind=self._replicas[index])
+            try:
+                await session.connection(execution_options=options)
+            except (DatabaseUnavailableError, OSError) as exc:
+                await shielded(session.close())
+                self._replica_down[index] = time.monotonic()
+                logger.warning("replica %d is unavailable, skipping it: %s", index, exc)
+                continue
+            except BaseException:
+                await shielded(session.close())
+                raise
+            self._replica_down.pop(index, None)
+            return session
+        return None
+
+
+def _make_engine(
+    url: URL, echo: bool, pool: dict[str, Any], engine_options: dict[str, Any]
+) -> AsyncEngine:
+    family = dialect_family(url)
+    options: dict[str, Any] = {"echo": echo, "hide_parameters": True}
+    if family in ("postgresql", "mysql"):
+        options.update(pool_pre_ping=True, poolclass=_QueuePool)
+        options.update({k: v for k, v in pool.items() if v is not None})
+        if family == "mysql":
+            options.setdefault("pool_recycle", 3600)
+    elif not is_memory_sqlite(url):
+        options["poolclass"] = _QueuePool
+        options.update({k: v for k, v in pool.items() if v is not None})
+    options.update(engine_options)
+    engine = create_async_engine(url, **options)
+    configure_engine(engine.sync_engine, family, url)
+    event.listen(engine.sync_engine, "handle_error", _translate.on_handle_error)
+    return engine
+
+
+class _QueuePool(AsyncAdaptedQueuePool):
+    """The async queue pool, with a pool timeout that says what to change."""
+
+    def _do_get(self) -> Any:
+        try:
+            return super()._do_get()
+        except sa_exc.TimeoutError as exc:
+            raise PoolTimeoutError(
+                f"connection pool exhausted: all {self.size()} connections and "
+                f"{self._max_overflow} overflow are in use and none was returned within "
+                f"{self._timeout:g}s (pool_size={self.size()}, max_overflow="
+                f"{self._max_overflow}, pool_timeout={self._timeout:g}); raise them, or "
+                "release sessions sooner"
+            ) from exc
+
+
+class PoolTimeoutError(DatabaseUnavailableError, sa_exc.TimeoutError):
+    """No pooled connection became free within ``pool_timeout``."""

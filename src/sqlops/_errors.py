@@ -1,0 +1,181 @@
+"""The sqlops error tree.
+
+::
+
+    SqlopsError
+    ├── NotFoundError                 (.model, .key)
+    ├── MultipleFoundError
+    ├── InvalidFilterError            (also ValueError)
+    ├── InvalidCursorError            (also ValueError)
+    ├── InvalidValueError             (also ValueError)
+    ├── ConstraintViolation           (.table, .columns, .constraint, .detail)
+    │   ├── UniqueViolation
+    │   ├── ForeignKeyViolation
+    │   ├── NotNullViolation
+    │   └── CheckViolation
+    ├── TransactionConflictError      (.attempts)
+    ├── DatabaseUnavailableError
+    ├── LazyLoadError                 (also sqlalchemy InvalidRequestError)
+    └── SessionMisuseError            one session used by two tasks, or from another event loop
+
+Database errors are turned into these by :func:`sqlops._translate.translate`; every
+translated error keeps the driver's exception as ``__cause__``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import exc as sa_exc
+
+
+class SqlopsError(Exception):
+    """Base class of every error sqlops raises on purpose."""
+
+
+class NotFoundError(SqlopsError):
+    """No row matched a lookup that requires one."""
+
+    def __init__(self, model: type[Any] | None, key: Any, message: str | None = None) -> None:
+        self.model = model
+        self.key = key
+        name = model.__name__ if model is not None else "row"
+        super().__init__(message or f"{name} {key!r} not found")
+
+
+class MultipleFoundError(SqlopsError):
+    """More than one row matched a lookup that allows only one."""
+
+
+class InvalidFilterError(SqlopsError, ValueError):
+    """A filter, ordering or load name that the model does not have.
+
+    These names usually come from HTTP query strings, so the message lists the valid
+    choices and never echoes anything into SQL.
+    """
+
+
+class InvalidCursorError(SqlopsError, ValueError):
+    """A pagination cursor that was forged, damaged, or made for another ordering."""
+
+
+class InvalidValueError(SqlopsError, ValueError):
+    """A value the database (or the model) rejects: too long, out of range, bad encoding."""
+
+    def __init__(self, message: str, *, column: str | None = None, table: str | None = None):
+        self.column = column
+        self.table = table
+        super().__init__(message)
+
+
+class ConstraintViolation(SqlopsError):
+    """A write broke a constraint; names the table, the column(s) and the constraint."""
+
+    kind = "constraint"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        table: str | None = None,
+        columns: Sequence[str] = (),
+        constraint: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        self.table = table
+        self.columns = tuple(columns)
+        self.constraint = constraint
+        self.detail = detail
+        super().__init__(message or self._describe())
+
+    def _describe(self) -> str:
+        where = self.table or "?"
+        if self.columns:
+            where += (
+                "." + ",".join(self.columns)
+                if len(self.columns) == 1
+                else (f"({', '.join(self.columns)})")
+            )
+        named = f" (constraint {self.constraint})" if self.constraint else ""
+        return f"{self.kind} violation on {where}{named}"
+
+
+class UniqueViolation(ConstraintViolation):
+    """A row with the same unique key already exists."""
+
+    kind = "unique"
+
+    def _describe(self) -> str:
+        if self.table and self.columns:
+            cols = ", ".join(self.columns)
+            noun = "value" if len(self.columns) == 1 else "combination"
+            named = f" (constraint {self.constraint})" if self.constraint else ""
+            return f"{self.table}: {cols} already exists — that {noun} must be unique{named}"
+        return super()._describe()
+
+
+class ForeignKeyViolation(ConstraintViolation):
+    """A reference points at a row that does not exist (or is still referenced)."""
+
+    kind = "foreign key"
+
+
+class NotNullViolation(ConstraintViolation):
+    """A required column was given no value."""
+
+    kind = "not null"
+
+    def _describe(self) -> str:
+        if self.table and self.columns:
+            return f"{self.table}.{self.columns[0]} is required (NOT NULL) but no value was given"
+        return super()._describe()
+
+
+class CheckViolation(ConstraintViolation):
+    """A CHECK constraint rejected the row."""
+
+    kind = "check"
+
+
+class TransactionConflictError(SqlopsError):
+    """A serialization failure, deadlock or lock timeout (after ``run()``'s retries)."""
+
+    def __init__(self, message: str, *, attempts: int = 1) -> None:
+        self.attempts = attempts
+        super().__init__(message)
+
+
+class DatabaseUnavailableError(SqlopsError):
+    """The database cannot be reached, the connection was lost, or the pool is exhausted."""
+
+
+class LazyLoadError(SqlopsError, sa_exc.InvalidRequestError):
+    """A relationship or expired attribute was touched without being loaded.
+
+    In async code SQLAlchemy would raise ``MissingGreenlet`` (or ``DetachedInstanceError``
+    once the session is closed); this names ``Model.attribute`` and the fix instead.
+    """
+
+
+class SessionMisuseError(SqlopsError):
+    """One ``AsyncSession`` was used by two tasks at once, or from another event loop."""
+
+
+__all__ = [
+    "CheckViolation",
+    "ConstraintViolation",
+    "DatabaseUnavailableError",
+    "ForeignKeyViolation",
+    "InvalidCursorError",
+    "InvalidFilterError",
+    "InvalidValueError",
+    "LazyLoadError",
+    "MultipleFoundError",
+    "NotFoundError",
+    "NotNullViolation",
+    "SessionMisuseError",
+    "SqlopsError",
+    "TransactionConflictError",
+    "UniqueViolation",
+]

@@ -1,0 +1,88 @@
+"""What the repository needs to know about a mapped class, computed once per class."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Column, Table, inspect
+from sqlalchemy.orm import ColumnProperty, InstrumentedAttribute, Mapper, RelationshipProperty
+
+from . import _translate
+from ._errors import InvalidValueError
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Columns, keys and relationships of one mapped class."""
+
+    model: type[Any]
+    mapper: Mapper[Any]
+    table: Table
+    name: str
+    pk_keys: tuple[str, ...]
+    columns: dict[str, InstrumentedAttribute[Any]]
+    relationships: dict[str, RelationshipProperty[Any]]
+    soft_delete: InstrumentedAttribute[Any] | None
+
+    @property
+    def pk_attrs(self) -> tuple[InstrumentedAttribute[Any], ...]:
+        return tuple(self.columns[k] for k in self.pk_keys)
+
+    def column(self, key: str) -> Column[Any]:
+        """The table column behind attribute ``key``."""
+        return self.mapper.columns[key]
+
+    def check_values(self, values: dict[str, Any], action: str = "set") -> None:
+        """Raise :class:`InvalidValueError` for a key that is not a column of the model."""
+        unknown = [k for k in values if k not in self.columns]
+        if unknown:
+            raise InvalidValueError(
+                f"cannot {action} {', '.join(map(repr, unknown))}: {self.name} has no such "
+                f"column; columns are {', '.join(sorted(self.columns))}"
+            )
+
+    def identity(self, pk: Any) -> Any:
+        """Normalise ``pk`` (scalar, tuple or mapping) for ``session.get``."""
+        if isinstance(pk, dict):
+            return pk
+        return pk
+
+
+@functools.cache
+def model_info(model: type[Any]) -> ModelInfo:
+    """Inspect ``model`` (a mapped class, SQLModel table included) once."""
+    try:
+        mapper: Mapper[Any] = inspect(model)
+    except Exception as exc:
+        raise TypeError(f"{model!r} is not a mapped class (no table)") from exc
+    local = mapper.local_table
+    if not isinstance(local, Table):  # pragma: no cover - mapped to a select()
+        raise TypeError(f"{model.__name__} is not mapped to a table")
+    _translate.register_metadata(local.metadata)
+    columns = {
+        prop.key: getattr(model, prop.key)
+        for prop in mapper.attrs
+        if isinstance(prop, ColumnProperty)
+    }
+    pk_keys = tuple(mapper.get_property_by_column(c).key for c in mapper.primary_key)
+    soft_key = getattr(model, "__sqlops_soft_delete__", None)
+    if soft_key is None and _is_soft_delete(model):
+        soft_key = "deleted_at"
+    return ModelInfo(
+        model=model,
+        mapper=mapper,
+        table=local,
+        name=model.__name__,
+        pk_keys=pk_keys,
+        columns=columns,
+        relationships={r.key: r for r in mapper.relationships},
+        soft_delete=columns.get(soft_key) if soft_key else None,
+    )
+
+
+def _is_soft_delete(model: type[Any]) -> bool:
+    from .models import SoftDelete
+
+    return issubclass(model, SoftDelete)

@@ -1,0 +1,88 @@
+"""Transaction helpers: shielded clean-up and whole-transaction retries."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from ._errors import TransactionConflictError
+
+logger = logging.getLogger("sqlops")
+
+T = TypeVar("T")
+
+BACKOFF_BASE = 0.005
+BACKOFF_CAP = 0.5
+
+
+@dataclass
+class RetryStats:
+    """Counters of :meth:`Database.run`: how often transactions had to be retried."""
+
+    runs: int = 0
+    attempts: int = 0
+    conflicts: int = 0
+    gave_up: int = 0
+
+
+stats = RetryStats()
+
+
+async def shielded(coro: Coroutine[Any, Any, T]) -> T:
+    """Await ``coro`` to the end even if the caller is cancelled meanwhile.
+
+    Clean-up (rollback, close) that is cut short leaves a connection "idle in
+    transaction" or outside the pool; the task keeps running if we are cancelled again.
+    """
+    task = asyncio.ensure_future(coro)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        while not task.done():
+            try:
+                await asyncio.wait([task])
+            except asyncio.CancelledError:
+                continue
+        raise
+
+
+async def quietly(coro: Coroutine[Any, Any, Any]) -> None:
+    """Run clean-up ``coro`` shielded; log (do not raise) its failure.
+
+    Used while another exception is propagating: a failed rollback on a dead connection
+    must not hide the error that caused it.
+    """
+    try:
+        await shielded(coro)
+    except Exception as exc:
+        logger.debug("clean-up failed: %s: %s", type(exc).__name__, exc)
+
+
+def backoff(attempt: int) -> float:
+    """Full-jitter exponential backoff, capped: attempt 1 -> up to 5 ms, then doubling."""
+    return random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1)))
+
+
+async def run_with_retries(attempt: Callable[[], Awaitable[T]], retries: int) -> T:
+    """Call ``attempt`` until it does not raise a conflict, at most ``retries + 1`` times."""
+    if retries < 0:
+        raise ValueError("retries must be >= 0")
+    stats.runs += 1
+    for number in range(1, retries + 2):
+        stats.attempts += 1
+        try:
+            return await attempt()
+        except TransactionConflictError as exc:
+            stats.conflicts += 1
+            if number > retries:
+                stats.gave_up += 1
+                raise TransactionConflictError(
+                    f"gave up after {number} attempts: {exc}", attempts=number
+                ) from exc
+            logger.debug("transaction conflict, retry %d/%d: %s", number, retries, exc)
+            await asyncio.sleep(backoff(number))
+    raise AssertionError("unreachable")  # pragma: no cover

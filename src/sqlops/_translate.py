@@ -1,0 +1,458 @@
+"""Turn driver errors into the sqlops error tree: one table per backend, one translator.
+
+The kind of error comes from SQLSTATE (PostgreSQL), the server error number (MariaDB /
+MySQL) or the extended result code (SQLite) — never from English text where a code
+exists. Names (table, columns, constraint) come from the driver's structured fields when
+it has them, else from the message, and are completed from the model metadata.
+
+Messages never contain row values or bound parameters: they end up in HTTP responses and
+logs. The driver's own exception stays reachable as ``__cause__``.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import weakref
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import CheckConstraint, Column, MetaData, Table, UniqueConstraint
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import types as sa_types
+from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.sql import visitors
+
+from ._errors import (
+    CheckViolation,
+    ConstraintViolation,
+    DatabaseUnavailableError,
+    ForeignKeyViolation,
+    InvalidValueError,
+    NotNullViolation,
+    SqlopsError,
+    TransactionConflictError,
+    UniqueViolation,
+)
+
+_metadatas: weakref.WeakSet[MetaData] = weakref.WeakSet()
+
+
+def register_metadata(metadata: MetaData) -> None:
+    """Make ``metadata``'s constraint names known to the translator."""
+    _metadatas.add(metadata)
+
+
+@dataclass
+class _Context:
+    """What the failing statement tells us: its table and its parameters."""
+
+    table: Table | None = None
+    params: Sequence[Mapping[str, Any]] = ()
+    positions: Sequence[str] = ()
+    is_delete: bool = False
+
+
+# ----------------------------------------------------------------------------- entry points
+
+
+def on_handle_error(ctx: ExceptionContext) -> BaseException | None:
+    """``handle_error`` hook: return the sqlops error to raise instead, if any."""
+    if isinstance(ctx.original_exception, SqlopsError):
+        return None
+    err = translate(ctx.original_exception, _statement_context(ctx))
+    if err is None and ctx.is_disconnect:
+        err = DatabaseUnavailableError(f"connection to the database was lost: {_short(ctx)}")
+    return err
+
+
+def translate(exc: BaseException, context: _Context | None = None) -> SqlopsError | None:
+    """Return the sqlops error for a driver / SQLAlchemy exception, or None."""
+    if isinstance(exc, SqlopsError):
+        return exc
+    orig = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
+    context = context or _Context()
+    if isinstance(orig, sqlite3.Error):
+        return _translate_sqlite(orig, context)
+    asyncpg_exc = _asyncpg_error(orig)
+    if asyncpg_exc is not None:
+        return _translate_postgresql(asyncpg_exc, context)
+    code = _mysql_code(orig)
+    if code is not None:
+        return _translate_mysql(code, str(orig.args[1]) if len(orig.args) > 1 else "", context)
+    if isinstance(exc, sa_exc.StatementError) and isinstance(orig, TypeError | ValueError):
+        return InvalidValueError(f"a value could not be sent to the database: {orig}")
+    if isinstance(orig, OSError | ConnectionError) and not isinstance(orig, FileNotFoundError):
+        return DatabaseUnavailableError(f"cannot reach the database: {orig}")
+    return None
+
+
+def _statement_context(ctx: ExceptionContext) -> _Context:
+    exec_ctx = ctx.execution_context
+    compiled = getattr(exec_ctx, "compiled", None)
+    if compiled is None:
+        return _Context()
+    statement = compiled.statement
+    table = getattr(statement, "table", None)
+    return _Context(
+        table=table if isinstance(table, Table) else None,
+        params=getattr(exec_ctx, "compiled_parameters", None) or (),
+        positions=getattr(compiled, "positiontup", None) or (),
+        is_delete=getattr(statement, "is_delete", False),
+    )
+
+
+def _short(ctx: ExceptionContext) -> str:
+    return type(ctx.original_exception).__name__
+
+
+# ----------------------------------------------------------------------------- PostgreSQL
+
+_PG_CONSTRAINT = {
+    "23505": UniqueViolation,
+    "23503": ForeignKeyViolation,
+    "23502": NotNullViolation,
+    "23514": CheckViolation,
+}
+_PG_CONFLICT = {"40001", "40P01", "55P03"}
+_PG_UNAVAILABLE_CLASSES = ("08", "53", "57")
+_PG_KEY = re.compile(
+    r"^Key \((?P<cols>.+?)\)=\(.*\) (?P<rest>already exists|is not present in table .*|"
+    r"is still referenced from table .*)$",
+    re.DOTALL,
+)
+
+
+def _asyncpg_error(orig: BaseException) -> Any:
+    """Return the asyncpg ``PostgresError`` behind SQLAlchemy's adapter exception, if any."""
+    for candidate in (orig, orig.__cause__):
+        if (
+            candidate is not None
+            and hasattr(candidate, "sqlstate")
+            and hasattr(candidate, "constraint_name")
+        ):
+            return candidate
+    return None
+
+
+def _translate_postgresql(err: Any, context: _Context) -> SqlopsError | None:
+    state: str = err.sqlstate or ""
+    table_name = err.table_name or (context.table.name if context.table is not None else None)
+    if state in _PG_CONSTRAINT:
+        cls = _PG_CONSTRAINT[state]
+        columns: tuple[str, ...] = ()
+        detail = None
+        match = _PG_KEY.match(err.detail or "")
+        if match:
+            columns = tuple(c.strip().strip('"') for c in match["cols"].split(","))
+            detail = f"Key ({match['cols']}) {match['rest']}"
+        if err.column_name:
+            columns = (err.column_name,)
+        return _constraint(cls, table_name, columns, err.constraint_name, detail, context)
+    if state.startswith("23"):
+        return _constraint(ConstraintViolation, table_name, (), err.constraint_name, None, context)
+    if state in _PG_CONFLICT:
+        return TransactionConflictError(f"transaction conflict ({state}): {err.args[0]}")
+    if state.startswith("22"):
+        return _invalid_value(context, _pg_value_reason(err, state, context))
+    if state.startswith(_PG_UNAVAILABLE_CLASSES) or state in {"3D000", "28000", "28P01"}:
+        return DatabaseUnavailableError(f"database unavailable ({state}): {err.args[0]}")
+    return None
+
+
+def _pg_value_reason(err: Any, state: str, context: _Context) -> str:
+    if state == "22021":
+        return "contains a byte sequence PostgreSQL cannot store (a NUL byte \\x00?)"
+    if state == "22000":
+        # asyncpg: "invalid input for query argument $2: <value> (<why>)"; keep only the why.
+        match = re.match(r"invalid input for query argument \$(\d+)", str(err.args[0]))
+        if match and context.positions:
+            index = int(match.group(1)) - 1
+            if index < len(context.positions):
+                name = context.positions[index]
+                return f"invalid value for parameter {_strip_suffix(name)!r}"
+        return "a value has the wrong type for its column"
+    message = str(err.args[0])
+    return message.split(":", 1)[0] if state == "22P02" else message
+
+
+# ----------------------------------------------------------------------------- MariaDB / MySQL
+
+_MY_UNIQUE = {1062, 1586, 1557}
+_MY_FK = {1451, 1452, 1216, 1217}
+_MY_NOT_NULL = {1048, 1364, 1263}
+_MY_CHECK = {3819, 4025}
+_MY_VALUE = {1406, 1264, 1366, 1292, 1265, 1367, 1690, 3140, 4078}
+_MY_CONFLICT = {1213, 1205, 1020}
+_MY_UNAVAILABLE = {1040, 1045, 1049, 1053, 1927, 2002, 2003, 2005, 2006, 2013, 2055, 4031}
+_MY_QUOTED = re.compile(r"[`'\"]([^`'\"]+)[`'\"]")
+
+
+def _mysql_code(orig: BaseException) -> int | None:
+    args = getattr(orig, "args", ())
+    if (
+        len(args) >= 1
+        and isinstance(args[0], int)
+        and type(orig).__module__.startswith(("asyncmy", "aiomysql", "pymysql", "MySQLdb"))
+    ):
+        return args[0]
+    return None
+
+
+def _translate_mysql(code: int, message: str, context: _Context) -> SqlopsError | None:
+    table = context.table.name if context.table is not None else None
+    if code in _MY_UNIQUE:
+        key = message.rsplit(" for key ", 1)[-1].strip("'` ") if " for key " in message else None
+        if key and "." in key:
+            table, key = key.rsplit(".", 1)
+        if key == "PRIMARY":
+            key = _primary_key_name(table)
+        return _constraint(UniqueViolation, table, (), key, "duplicate key", context)
+    if code in _MY_FK:
+        fk = re.search(
+            r"\(`[^`]*`\.`(?P<t>[^`]+)`, CONSTRAINT `(?P<c>[^`]+)` FOREIGN KEY \((?P<cols>[^)]*)\)",
+            message,
+        )
+        if fk:
+            cols = tuple(c.strip("` ") for c in fk["cols"].split(","))
+            detail = (
+                "row is still referenced" if code in {1451, 1217} else "referenced row is missing"
+            )
+            return _constraint(ForeignKeyViolation, fk["t"], cols, fk["c"], detail, context)
+        return _constraint(ForeignKeyViolation, table, (), None, None, context)
+    if code in _MY_NOT_NULL:
+        names = _MY_QUOTED.findall(message)
+        return _constraint(NotNullViolation, table, tuple(names[:1]), None, None, context)
+    if code in _MY_CHECK:
+        names = _MY_QUOTED.findall(message)
+        ck_table = names[-1] if code == 4025 and len(names) >= 3 else table
+        return _constraint(CheckViolation, ck_table, (), names[0] if names else None, None, context)
+    if code in _MY_VALUE:
+        column = re.search(r"for column [`']?(?:[^`' ]+`\.`)*([^`' ]+)[`']? at row", message)
+        reason = (
+            message.split(":", 1)[0] if code in {1366, 1292} else message.split(" for column")[0]
+        )
+        return _invalid_value(context, reason.strip(), column.group(1) if column else None)
+    if code in _MY_CONFLICT:
+        return TransactionConflictError(f"transaction conflict ({code}): {message}")
+    if code in _MY_UNAVAILABLE:
+        return DatabaseUnavailableError(f"database unavailable ({code}): {message}")
+    return None
+
+
+# ----------------------------------------------------------------------------- SQLite
+
+_SQLITE_UNIQUE = {2067, 1555}
+_SQLITE_CONFLICT = {5, 6, 261, 262, 517, 773}
+_SQLITE_BY_PREFIX = (
+    ("UNIQUE constraint failed", 2067),
+    ("FOREIGN KEY constraint failed", 787),
+    ("NOT NULL constraint failed", 1299),
+    ("CHECK constraint failed", 275),
+    ("database is locked", 5),
+    ("database table is locked", 6),
+    ("unable to open database", 14),
+)
+
+
+def _translate_sqlite(err: sqlite3.Error, context: _Context) -> SqlopsError | None:
+    message = str(err.args[0]) if err.args else ""
+    code = getattr(err, "sqlite_errorcode", None) or next(
+        (c for prefix, c in _SQLITE_BY_PREFIX if message.startswith(prefix)), None
+    )
+    if code is None:
+        return None
+    target = message.split(": ", 1)[1] if ": " in message else ""
+    if code in _SQLITE_UNIQUE:
+        pairs = [p.strip().split(".", 1) for p in target.split(",") if "." in p]
+        table = pairs[0][0] if pairs else None
+        columns = tuple(p[1] for p in pairs)
+        name = _primary_key_name(table) if code == 1555 else None
+        return _constraint(UniqueViolation, table, columns, name, None, context)
+    if code == 1299:
+        table, _, column = target.partition(".")
+        return _constraint(NotNullViolation, table or None, (column,), None, None, context)
+    if code == 275:
+        return _constraint(CheckViolation, None, (), target or None, None, context)
+    if code == 787:
+        return _sqlite_foreign_key(context)
+    if code in _SQLITE_CONFLICT:
+        return TransactionConflictError(f"database is locked (SQLite code {code})")
+    if code in {14, 10, 26}:
+        return DatabaseUnavailableError(f"cannot open the SQLite database: {message}")
+    if code in {18, 20, 3091}:
+        return _invalid_value(context, message)
+    return None
+
+
+def _sqlite_foreign_key(context: _Context) -> SqlopsError:
+    """Name the foreign key SQLite did not name, from the statement's table."""
+    table = context.table
+    if table is None:
+        return ForeignKeyViolation("foreign key violation", detail="FOREIGN KEY constraint failed")
+    if context.is_delete:
+        refs = [
+            fk
+            for t in table.metadata.tables.values()
+            for fk in t.foreign_key_constraints
+            if fk.referred_table is table
+        ]
+        detail = "row is still referenced"
+    else:
+        refs = list(table.foreign_key_constraints)
+        detail = "referenced row is missing"
+    if len(refs) == 1:
+        fk = refs[0]
+        return ForeignKeyViolation(
+            table=fk.table.name,
+            columns=[c.name for c in fk.columns],
+            constraint=_name(fk.name),
+            detail=detail,
+        )
+    columns = [c.name for fk in refs for c in fk.columns]
+    return ForeignKeyViolation(table=table.name, columns=columns, detail=detail)
+
+
+# ----------------------------------------------------------------------------- shared helpers
+
+
+def _constraint(
+    cls: type[ConstraintViolation],
+    table: str | None,
+    columns: tuple[str, ...],
+    constraint: str | None,
+    detail: str | None,
+    context: _Context,
+) -> ConstraintViolation:
+    """Build ``cls``, completing table / columns / constraint from the metadata."""
+    found = _find_constraint(constraint, table, context)
+    if found is not None:
+        found_table, found_columns, found_name = found
+        table = table or found_table
+        columns = columns or found_columns
+        constraint = constraint or found_name
+    elif constraint is None and columns and table:
+        constraint = _constraint_for_columns(table, columns, context)
+    return cls(table=table, columns=columns, constraint=constraint, detail=detail)
+
+
+def _tables(context: _Context) -> Iterable[Table]:
+    seen: set[int] = set()
+    sources: list[MetaData] = []
+    if context.table is not None:
+        sources.append(context.table.metadata)
+    sources.extend(_metadatas)
+    for metadata in sources:
+        if id(metadata) in seen:
+            continue
+        seen.add(id(metadata))
+        yield from metadata.tables.values()
+
+
+def _find_constraint(
+    name: str | None, table: str | None, context: _Context
+) -> tuple[str, tuple[str, ...], str] | None:
+    if not name:
+        return None
+    for t in _tables(context):
+        if table and t.name != table:
+            continue
+        for cons in [*t.constraints, *t.indexes]:
+            if _name(cons.name) == name:
+                return t.name, _constraint_columns(cons), name
+    return None
+
+
+def _constraint_for_columns(table: str, columns: tuple[str, ...], context: _Context) -> str | None:
+    wanted = set(columns)
+    for t in _tables(context):
+        if t.name != table:
+            continue
+        for cons in [*t.constraints, *t.indexes]:
+            unique = isinstance(cons, UniqueConstraint) or getattr(cons, "unique", False)
+            if unique and {c.name for c in cons.columns} == wanted:
+                return _name(cons.name)
+    return None
+
+
+def _constraint_columns(cons: Any) -> tuple[str, ...]:
+    names = tuple(c.name for c in cons.columns)
+    if not names and isinstance(cons, CheckConstraint):
+        names = tuple(
+            dict.fromkeys(
+                el.name for el in visitors.iterate(cons.sqltext) if isinstance(el, Column)
+            )
+        )
+        if not names and cons.table is not None:
+            text = str(cons.sqltext)
+            names = tuple(c.name for c in cons.table.columns if re.search(rf"\b{c.name}\b", text))
+    return names
+
+
+def _primary_key_name(table: str | None) -> str | None:
+    for t in _tables(_Context()):
+        if t.name == table:
+            return _name(t.primary_key.name) or f"{table}_pkey"
+    return None
+
+
+def _name(name: Any) -> str | None:
+    return str(name) if name is not None and not isinstance(name, type(None)) else None
+
+
+def _strip_suffix(bind_name: str) -> str:
+    """``email_m3`` (a multi-row VALUES parameter) -> ``email``."""
+    return re.sub(r"(_m\d+|_\d+)$", "", bind_name)
+
+
+def _invalid_value(context: _Context, reason: str, column: str | None = None) -> InvalidValueError:
+    """Name the table and the column whose value the database rejected."""
+    table = context.table
+    column = column or _guess_bad_column(context)
+    if table is not None and column:
+        where = f"{table.name}.{column}"
+        limit = _describe_limit(table, column)
+        return InvalidValueError(f"{where}: {reason}{limit}", table=table.name, column=column)
+    return InvalidValueError(
+        f"invalid value: {reason}", table=table.name if table is not None else None
+    )
+
+
+def _describe_limit(table: Table, column: str) -> str:
+    col = table.columns.get(column)
+    if col is not None and isinstance(col.type, sa_types.String) and col.type.length:
+        return f" (the column allows {col.type.length} characters)"
+    return ""
+
+
+_INT_RANGES = (
+    (sa_types.SmallInteger, 2**15),
+    (sa_types.BigInteger, 2**63),
+    (sa_types.Integer, 2**31),
+)
+
+
+def _guess_bad_column(context: _Context) -> str | None:
+    """Find the column whose bound value breaks its type's limit (no value is reported)."""
+    table = context.table
+    if table is None:
+        return None
+    for params in context.params:
+        for key, value in params.items():
+            col = table.columns.get(_strip_suffix(key))
+            if col is not None and _breaks_limit(col, value):
+                return col.name
+    return None
+
+
+def _breaks_limit(col: Column[Any], value: Any) -> bool:
+    kind = col.type
+    if isinstance(value, str):
+        too_long = isinstance(kind, sa_types.String) and kind.length and len(value) > kind.length
+        return bool(too_long) or "\x00" in value
+    if isinstance(value, int) and not isinstance(value, bool):
+        for type_, bound in _INT_RANGES:
+            if isinstance(kind, type_):
+                return not -bound <= value < bound
+    return False

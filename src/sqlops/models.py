@@ -1,0 +1,141 @@
+"""Declarative base and mixins: primary keys, timestamps, soft delete.
+
+::
+
+    from sqlops.models import Base, IntPK, Timestamps, SoftDelete
+
+    class User(IntPK, Timestamps, SoftDelete, Base):
+        __tablename__ = "users"
+        email: Mapped[str] = mapped_column(String(255), unique=True)
+
+The mixins work with any ``DeclarativeBase``, not only this one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+from sqlalchemy import DateTime, Dialect, MetaData, Uuid, func
+from sqlalchemy.dialects import mysql
+from sqlalchemy.ext.asyncio import AsyncAttrs
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> dt.datetime:
+    """The current time, timezone-aware, in UTC."""
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timezone-aware datetime on every backend, stored in UTC.
+
+    PostgreSQL keeps ``timestamptz``; SQLite and MariaDB have no time zones, so the
+    value is converted to UTC on the way in and marked UTC on the way out. A naive
+    datetime is taken to be UTC already. MariaDB gets microsecond precision.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name in ("mysql", "mariadb"):
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(DateTime(timezone=True))
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=dt.timezone.utc)
+        value = value.astimezone(dt.timezone.utc)
+        return value if dialect.name == "postgresql" else value.replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # pragma: no cover - SQLite with an odd adapter
+            value = dt.datetime.fromisoformat(value)
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)  # type: ignore[no-any-return]
+        return value.astimezone(dt.timezone.utc)  # type: ignore[no-any-return]
+
+
+class Base(AsyncAttrs, DeclarativeBase):
+    """Declarative base with a constraint naming convention (stable migration names).
+
+    Includes ``AsyncAttrs`` so ``await obj.awaitable_attrs.rel`` loads a relationship
+    explicitly.
+    """
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dt.datetime: UTCDateTime()}
+
+
+class IntPK:
+    """An auto-incrementing integer primary key ``id``."""
+
+    id: Mapped[int] = mapped_column(primary_key=True, sort_order=-100)
+
+
+class UUIDPK:
+    """A UUID primary key ``id``, generated client-side (uuid4)."""
+
+    id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, primary_key=True, default=uuid.uuid4, sort_order=-100
+    )
+
+
+class Timestamps:
+    """``created_at`` and ``updated_at``, timezone-aware, set by sqlops and the server."""
+
+    @declared_attr
+    def created_at(cls) -> Mapped[dt.datetime]:
+        return mapped_column(
+            UTCDateTime(),
+            default=utcnow,
+            server_default=func.now(),
+            nullable=False,
+            sort_order=90,
+        )
+
+    @declared_attr
+    def updated_at(cls) -> Mapped[dt.datetime]:
+        return mapped_column(
+            UTCDateTime(),
+            default=utcnow,
+            onupdate=utcnow,
+            server_default=func.now(),
+            nullable=False,
+            sort_order=91,
+        )
+
+
+class SoftDelete:
+    """``deleted_at``: set by ``Repository.soft_delete``; reads skip such rows by default."""
+
+    @declared_attr
+    def deleted_at(cls) -> Mapped[dt.datetime | None]:
+        return mapped_column(UTCDateTime(), default=None, nullable=True, index=True, sort_order=92)
+
+
+__all__ = [
+    "NAMING_CONVENTION",
+    "UUIDPK",
+    "Base",
+    "IntPK",
+    "SoftDelete",
+    "Timestamps",
+    "UTCDateTime",
+    "utcnow",
+]

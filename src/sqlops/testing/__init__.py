@@ -1,0 +1,1 @@
+"""pytest kit for sqlops users (see docs/testing.md)."""

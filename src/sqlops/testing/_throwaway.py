@@ -1,0 +1,57 @@
+"""Throwaway databases on a server: create one with a random name, drop it afterwards."""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from .._url import dialect_family, resolve_url
+
+PREFIX = "sqlops_test_"
+
+
+def _admin_url(url: URL) -> URL:
+    """The URL to connect to while creating or dropping (not the database itself)."""
+    if dialect_family(url) == "postgresql":
+        return url.set(database="postgres")
+    return url.set(database=None)
+
+
+async def create_database(url: str | URL, name: str | None = None) -> URL:
+    """Create a fresh database on ``url``'s server; return the URL that points at it."""
+    base = resolve_url(url)
+    family = dialect_family(base)
+    if family == "sqlite":
+        raise ValueError("SQLite databases are files; use a temporary path instead")
+    name = name or PREFIX + secrets.token_hex(6)
+    engine = create_async_engine(_admin_url(base), isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            if family == "postgresql":
+                await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+            else:
+                await conn.exec_driver_sql(
+                    f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+                )
+    finally:
+        await engine.dispose()
+    return base.set(database=name)
+
+
+async def drop_database(url: str | URL) -> None:
+    """Drop the database ``url`` points at, disconnecting anyone still using it."""
+    target = resolve_url(url)
+    name = target.database
+    if not name:
+        raise ValueError("the URL names no database")
+    engine = create_async_engine(_admin_url(target), isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            if dialect_family(target) == "postgresql":
+                await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            else:
+                await conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+    finally:
+        await engine.dispose()
