@@ -1,85 +1,14 @@
-"""Backends for the test suite: SQLite always, PostgreSQL and MariaDB when reachable.
-
-Each server backend gets one throwaway database per test run (random name, dropped at
-the end). ``SQLOPS_REQUIRE_BACKENDS=sqlite,postgresql,mysql`` turns "unreachable, skip"
-into a failure, which is what CI uses.
-
-Override the servers with ``SQLOPS_TEST_POSTGRESQL_URL`` / ``SQLOPS_TEST_MYSQL_URL``.
-"""
+"""The core suite's schema fixture; backends come from the root conftest.py."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy.engine import URL
 
 import sqlops
-from sqlops.testing._throwaway import create_database, drop_database
 from tests.models import Base
-
-SERVER_URLS = {
-    "postgresql": os.environ.get(
-        "SQLOPS_TEST_POSTGRESQL_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-    ),
-    "mysql": os.environ.get("SQLOPS_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test"),
-}
-BACKENDS = ("sqlite", "postgresql", "mysql")
-
-
-def required_backends() -> set[str]:
-    raw = os.environ.get("SQLOPS_REQUIRE_BACKENDS", "")
-    return {b.strip() for b in raw.split(",") if b.strip()}
-
-
-class _Servers:
-    """Creates one throwaway database per server backend, lazily; drops them at the end."""
-
-    def __init__(self) -> None:
-        self.urls: dict[str, URL] = {}
-        self.errors: dict[str, str] = {}
-
-    def url(self, backend: str) -> URL:
-        if backend not in self.urls and backend not in self.errors:
-            try:
-                self.urls[backend] = asyncio.run(create_database(SERVER_URLS[backend]))
-            except Exception as exc:  # unreachable server: skip or fail below
-                self.errors[backend] = f"{type(exc).__name__}: {exc}"
-        if backend in self.errors:
-            message = f"{backend} is not reachable ({self.errors[backend]})"
-            if backend in required_backends():
-                pytest.fail(f"{message}, but SQLOPS_REQUIRE_BACKENDS names it")
-            pytest.skip(message)
-        return self.urls[backend]
-
-    def close(self) -> None:
-        for url in self.urls.values():
-            asyncio.run(drop_database(url))
-
-
-@pytest.fixture(scope="session")
-def servers() -> Iterator[_Servers]:
-    servers = _Servers()
-    yield servers
-    servers.close()
-
-
-@pytest.fixture(
-    params=[pytest.param(b, marks=getattr(pytest.mark, b)) for b in BACKENDS],
-)
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture
-def url(backend: str, servers: _Servers, tmp_path: Path) -> URL | str:
-    """A URL for an empty database on ``backend``."""
-    if backend == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
-    return servers.url(backend)
 
 
 @pytest.fixture
