@@ -1,4 +1,4 @@
-"""Backends for every test (tests/ and examples/): SQLite always, PostgreSQL and MariaDB when reachable.
+"""Backends for every test (tests/, examples/): SQLite always, PostgreSQL / MariaDB if up.
 
 Each server backend gets one throwaway database per test run (random name, dropped at
 the end). ``SQLOPS_REQUIRE_BACKENDS=sqlite,postgresql,mysql`` turns "unreachable, skip"

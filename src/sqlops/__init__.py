@@ -36,7 +36,6 @@ from ._translate import translate
 __version__ = "0.1.0"
 
 __all__ = [
-    "OPERATORS",
     "CheckViolation",
     "ConstraintViolation",
     "CursorPage",
@@ -50,6 +49,7 @@ __all__ = [
     "MultipleFoundError",
     "NotFoundError",
     "NotNullViolation",
+    "OPERATORS",
     "Page",
     "PoolTimeoutError",
     "Repository",

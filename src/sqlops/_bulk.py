@@ -60,7 +60,11 @@ def _row_dict(info: ModelInfo, row: Any, index: int) -> dict[str, Any]:
 
 def _runs(dicts: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
     """Consecutive rows that share one key set (one statement each, order kept)."""
-    for _, group in itertools.groupby(dicts, key=lambda d: tuple(d)):
+
+    def keys(row: dict[str, Any]) -> tuple[str, ...]:
+        return tuple(row)
+
+    for _, group in itertools.groupby(dicts, key=keys):
         yield list(group)
 
 
@@ -153,7 +157,7 @@ def _copy_possible(info: ModelInfo) -> bool:
         default = column.default
         if default is None:
             continue
-        if default.is_sequence or default.is_clause_element:  # type: ignore[attr-defined]
+        if default.is_sequence or default.is_clause_element:
             return False
     return True
 
@@ -403,7 +407,7 @@ def _sync_identity(
 ) -> None:
     """Keep an already-loaded instance in step with the counter we just changed."""
     identity = session.sync_session.identity_map.get(
-        info.mapper.identity_key_from_primary_key(list(repo._pk_values(pk)))
+        info.mapper.identity_key_from_primary_key(repo._pk_values(pk))
     )
     if identity is not None:
         attributes.set_committed_value(identity, key, value)

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
-from . import _lazyload, _translate
+from . import _guards, _lazyload, _translate
 from ._dialects import configure_engine
 from ._errors import DatabaseUnavailableError, SqlopsError
 from ._transaction import quietly, run_with_retries, shielded
@@ -63,9 +63,22 @@ class Database:
         lazy_loads: LazyLoads = "raise",
         engine_options: dict[str, Any] | None = None,
         cursor_secret: str | bytes | None = None,
+        n_plus_one: _guards.NPlusOne = "off",
+        leaked_sessions: _guards.LeakedSessions = "off",
     ) -> None:
         if lazy_loads not in _lazyload.MODES:
             raise ValueError(f"lazy_loads must be one of {_lazyload.MODES}, not {lazy_loads!r}")
+        if n_plus_one not in _guards.N_PLUS_ONE_MODES:
+            raise ValueError(
+                f"n_plus_one must be one of {_guards.N_PLUS_ONE_MODES}, not {n_plus_one!r}"
+            )
+        if leaked_sessions not in _guards.LEAKED_SESSIONS_MODES:
+            raise ValueError(
+                f"leaked_sessions must be one of {_guards.LEAKED_SESSIONS_MODES}, "
+                f"not {leaked_sessions!r}"
+            )
+        self.n_plus_one: _guards.NPlusOne = n_plus_one
+        self._session_tracker = _guards.SessionTracker() if leaked_sessions == "warn" else None
         self.url = resolve_url(url)
         self.lazy_loads: LazyLoads = lazy_loads
         self.cursor_secret = cursor_secret
@@ -82,8 +95,13 @@ class Database:
         self._replica_down: dict[int, float] = {}
         self._replica_cycle = itertools.cycle(range(len(self._replicas)))
         _lazyload.install()
+        _guards.install()
         self._sessionmaker = async_sessionmaker(
-            self.engine, expire_on_commit=False, info={_lazyload.INFO_KEY: lazy_loads}
+            self.engine,
+            class_=_guards.GuardedAsyncSession,
+            expire_on_commit=False,
+            info={_lazyload.INFO_KEY: lazy_loads, _guards.N_PLUS_ONE_KEY: n_plus_one},
+            sqlops_tracker=self._session_tracker,
         )
         self._disposed = False
 
@@ -112,13 +130,19 @@ class Database:
         await self.dispose()
 
     async def dispose(self) -> None:
-        """Close every pooled connection (primary and replicas)."""
+        """Close every pooled connection (primary and replicas).
+
+        With ``leaked_sessions="warn"``, first warn about every session that was never
+        closed, with where it was opened.
+        """
         self._disposed = True
+        if self._session_tracker is not None:
+            self._session_tracker.report(repr(self))
         for engine in [self.engine, *self._replicas]:
             await engine.dispose()
 
     def __del__(self) -> None:
-        if not getattr(self, "_disposed", True) and self.engine.pool.checkedin():
+        if not getattr(self, "_disposed", True) and self.engine.pool.checkedin():  # type: ignore[attr-defined]
             warnings.warn(
                 f"{self!r} was never disposed; call `await db.dispose()` or use "
                 "`async with Database(...)`",
@@ -272,6 +296,8 @@ def _make_engine(
     engine = create_async_engine(url, **options)
     configure_engine(engine.sync_engine, family, url)
     event.listen(engine.sync_engine, "handle_error", _translate.on_handle_error)
+    if family != "sqlite":  # aiosqlite connections work from any loop; the others do not
+        _guards.watch_loop(engine.sync_engine, f"Database({safe_url(url)!r})")
     return engine
 
 
@@ -280,7 +306,7 @@ class _QueuePool(AsyncAdaptedQueuePool):
 
     def _do_get(self) -> Any:
         try:
-            return super()._do_get()
+            record = super()._do_get()
         except sa_exc.TimeoutError as exc:
             raise PoolTimeoutError(
                 f"connection pool exhausted: all {self.size()} connections and "
@@ -289,6 +315,12 @@ class _QueuePool(AsyncAdaptedQueuePool):
                 f"{self._max_overflow}, pool_timeout={self._timeout:g}); raise them, or "
                 "release sessions sooner"
             ) from exc
+        try:
+            _guards.check_loop(record)
+        except BaseException:
+            self._do_return_conn(record)  # untouched: it belongs to its own loop
+            raise
+        return record
 
 
 class PoolTimeoutError(DatabaseUnavailableError, sa_exc.TimeoutError):

@@ -96,8 +96,11 @@ def _text_op(attr: InstrumentedAttribute[Any], op: str, value: str) -> ColumnEle
         return attr.like(value)
     if op == "ilike":
         return attr.ilike(value)
-    method = {"contains": attr.contains, "startswith": attr.startswith, "endswith": attr.endswith}
-    return method[op](value, autoescape=True)  # type: ignore[no-any-return]
+    if op == "contains":
+        return attr.contains(value, autoescape=True)
+    if op == "startswith":
+        return attr.startswith(value, autoescape=True)
+    return attr.endswith(value, autoescape=True)
 
 
 _COMPARE: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
@@ -112,7 +115,7 @@ _COMPARE: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
 
 def _as_list(value: Any, key: str) -> list[Any]:
     if isinstance(value, str):
-        return [v for v in value.split(",")] if value else []
+        return value.split(",") if value else []
     if isinstance(value, Iterable) and not isinstance(value, bytes | Mapping):
         return list(value)
     raise InvalidFilterError(f"{key}: expected a list of values, got {type(value).__name__}")
@@ -124,10 +127,7 @@ def _as_list(value: Any, key: str) -> list[Any]:
 def coercer(info: ModelInfo, name: str, key: str) -> Callable[[Any], Any]:
     """A function that converts a raw value to column ``name``'s Python type."""
     column = info.column(name)
-    try:
-        python_type: type[Any] | None = column.type.python_type
-    except NotImplementedError:
-        python_type = None
+    python_type = _python_type(column.type)
     enum_class = getattr(column.type, "enum_class", None)
 
     def coerce(value: Any) -> Any:
@@ -142,6 +142,20 @@ def coercer(info: ModelInfo, name: str, key: str) -> Callable[[Any], Any]:
             raise InvalidFilterError(f"{key}: {shown} is not a valid {kind}") from exc
 
     return coerce
+
+
+def _python_type(type_: Any) -> type[Any] | None:
+    """The Python type of a column type, looking through TypeDecorators."""
+    for candidate in (type_, getattr(type_, "impl_instance", None)):
+        if candidate is None:
+            continue
+        try:
+            found = candidate.python_type
+        except NotImplementedError:
+            continue
+        if found is not object:  # TypeDecorator's own answer when it does not know
+            return found  # type: ignore[no-any-return]
+    return None
 
 
 def _convert(value: Any, python_type: type[Any] | None, enum_class: Any) -> Any:
@@ -223,7 +237,7 @@ def _sort_key(info: ModelInfo, item: Any) -> SortKey:
     descending = False
     if isinstance(item, str):
         name = item.strip()
-        if name[:1] in "-+":
+        if name and name[0] in "-+":
             descending, name = name[0] == "-", name[1:]
         if name not in info.columns:
             raise InvalidFilterError(

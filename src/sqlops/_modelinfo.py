@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,16 +42,19 @@ class ModelInfo:
                 f"column; columns are {', '.join(sorted(self.columns))}"
             )
 
-    def identity(self, pk: Any) -> Any:
-        """Normalise ``pk`` (scalar, tuple or mapping) for ``session.get``."""
-        if isinstance(pk, dict):
-            return pk
-        return pk
+
+_cache: dict[type[Any], ModelInfo] = {}
 
 
-@functools.cache
 def model_info(model: type[Any]) -> ModelInfo:
     """Inspect ``model`` (a mapped class, SQLModel table included) once."""
+    found = _cache.get(model)
+    if found is None:
+        found = _cache[model] = _inspect_model(model)
+    return found
+
+
+def _inspect_model(model: type[Any]) -> ModelInfo:
     try:
         mapper: Mapper[Any] = inspect(model)
     except Exception as exc:

@@ -10,6 +10,7 @@ Two modes, chosen by what you pass:
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Generic, TypeVar
@@ -97,9 +98,10 @@ class Repository(Generic[M]):
         load: Sequence[Any] | str = (),
         with_deleted: bool = False,
         **filters: Any,
-    ) -> Select[tuple[M]]:
+    ) -> Select[Any]:
         """Build the ``Select`` the read methods run (useful to extend by hand)."""
-        stmt = select(self.model).where(*where, *_filters.build_where(self.info, filters))
+        stmt: Select[Any] = select(self.model)
+        stmt = stmt.where(*where, *_filters.build_where(self.info, filters))
         stmt = self._soft(stmt, with_deleted)
         if load:
             stmt = stmt.options(*_filters.load_options(self.info, load))
@@ -107,7 +109,7 @@ class Repository(Generic[M]):
                 stmt = stmt.options(
                     with_loader_criteria(
                         SoftDelete,
-                        lambda cls: cls.deleted_at.is_(None),  # type: ignore[attr-defined]
+                        lambda cls: cls.deleted_at.is_(None),
                         include_aliases=True,
                     )
                 )
@@ -120,7 +122,7 @@ class Repository(Generic[M]):
             return stmt.where(self.info.soft_delete.is_(None))
         return stmt
 
-    def _pk_where(self, pk: Any) -> list[ColumnElement[bool]]:
+    def _pk_where(self, pk: Any) -> builtins.list[ColumnElement[bool]]:
         values = self._pk_values(pk)
         return [attr == value for attr, value in zip(self.info.pk_attrs, values, strict=True)]
 
@@ -189,7 +191,7 @@ class Repository(Generic[M]):
         with_deleted: bool = False,
         **filters: Any,
     ) -> M:
-        """The only matching row: :class:`NotFoundError` if none, :class:`MultipleFoundError` if more."""
+        """The only matching row: NotFoundError if none, MultipleFoundError if several."""
         stmt = self.select(*where, load=load, with_deleted=with_deleted, **filters).limit(2)
         async with self._reading() as session:
             rows = list((await session.scalars(stmt)).unique())
@@ -197,7 +199,8 @@ class Repository(Generic[M]):
             raise NotFoundError(self.model, filters or None, f"no {self.info.name} matches")
         if len(rows) > 1:
             raise MultipleFoundError(f"more than one {self.info.name} matches")
-        return rows[0]
+        found: M = rows[0]
+        return found
 
     async def list(
         self,
@@ -208,7 +211,7 @@ class Repository(Generic[M]):
         load: Sequence[Any] | str = (),
         with_deleted: bool = False,
         **filters: Any,
-    ) -> list[M]:
+    ) -> builtins.list[M]:
         """Every matching row, in ``order_by`` order (primary key by default)."""
         stmt = self.select(*where, load=load, with_deleted=with_deleted, **filters)
         stmt = stmt.order_by(*_filters.order_clauses(self.info, order_by))
@@ -317,7 +320,7 @@ class Repository(Generic[M]):
             next_cursor = _pagination.encode_cursor(secret, tag, values)
         return CursorPage(items=items, next_cursor=next_cursor)
 
-    def _cursor_keys(self, order_by: Any) -> list[_filters.SortKey]:
+    def _cursor_keys(self, order_by: Any) -> builtins.list[_filters.SortKey]:
         keys = _filters.sort_keys(self.info, order_by)
         named = {k.key for k in keys}
         for pk in self.info.pk_keys:
@@ -354,11 +357,11 @@ class Repository(Generic[M]):
         async with self._reading() as session:
             result = await session.stream_scalars(stmt)
             try:
+                # The identity map holds rows weakly: memory stays flat as the caller
+                # drops them. (expunge_all() here would break yield_per's loading.)
                 async for partition in result.partitions():
                     for obj in partition:
                         yield obj
-                    if self.session is None:
-                        session.expunge_all()
             finally:
                 await result.close()
 
@@ -536,7 +539,8 @@ class Repository(Generic[M]):
         On MariaDB any unique key triggers the update (ON DUPLICATE KEY UPDATE).
         """
         async with self._writing() as session:
-            return await _bulk.upsert_one(self, session, dict(values), conflict, update)
+            row: M = await _bulk.upsert_one(self, session, dict(values), conflict, update)
+        return row
 
     async def upsert_many(
         self,

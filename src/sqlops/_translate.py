@@ -59,8 +59,10 @@ class _Context:
 
 def on_handle_error(ctx: ExceptionContext) -> BaseException | None:
     """``handle_error`` hook: return the sqlops error to raise instead, if any."""
-    if isinstance(ctx.original_exception, SqlopsError):
-        return None
+    if isinstance(ctx.original_exception, SqlopsError) or not isinstance(
+        ctx.original_exception, Exception
+    ):
+        return None  # cancellation / KeyboardInterrupt must propagate as themselves
     err = translate(ctx.original_exception, _statement_context(ctx))
     if err is None and ctx.is_disconnect:
         err = DatabaseUnavailableError(f"connection to the database was lost: {_short(ctx)}")
@@ -71,7 +73,9 @@ def translate(exc: BaseException, context: _Context | None = None) -> SqlopsErro
     """Return the sqlops error for a driver / SQLAlchemy exception, or None."""
     if isinstance(exc, SqlopsError):
         return exc
-    orig = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
+    orig: BaseException = exc
+    if isinstance(exc, sa_exc.DBAPIError) and exc.orig is not None:
+        orig = exc.orig
     context = context or _Context()
     if isinstance(orig, sqlite3.Error):
         return _translate_sqlite(orig, context)
@@ -95,6 +99,8 @@ def _statement_context(ctx: ExceptionContext) -> _Context:
         return _Context()
     statement = compiled.statement
     table = getattr(statement, "table", None)
+    if table is not None and hasattr(table, "_deannotate"):
+        table = table._deannotate()  # the ORM passes an annotated copy of the Table
     return _Context(
         table=table if isinstance(table, Table) else None,
         params=getattr(exec_ctx, "compiled_parameters", None) or (),
@@ -190,9 +196,9 @@ _MY_QUOTED = re.compile(r"[`'\"]([^`'\"]+)[`'\"]")
 
 
 def _mysql_code(orig: BaseException) -> int | None:
-    args = getattr(orig, "args", ())
+    args: tuple[Any, ...] = tuple(getattr(orig, "args", ()))
     if (
-        len(args) >= 1
+        args
         and isinstance(args[0], int)
         and type(orig).__module__.startswith(("asyncmy", "aiomysql", "pymysql", "MySQLdb"))
     ):
@@ -310,8 +316,13 @@ def _sqlite_foreign_key(context: _Context) -> SqlopsError:
             constraint=_name(fk.name),
             detail=detail,
         )
-    columns = [c.name for fk in refs for c in fk.columns]
-    return ForeignKeyViolation(table=table.name, columns=columns, detail=detail)
+    # SQLite does not say which of several foreign keys failed: list the candidates.
+    candidates = " or ".join(f"{fk.table.name}.{c.name}" for fk in refs for c in fk.columns)
+    return ForeignKeyViolation(
+        table=None if context.is_delete else table.name,
+        columns=() if context.is_delete else [c.name for fk in refs for c in fk.columns],
+        detail=f"{detail} ({candidates}; SQLite does not say which)",
+    )
 
 
 # ----------------------------------------------------------------------------- shared helpers
@@ -330,7 +341,7 @@ def _constraint(
     if found is not None:
         found_table, found_columns, found_name = found
         table = table or found_table
-        columns = columns or found_columns
+        columns = found_columns or columns  # the metadata knows the referencing side
         constraint = constraint or found_name
     elif constraint is None and columns and table:
         constraint = _constraint_for_columns(table, columns, context)
@@ -358,7 +369,8 @@ def _find_constraint(
     for t in _tables(context):
         if table and t.name != table:
             continue
-        for cons in [*t.constraints, *t.indexes]:
+        items: list[Any] = [*t.constraints, *t.indexes]
+        for cons in items:
             if _name(cons.name) == name:
                 return t.name, _constraint_columns(cons), name
     return None
@@ -369,7 +381,8 @@ def _constraint_for_columns(table: str, columns: tuple[str, ...], context: _Cont
     for t in _tables(context):
         if t.name != table:
             continue
-        for cons in [*t.constraints, *t.indexes]:
+        items: list[Any] = [*t.constraints, *t.indexes]
+        for cons in items:
             unique = isinstance(cons, UniqueConstraint) or getattr(cons, "unique", False)
             if unique and {c.name for c in cons.columns} == wanted:
                 return _name(cons.name)

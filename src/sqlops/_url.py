@@ -6,6 +6,8 @@ import os
 
 from sqlalchemy.engine import URL, make_url
 
+from ._errors import SqlopsError
+
 DEFAULT_URL = "sqlite+aiosqlite:///./sqlops.db"
 
 # What a plain scheme becomes, and which drivers are async.
@@ -27,7 +29,7 @@ _SYNC_DRIVERS = {
 }
 
 
-class SyncDriverError(ValueError):
+class SyncDriverError(SqlopsError, ValueError):
     """The URL names a blocking driver, which cannot run under asyncio."""
 
 

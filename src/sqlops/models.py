@@ -48,6 +48,10 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
     impl = DateTime(timezone=True)
     cache_ok = True
 
+    @property
+    def python_type(self) -> type[dt.datetime]:
+        return dt.datetime
+
     def load_dialect_impl(self, dialect: Dialect) -> Any:
         if dialect.name in ("mysql", "mariadb"):
             return dialect.type_descriptor(mysql.DATETIME(fsp=6))
@@ -130,12 +134,12 @@ class SoftDelete:
 
 
 __all__ = [
-    "NAMING_CONVENTION",
-    "UUIDPK",
     "Base",
     "IntPK",
+    "NAMING_CONVENTION",
     "SoftDelete",
     "Timestamps",
     "UTCDateTime",
+    "UUIDPK",
     "utcnow",
 ]

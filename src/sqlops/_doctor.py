@@ -1,0 +1,449 @@
+"""``sqlops doctor``: reach the database and look for the settings that bite in production.
+
+Every check says what it saw and, when it is not ok, the fix. ``fail`` is a problem that
+breaks requests (a sync driver, a session that expires on commit, prepared statements
+behind PgBouncer); ``warn`` is a risk worth a look.
+
+The checks inspect what the application really uses when pointed at it with
+``--object app.db:database`` (a ``sqlops.Database``, an ``async_sessionmaker`` or an
+``AsyncEngine``); given a URL, they inspect what ``sqlops.Database(url)`` would build.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from sqlalchemy import Engine
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
+from sqlalchemy.orm import sessionmaker
+
+from ._database import Database
+from ._errors import SqlopsError
+from ._url import SyncDriverError, dialect_family, resolve_url, safe_url
+
+Status = Literal["ok", "warn", "fail"]
+PINGS = 5
+SLOW_PING_MS = 50.0
+
+
+class DoctorError(SqlopsError):
+    """``--object`` does not name something doctor can inspect."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One finding: what was looked at, what was seen, and the fix when it is not ok."""
+
+    name: str
+    status: Status
+    detail: str
+    fix: str = ""
+
+
+@dataclass
+class Report:
+    """Everything doctor saw about one database."""
+
+    target: str
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """No check failed (warnings allowed)."""
+        return all(check.status != "fail" for check in self.checks)
+
+    def add(self, name: str, status: Status, detail: str, fix: str = "") -> None:
+        self.checks.append(Check(name, status, detail, fix))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"target": self.target, "ok": self.ok, "checks": [asdict(c) for c in self.checks]}
+
+
+@dataclass
+class _Target:
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[Any] | None
+
+
+async def diagnose(
+    url: str | URL | None = None, *, obj: str | None = None, timeout: float = 10.0
+) -> Report:
+    """Check the database at ``url`` (or the one the object ``obj`` uses)."""
+    report = Report(target=obj or "")
+    target = _load_target(obj, url, report) if obj else _url_target(url, report)
+    if target is None:
+        return report
+    report.target = safe_url(target.engine.url) + (f" (from {obj})" if obj else "")
+    try:
+        _static_checks(target, report)
+        await _connected_checks(target.engine, report, timeout)
+    finally:
+        await target.engine.dispose()
+    return report
+
+
+# ---------------------------------------------------------------------- targets
+
+
+def _url_target(url: str | URL | None, report: Report) -> _Target | None:
+    try:
+        resolved = resolve_url(url)
+    except SyncDriverError as exc:
+        report.target = str(url)
+        report.add("driver", "fail", str(exc), "use the async driver named above")
+        return None
+    except ArgumentError as exc:
+        raise DoctorError(f"not a database URL: {url!r} ({exc})") from exc
+    report.target = safe_url(resolved)
+    try:
+        db = Database(resolved)
+    except NoSuchModuleError as exc:
+        report.add("driver", "fail", f"{exc}", "install the driver (pip install 'sqlops[all]')")
+        return None
+    report.add("driver", "ok", f"{resolved.drivername} (async)")
+    return _Target(db.engine, db._sessionmaker)
+
+
+def _load_target(spec: str, url: str | URL | None, report: Report) -> _Target | None:
+    if url is not None:
+        raise DoctorError("give a URL or --object, not both: the object knows its URL")
+    found = import_object(spec)
+    if isinstance(found, Database):
+        return _Target(found.engine, found._sessionmaker)
+    if isinstance(found, AsyncEngine):
+        return _Target(found, None)
+    if isinstance(found, async_sessionmaker):
+        bind = found.kw.get("bind")
+        if not isinstance(bind, AsyncEngine):
+            raise DoctorError(f"{spec} is an async_sessionmaker bound to no AsyncEngine")
+        return _Target(bind, found)
+    if isinstance(found, Engine | sessionmaker):
+        report.add(
+            "driver",
+            "fail",
+            f"{spec} is a sync {type(found).__name__}: every query blocks the event loop",
+            "create_async_engine(...) and async_sessionmaker(...), or sqlops.Database(url)",
+        )
+        return None
+    raise DoctorError(
+        f"{spec} is a {type(found).__name__}; doctor inspects a sqlops.Database, "
+        "an async_sessionmaker or an AsyncEngine"
+    )
+
+
+def import_object(spec: str) -> Any:
+    """Import ``"pkg.module:attr.path"``, with the current directory importable."""
+    module_name, _, attr_path = spec.partition(":")
+    if not module_name or not attr_path:
+        raise DoctorError(f"--object must look like 'pkg.module:attr', not {spec!r}")
+    cwd = str(Path.cwd())
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+    try:
+        found: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise DoctorError(f"cannot import {module_name}: {exc}") from exc
+    for name in attr_path.split("."):
+        if not hasattr(found, name):
+            raise DoctorError(f"{spec}: {name!r} not found")
+        found = getattr(found, name)
+    return found
+
+
+# ---------------------------------------------------------------------- checks
+
+
+def _static_checks(target: _Target, report: Report) -> None:
+    engine = target.engine
+    if not any(check.name == "driver" for check in report.checks):
+        report.add("driver", "ok", f"{engine.url.drivername} (async)")
+    report.add("pool", "ok", _describe_pool(engine))
+    if dialect_family(engine.url) != "sqlite" and not pool_setting(engine, "_pre_ping", False):
+        report.add(
+            "pool pre-ping",
+            "warn",
+            "off: a connection the server dropped (restart, failover, idle kill) fails "
+            "the first query that gets it",
+            "create_async_engine(..., pool_pre_ping=True) (sqlops.Database sets it)",
+        )
+    if target.sessionmaker is not None:
+        _expire_on_commit(target.sessionmaker, report)
+
+
+def _describe_pool(engine: AsyncEngine) -> str:
+    pool = engine.pool
+    public = next(cls for cls in type(pool).__mro__ if not cls.__name__.startswith("_"))
+    parts = [public.__name__]
+    if hasattr(pool, "size"):
+        parts.append(f"size={pool.size()}")
+    for label, attr in (("max_overflow", "_max_overflow"), ("timeout", "_timeout")):
+        value = pool_setting(engine, attr, None)
+        if value is not None:
+            parts.append(f"{label}={value:g}")
+    recycle = pool_setting(engine, "_recycle", -1)
+    parts.append(f"recycle={recycle}s" if recycle >= 0 else "recycle=never")
+    parts.append(f"pre_ping={'on' if pool_setting(engine, '_pre_ping', False) else 'off'}")
+    return " ".join(parts)
+
+
+def _expire_on_commit(maker: async_sessionmaker[Any], report: Report) -> None:
+    if maker.kw.get("expire_on_commit", True):
+        report.add(
+            "expire_on_commit",
+            "fail",
+            "True: after commit every attribute access reloads the row, which in async "
+            "code raises MissingGreenlet (or a LazyLoadError)",
+            "async_sessionmaker(engine, expire_on_commit=False) (sqlops.Database does this)",
+        )
+    else:
+        report.add("expire_on_commit", "ok", "False: objects stay readable after commit")
+
+
+async def _connected_checks(engine: AsyncEngine, report: Report, timeout: float) -> None:
+    if _missing_sqlite_file(engine.url, report):
+        return
+    try:
+        conn = await asyncio.wait_for(engine.connect(), timeout)
+    except asyncio.TimeoutError:
+        report.add("reachable", "fail", f"no connection within {timeout:g}s", _REACH_FIX)
+        return
+    except Exception as exc:
+        report.add("reachable", "fail", _reason(exc), _REACH_FIX)
+        return
+    try:
+        report.add("reachable", "ok", "connected")
+        await _run_timed(_server_basics(conn, report), report, timeout)
+        for check in SERVER_CHECKS.get(dialect_family(engine.url), ()):
+            await _run_timed(check(conn, engine, report.add), report, timeout)
+    finally:
+        await conn.close()
+
+
+_REACH_FIX = "check host, port, credentials and that the server is running (and the firewall)"
+
+
+async def _run_timed(check: Awaitable[None], report: Report, timeout: float) -> None:
+    try:
+        await asyncio.wait_for(check, timeout)
+    except asyncio.TimeoutError:
+        report.add("server", "fail", f"a check got no answer within {timeout:g}s", _REACH_FIX)
+
+
+def _missing_sqlite_file(url: URL, report: Report) -> bool:
+    database = url.database or ""
+    if dialect_family(url) != "sqlite" or database in ("", ":memory:") or "mode=memory" in database:
+        return False
+    if database.startswith("file:") or Path(database).exists():
+        return False
+    report.add(
+        "reachable",
+        "warn",
+        f"{database} does not exist yet; it is created on first connect (doctor did not)",
+        "run your app or `sqlops migrate upgrade` once, or check the path",
+    )
+    return True
+
+
+async def _server_basics(conn: AsyncConnection, report: Report) -> None:
+    family = dialect_family(conn.engine.url)
+    query = {"sqlite": "SELECT sqlite_version()", "postgresql": "SHOW server_version"}
+    version = (await conn.exec_driver_sql(query.get(family, "SELECT VERSION()"))).scalar()
+    await conn.rollback()
+    report.add("server version", "ok", f"{family} {version}")
+    latency = await _median_ping(conn)
+    if latency >= SLOW_PING_MS:
+        report.add(
+            "latency",
+            "warn",
+            f"{latency:.1f} ms median round trip: every query pays it",
+            "run the app near the database; batch work (create_many, one query per page)",
+        )
+    else:
+        report.add("latency", "ok", f"{latency:.2f} ms median of {PINGS} round trips")
+
+
+async def _median_ping(conn: AsyncConnection) -> float:
+    timings = []
+    for _ in range(PINGS):
+        start = time.perf_counter()
+        await conn.exec_driver_sql("SELECT 1")
+        timings.append((time.perf_counter() - start) * 1000)
+    await conn.rollback()
+    return statistics.median(timings)
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if isinstance(exc, SqlopsError) else f"{type(exc).__name__}: {text}"
+
+
+def pool_setting(engine: AsyncEngine, attr: str, default: Any) -> Any:
+    """A setting of the engine's pool (``_pre_ping``, ``_recycle``…), or ``default``.
+
+    SQLAlchemy keeps them as private pool attributes; a pool class without one (NullPool
+    has no overflow) gets the default.
+    """
+    return getattr(engine.pool, attr, default)
+
+
+# ---------------------------------------------------------------------- server traps
+# Each check gets an open connection, the engine (for its pool settings) and
+# ``add(name, status, detail, fix)``.
+
+Add = Callable[..., None]
+ServerCheck = Callable[[AsyncConnection, AsyncEngine, Add], Awaitable[None]]
+PGBOUNCER_PORT = 6432
+PID_SAMPLES = 4
+
+
+async def _scalar(conn: AsyncConnection, sql: str) -> Any:
+    value = (await conn.exec_driver_sql(sql)).scalar()
+    await conn.rollback()
+    return value
+
+
+# ---------------------------------------------------------------------- PostgreSQL
+
+
+async def idle_in_transaction(conn: AsyncConnection, engine: AsyncEngine, add: Add) -> None:
+    """Warn when the server never ends a session left idle inside a transaction."""
+    value = await _scalar(conn, "SHOW idle_in_transaction_session_timeout")
+    if str(value) in ("0", "0ms"):
+        add(
+            "idle in transaction",
+            "warn",
+            "idle_in_transaction_session_timeout=0 (never): a task that dies mid-transaction "
+            "holds its locks and its connection until someone notices",
+            "ALTER DATABASE <db> SET idle_in_transaction_session_timeout = '5min' (or per role)",
+        )
+    else:
+        add("idle in transaction", "ok", f"idle_in_transaction_session_timeout={value}")
+
+
+def pgbouncer_signals(port: int | None, backend_pids: Sequence[int]) -> list[str]:
+    """Why we think a transaction-pooling proxy (PgBouncer) sits in front of the server.
+
+    Two signals, neither needing PgBouncer's admin console: its conventional port 6432,
+    and the decisive one, the server backend changing between transactions on one
+    client connection, which only transaction (or statement) pooling does. The same
+    backend every time proves nothing on an idle pooler, so the port still counts.
+    """
+    signals = []
+    if port == PGBOUNCER_PORT:
+        signals.append(f"port {PGBOUNCER_PORT} is PgBouncer's")
+    if len(set(backend_pids)) > 1:
+        signals.append(
+            f"the server backend changed between transactions on one connection "
+            f"({len(set(backend_pids))} backends in {len(backend_pids)} transactions)"
+        )
+    return signals
+
+
+async def _backend_pids(conn: AsyncConnection) -> list[int]:
+    return [int(await _scalar(conn, "SELECT pg_backend_pid()")) for _ in range(PID_SAMPLES)]
+
+
+async def _statement_caches(conn: AsyncConnection) -> tuple[int, int]:
+    """Sizes of asyncpg's statement cache and SQLAlchemy's prepared-statement cache."""
+    raw = await conn.get_raw_connection()
+    adapter: Any = raw.dbapi_connection
+    driver: Any = raw.driver_connection
+    sa_cache = getattr(adapter, "_prepared_statement_cache", None)
+    sa_size = int(getattr(sa_cache, "capacity", 0)) if sa_cache is not None else 0
+    asyncpg_size = int(driver._stmt_cache.get_max_size())
+    return asyncpg_size, sa_size
+
+
+async def pgbouncer(conn: AsyncConnection, engine: AsyncEngine, add: Add) -> None:
+    """Fail when asyncpg caches prepared statements behind a transaction pooler."""
+    if conn.dialect.driver != "asyncpg":
+        return
+    signals = pgbouncer_signals(engine.url.port, await _backend_pids(conn))
+    if not signals:
+        add("pgbouncer", "ok", "no transaction pooler detected (port, backend per connection)")
+        return
+    asyncpg_size, sa_size = await _statement_caches(conn)
+    why = "PgBouncer (transaction mode) suspected: " + "; ".join(signals)
+    if asyncpg_size or sa_size:
+        add(
+            "pgbouncer",
+            "fail",
+            f"{why}; asyncpg caches prepared statements (statement_cache_size={asyncpg_size}, "
+            f"prepared_statement_cache_size={sa_size}), which fail with 'prepared statement "
+            "does not exist' once a transaction lands on another server connection",
+            "engine_options={'connect_args': {'statement_cache_size': 0, "
+            "'prepared_statement_cache_size': 0}} (or pool_mode = session in PgBouncer)",
+        )
+    else:
+        add("pgbouncer", "ok", f"{why}; statement caches are off")
+
+
+# ---------------------------------------------------------------------- MariaDB / MySQL
+
+
+async def wait_timeout(conn: AsyncConnection, engine: AsyncEngine, add: Add) -> None:
+    """The server closes idle connections after wait_timeout; the pool must recycle sooner."""
+    server = int(await _scalar(conn, "SELECT @@SESSION.wait_timeout"))
+    recycle = int(pool_setting(engine, "_recycle", -1))
+    shown = f"{recycle}s" if recycle >= 0 else "never"
+    if 0 <= recycle < server:
+        add("wait_timeout", "ok", f"pool_recycle={shown} < wait_timeout={server}s")
+        return
+    pre_ping = pool_setting(engine, "_pre_ping", False)
+    add(
+        "wait_timeout",
+        "warn" if pre_ping else "fail",
+        f"the server closes connections idle for wait_timeout={server}s but the pool "
+        f"recycles them {'after ' + shown if recycle >= 0 else 'never'}: "
+        + (
+            "pre-ping replaces them, at one extra round trip each"
+            if pre_ping
+            else "the first query on such a connection fails with 'server has gone away'"
+        ),
+        f"pool_recycle={max(server - 60, 1)} (below wait_timeout), and pool_pre_ping=True",
+    )
+
+
+# ---------------------------------------------------------------------- SQLite
+
+
+async def sqlite_pragmas(conn: AsyncConnection, engine: AsyncEngine, add: Add) -> None:
+    """WAL lets readers and a writer work at once; foreign keys are off unless asked for."""
+    journal = str(await _scalar(conn, "PRAGMA journal_mode")).lower()
+    if journal == "wal":
+        add("journal_mode", "ok", "wal")
+    elif journal == "memory":
+        add("journal_mode", "ok", "memory (in-memory database)")
+    else:
+        add(
+            "journal_mode",
+            "warn",
+            f"{journal}: a writer blocks every reader, and readers block the writer",
+            "PRAGMA journal_mode = WAL on connect (sqlops.Database does this)",
+        )
+    if await _scalar(conn, "PRAGMA foreign_keys"):
+        add("foreign_keys", "ok", "on")
+    else:
+        add(
+            "foreign_keys",
+            "fail",
+            "off: SQLite ignores REFERENCES and ON DELETE CASCADE, so orphans pile up",
+            "PRAGMA foreign_keys = ON on every connection (sqlops.Database does this)",
+        )
+
+
+SERVER_CHECKS: dict[str, tuple[ServerCheck, ...]] = {
+    "postgresql": (idle_in_transaction, pgbouncer),
+    "mysql": (wait_timeout,),
+    "sqlite": (sqlite_pragmas,),
+}

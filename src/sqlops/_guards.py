@@ -1,0 +1,451 @@
+"""Runtime guards for the async mistakes that only show at run time.
+
+* **N+1 detector** — the same relationship lazy-loaded, one query per parent row, from
+  the same line of code: :class:`NPlusOneError` (or :class:`NPlusOneWarning`) naming the
+  relationship, the count and ``load=[...]``.
+* **One task, one session** — an ``AsyncSession`` entered by a second task while the first
+  is still inside a call: :class:`SessionMisuseError` naming both tasks' coroutines, instead
+  of SQLAlchemy silently queueing the call or failing later with "Session is already
+  flushing".
+* **One loop, one engine** — a pooled connection opened by one event loop handed out on
+  another: :class:`SessionMisuseError` instead of "attached to a different loop".
+* **Leak report** — sessions never closed, listed with where they were opened when the
+  :class:`Database` is disposed (:class:`SessionLeakWarning`).
+
+The session guard costs one extra coroutine frame per session call (about a microsecond,
+see docs/guards.md); the others cost nothing until they have something to report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import os
+import sys
+import traceback
+import warnings
+import weakref
+from collections.abc import Callable, Coroutine, Iterator
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any, Literal, TypeVar
+
+import greenlet
+import sqlalchemy
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction
+from sqlalchemy.orm import ORMExecuteState, Session
+
+from ._errors import LazyLoadError, SessionMisuseError
+
+T = TypeVar("T")
+NPlusOne = Literal["raise", "warn", "off"]
+LeakedSessions = Literal["warn", "off"]
+
+N_PLUS_ONE_MODES = ("raise", "warn", "off")
+LEAKED_SESSIONS_MODES = ("warn", "off")
+N_PLUS_ONE_KEY = "sqlops.n_plus_one"
+LOOP_KEY = "sqlops.loop"
+_LOADS_KEY = "sqlops.n_plus_one.loads"
+
+# Two parents are enough: the same line loading the same relationship for two different
+# rows runs once per row, so its query count grows with the data. Test data is small;
+# a higher threshold would miss exactly the N+1s a test suite exists to catch.
+N_PLUS_ONE_THRESHOLD = 2
+
+
+class NPlusOneError(LazyLoadError):
+    """A relationship was lazy-loaded once per parent row (an N+1 query pattern)."""
+
+
+class NPlusOneWarning(UserWarning):
+    """``n_plus_one="warn"``: the N+1 pattern was seen, and allowed."""
+
+
+class SessionLeakWarning(UserWarning):
+    """A session was never closed (reported when its Database is disposed)."""
+
+
+# ----------------------------------------------------------------------------- call sites
+
+# Frames from these are never "your code": SQLAlchemy, greenlet, asyncio, sqlops itself
+# (the testing plugin included), and the stdlib wrappers that sit between them.
+_LIBRARY_DIRS = tuple(
+    os.path.dirname(os.path.abspath(path)) + os.sep
+    for path in (sqlalchemy.__file__, greenlet.__file__, asyncio.__file__, __file__)
+    if path
+) + tuple(os.path.abspath(path) for path in (contextlib.__file__, functools.__file__) if path)
+
+
+def _is_user_frame(frame: FrameType) -> bool:
+    return not frame.f_code.co_filename.startswith(_LIBRARY_DIRS)
+
+
+def _first_user_frame(frame: FrameType | None) -> FrameType | None:
+    while frame is not None and not _is_user_frame(frame):
+        frame = frame.f_back
+    return frame
+
+
+def user_frame() -> FrameType | None:
+    """The innermost frame of application code, looking through SQLAlchemy's greenlets.
+
+    Inside ``greenlet_spawn`` the caller's coroutine frames are on the parent greenlet's
+    stack, so when the current one holds only library frames we continue there.
+    """
+    found = _first_user_frame(sys._getframe(1))
+    current: Any = greenlet.getcurrent()
+    while found is None and current.parent is not None:
+        current = current.parent
+        found = _first_user_frame(current.gr_frame)
+    return found
+
+
+def _where(frame: FrameType | None) -> str:
+    if frame is None:
+        return "an unknown place"
+    return f"{_short_path(frame.f_code.co_filename)}:{frame.f_lineno}"
+
+
+def _short_path(path: str) -> str:
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive (Windows)
+        return path
+    return path if relative.startswith("..") else relative
+
+
+# ----------------------------------------------------------------------------- N+1
+
+
+@dataclass
+class _Loads:
+    parents: set[Any] = field(default_factory=set)
+    reported: bool = False
+
+
+def _detect_n_plus_one(state: ORMExecuteState) -> None:
+    """``do_orm_execute`` hook: count lazy loads per (relationship, call site) in a session.
+
+    The lazy-load guard (``_lazyload``) already stopped implicit loads outside a
+    greenlet; what reaches here is an explicit load (``awaitable_attrs``, ``refresh``,
+    ``run_sync``) or an allowed implicit one, and those are what an N+1 loop is made of.
+    """
+    info = state.session.info
+    mode = info.get(N_PLUS_ONE_KEY)
+    if mode is None or mode == "off":
+        return
+    parent = state.lazy_loaded_from
+    path = state.loader_strategy_path
+    if parent is None or path is None or not path.path or not state.is_relationship_load:
+        return
+    prop = path.path[-1]
+    owner = getattr(getattr(prop, "parent", None), "class_", parent.class_)
+    key = getattr(prop, "key", "?")
+    site = user_frame()
+    loads: dict[Any, _Loads] = info.setdefault(_LOADS_KEY, {})
+    where = (owner, key, site.f_code if site else None, site.f_lineno if site else None)
+    entry = loads.setdefault(where, _Loads())
+    entry.parents.add(parent.key or id(parent))
+    if len(entry.parents) < N_PLUS_ONE_THRESHOLD or (mode == "warn" and entry.reported):
+        return
+    entry.reported = True
+    message = _n_plus_one_message(owner.__name__, key, len(entry.parents), site)
+    if mode == "raise":
+        raise NPlusOneError(message)
+    if site is None:
+        warnings.warn(message, NPlusOneWarning, stacklevel=2)
+    else:
+        warnings.warn_explicit(
+            message,
+            NPlusOneWarning,
+            site.f_code.co_filename,
+            site.f_lineno,
+            module_globals=site.f_globals,
+        )
+
+
+def _n_plus_one_message(owner: str, key: str, count: int, site: FrameType | None) -> str:
+    return (
+        f"N+1 queries: {owner}.{key} was lazy-loaded separately for {count} {owner} rows "
+        f"at {_where(site)}, one query per row. Load it with the parents instead: "
+        f"load=['{key}'] on the repository call, or "
+        f".options(selectinload({owner}.{key})) on the select()"
+    )
+
+
+_installed = False
+
+
+def install() -> None:
+    """Install the N+1 detector once per process (idempotent); inert where mode is off."""
+    global _installed
+    if not _installed:
+        _installed = True
+        event.listen(Session, "do_orm_execute", _detect_n_plus_one)
+
+
+# ----------------------------------------------------------------------------- one task
+
+
+def _task_label(task: asyncio.Task[Any] | None, frame: FrameType | None) -> str:
+    if task is None:
+        return "code outside any task"
+    coro = task.get_coro()
+    name = getattr(coro, "__qualname__", None) or type(coro).__name__
+    return f"task {task.get_name()!r} (coroutine {name}() at {_where(frame)})"
+
+
+def _suspended_user_frame(task: asyncio.Task[Any]) -> FrameType | None:
+    """Where in application code a suspended ``task`` is waiting (innermost frame)."""
+    for frame in reversed(task.get_stack()):
+        if _is_user_frame(frame):
+            return frame
+    return None
+
+
+def _conflict_message(
+    owner: asyncio.Task[Any], owner_op: str, task: asyncio.Task[Any] | None, op: str
+) -> str:
+    return (
+        f"one AsyncSession used by two tasks at once: {_task_label(task, user_frame())} "
+        f"called session.{op}() while {_task_label(owner, _suspended_user_frame(owner))} "
+        f"is still inside session.{owner_op}(). A session is one connection and one unit "
+        "of work and is not safe for concurrent use: give each task its own session "
+        "(async with db.session() as s: ...), or await the calls one after another "
+        "instead of in asyncio.gather()/create_task()"
+    )
+
+
+class GuardedAsyncSession(AsyncSession):
+    """An ``AsyncSession`` that refuses to be used by two tasks at the same time.
+
+    Every coroutine method marks the session as busy for the calling task until it
+    returns; a second task arriving meanwhile gets :class:`SessionMisuseError` before
+    anything touches the connection, so the first task's work is not disturbed. Sharing a
+    session *sequentially* between tasks is allowed.
+    """
+
+    _sqlops_owner: asyncio.Task[Any] | None = None
+    _sqlops_op = ""
+    _sqlops_depth = 0
+    _sqlops_tracker: SessionTracker | None = None
+
+    def __init__(self, *args: Any, sqlops_tracker: SessionTracker | None = None, **kw: Any):
+        super().__init__(*args, **kw)
+        if sqlops_tracker is not None:
+            self._sqlops_tracker = sqlops_tracker
+            sqlops_tracker.opened(self)
+
+    def _sqlops_enter(self, op: str) -> None:
+        task = asyncio.current_task()
+        owner = self._sqlops_owner
+        if owner is None:
+            self._sqlops_owner, self._sqlops_op, self._sqlops_depth = task, op, 1
+        elif owner is task:
+            self._sqlops_depth += 1
+        else:
+            raise SessionMisuseError(_conflict_message(owner, self._sqlops_op, task, op))
+
+    def _sqlops_exit(self) -> None:
+        self._sqlops_depth -= 1
+        if self._sqlops_depth <= 0:
+            self._sqlops_owner = None
+
+    async def _sqlops_guarded(self, op: str, call: Coroutine[Any, Any, T]) -> T:
+        try:
+            self._sqlops_enter(op)
+        except BaseException:
+            call.close()
+            raise
+        try:
+            return await call
+        finally:
+            self._sqlops_exit()
+
+    async def close(self) -> None:
+        await self._sqlops_guarded("close", super().close())
+        self._sqlops_closed()
+
+    async def reset(self) -> None:
+        await self._sqlops_guarded("reset", super().reset())
+        self._sqlops_closed()
+
+    async def invalidate(self) -> None:
+        await self._sqlops_guarded("invalidate", super().invalidate())
+        self._sqlops_closed()
+
+    def _sqlops_closed(self) -> None:
+        if self._sqlops_tracker is not None:
+            self._sqlops_tracker.closed(self)
+
+    def begin(self) -> AsyncSessionTransaction:
+        return _GuardedTransaction(self)
+
+    def begin_nested(self) -> AsyncSessionTransaction:
+        return _GuardedTransaction(self, nested=True)
+
+
+def _guarded(name: str) -> Callable[..., Any]:
+    method = getattr(AsyncSession, name)
+
+    @functools.wraps(method)
+    async def guarded(self: GuardedAsyncSession, *args: Any, **kwargs: Any) -> Any:
+        self._sqlops_enter(name)
+        try:
+            return await method(self, *args, **kwargs)
+        finally:
+            self._sqlops_exit()
+
+    return guarded
+
+
+_GUARDED_METHODS = [
+    "execute",
+    "scalar",
+    "scalars",
+    "get",
+    "get_one",
+    "stream",
+    "stream_scalars",
+    "delete",
+    "delete_all",
+    "merge",
+    "merge_all",
+    "flush",
+    "refresh",
+    "run_sync",
+    "connection",
+    "commit",
+    "rollback",
+]
+for _name in _GUARDED_METHODS:
+    setattr(GuardedAsyncSession, _name, _guarded(_name))
+
+
+class _GuardedTransaction(AsyncSessionTransaction):
+    """``session.begin()`` / ``begin_nested()`` under the same one-task rule."""
+
+    __slots__ = ()
+    session: GuardedAsyncSession
+
+    async def start(self, is_ctxmanager: bool = False) -> AsyncSessionTransaction:
+        name = "begin_nested" if self.nested else "begin"
+        return await self.session._sqlops_guarded(name, super().start(is_ctxmanager))
+
+    async def commit(self) -> None:
+        await self.session._sqlops_guarded("commit", super().commit())
+
+    async def rollback(self) -> None:
+        await self.session._sqlops_guarded("rollback", super().rollback())
+
+    async def __aexit__(self, type_: Any, value: Any, traceback: Any) -> None:
+        name = "begin_nested().__aexit__" if self.nested else "begin().__aexit__"
+        await self.session._sqlops_guarded(name, super().__aexit__(type_, value, traceback))
+
+
+# ----------------------------------------------------------------------------- one loop
+
+
+def watch_loop(engine: Engine, owner: str) -> None:
+    """Remember which event loop opened each of ``engine``'s connections.
+
+    Only for drivers whose connections are tied to a loop (asyncpg, asyncmy, ...);
+    aiosqlite's run in a thread and work from any loop.
+    """
+
+    def remember(dbapi_connection: Any, record: Any) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # connected outside any loop
+            return
+        record.info[LOOP_KEY] = (weakref.ref(loop), owner)
+
+    event.listen(engine, "connect", remember)
+
+
+def check_loop(record: Any) -> None:
+    """Refuse a pooled connection that another event loop opened (called at checkout)."""
+    remembered = record.info.get(LOOP_KEY)
+    if remembered is None:
+        return
+    ref, owner = remembered
+    opened_in = ref()
+    try:
+        current = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    if opened_in is current:
+        return
+    state = "now closed" if opened_in is None or opened_in.is_closed() else "still open"
+    raise SessionMisuseError(
+        f"{owner} was used from a second event loop: its pooled connections were opened by "
+        f"another loop ({state}), and a driver connection belongs to the loop that opened "
+        "it. Create the Database inside the loop that uses it (e.g. in the app's "
+        "lifespan), or `await db.dispose()` before that loop ends (asyncio.run() ends its "
+        "loop when it returns); in pytest use the sqlops fixtures, which keep one engine "
+        "per event loop"
+    )
+
+
+# ----------------------------------------------------------------------------- leaks
+
+
+class SessionTracker:
+    """Remember where each session was opened until it is closed; report the rest."""
+
+    def __init__(self) -> None:
+        self._open: dict[int, tuple[weakref.ref[AsyncSession], traceback.StackSummary]] = {}
+        self._collected: list[traceback.StackSummary] = []
+
+    def opened(self, session: AsyncSession) -> None:
+        key = id(session)
+        ref = weakref.ref(session, lambda _: self._forget(key, collected=True))
+        self._open[key] = (ref, _opening_stack())
+
+    def closed(self, session: AsyncSession) -> None:
+        self._forget(id(session), collected=False)
+
+    def _forget(self, key: int, *, collected: bool) -> None:
+        entry = self._open.pop(key, None)
+        if entry is not None and collected:
+            self._collected.append(entry[1])
+
+    def leaks(self) -> list[traceback.StackSummary]:
+        """Where every session that was never closed was opened."""
+        return [stack for _, stack in self._open.values()] + self._collected
+
+    def report(self, owner: str) -> None:
+        """Warn once about every leaked session, then forget them."""
+        stacks = self.leaks()
+        self._open.clear()
+        self._collected.clear()
+        if stacks:
+            warnings.warn(_leak_message(owner, stacks), SessionLeakWarning, stacklevel=3)
+
+
+def _opening_stack() -> traceback.StackSummary:
+    frames = [(f, f.f_lineno) for f, _ in traceback.walk_stack(None) if _is_user_frame(f)]
+    frames.reverse()
+    return traceback.StackSummary.extract(iter(frames[-6:]), capture_locals=False)
+
+
+def _leak_message(owner: str, stacks: list[traceback.StackSummary]) -> str:
+    lines = [
+        f"{len(stacks)} session(s) of {owner} were never closed; each held its connection "
+        "and transaction until garbage collection. Use `async with db.session()` / "
+        "`db.transaction()`, and contextlib.aclosing() around a Repository.stream() you "
+        "stop early."
+    ]
+    for number, stack in enumerate(stacks, 1):
+        lines.append(f"  session {number} opened at:")
+        lines.extend(_indent(stack.format()))
+    return "\n".join(lines)
+
+
+def _indent(chunks: list[str]) -> Iterator[str]:
+    for chunk in chunks:
+        for line in chunk.rstrip("\n").splitlines():
+            yield "    " + line

@@ -1,0 +1,186 @@
+"""Every database error a user can cause becomes a typed error naming its cause."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+import sqlops
+from tests.models import Account, Membership, Post, Team, User
+
+
+async def test_unique_violation_names_table_column_constraint(db: sqlops.Database) -> None:
+    users = sqlops.Repository(User, db)
+    await users.create(email="dup@example.com", name="a")
+    with pytest.raises(sqlops.UniqueViolation) as info:
+        await users.create(email="dup@example.com", name="b")
+    err = info.value
+    assert err.table == "users"
+    assert err.columns == ("email",)
+    assert err.constraint == "uq_users_email"
+    assert "dup@example.com" not in str(err)  # values never reach messages
+    assert "users" in str(err) and "email" in str(err)
+    assert err.__cause__ is not None
+    assert await users.count() == 1
+
+
+async def test_primary_key_collision_is_unique_violation(db: sqlops.Database) -> None:
+    teams = sqlops.Repository(Team, db)
+    await teams.create(id=7, name="a")
+    with pytest.raises(sqlops.UniqueViolation) as info:
+        await teams.create(id=7, name="b")
+    assert info.value.table == "teams"
+    assert info.value.columns == ("id",)
+    assert info.value.constraint == "pk_teams"
+
+
+async def test_composite_unique_violation(db: sqlops.Database) -> None:
+    team = await sqlops.Repository(Team, db).create(name="t")
+    users = sqlops.Repository(User, db)
+    u1 = await users.create(email="1@x", name="1")
+    u2 = await users.create(email="2@x", name="2")
+    seats = sqlops.Repository(Membership, db)
+    await seats.create(team_id=team.id, user_id=u1.id, seat=1)
+    with pytest.raises(sqlops.UniqueViolation) as info:
+        await seats.create(team_id=team.id, user_id=u2.id, seat=1)
+    assert info.value.table == "memberships"
+    assert set(info.value.columns) == {"team_id", "seat"}
+    assert info.value.constraint == "uq_memberships_team_id_seat"
+
+
+async def test_foreign_key_violation_on_insert(db: sqlops.Database) -> None:
+    with pytest.raises(sqlops.ForeignKeyViolation) as info:
+        await sqlops.Repository(Post, db).create(title="x", author_id=999)
+    err = info.value
+    assert err.table == "posts"
+    assert err.columns == ("author_id",)
+    assert err.constraint == "fk_posts_author_id_users"
+    assert "999" not in str(err)
+
+
+async def test_foreign_key_violation_on_parent_delete(db: sqlops.Database, backend: str) -> None:
+    team = await sqlops.Repository(Team, db).create(name="t")
+    await sqlops.Repository(User, db).create(email="a@x", name="a", team_id=team.id)
+    with pytest.raises(sqlops.ForeignKeyViolation) as info:
+        await sqlops.Repository(Team, db).delete_where(id=team.id)
+    if backend == "sqlite":
+        # SQLite names no constraint; two tables reference teams, so both are candidates.
+        assert "users.team_id" in (info.value.detail or "")
+        assert "memberships.team_id" in (info.value.detail or "")
+    else:
+        assert info.value.table == "users"
+        assert info.value.columns == ("team_id",)
+        assert info.value.constraint == "fk_users_team_id_teams"
+    assert await sqlops.Repository(Team, db).count() == 1
+
+
+async def test_not_null_violation(db: sqlops.Database) -> None:
+    with pytest.raises(sqlops.NotNullViolation) as info:
+        await sqlops.Repository(User, db).create(email="a@x", name=None)
+    assert info.value.table == "users"
+    assert info.value.columns == ("name",)
+    assert "required" in str(info.value)
+
+
+async def test_check_violation(db: sqlops.Database) -> None:
+    with pytest.raises(sqlops.CheckViolation) as info:
+        await sqlops.Repository(Account, db).create(owner="o", balance=-5)
+    err = info.value
+    assert err.table == "accounts"
+    assert err.constraint == "ck_accounts_balance_nonneg"
+    assert err.columns == ("balance",)
+
+
+async def test_value_too_long_is_invalid_value(db: sqlops.Database, backend: str) -> None:
+    users = sqlops.Repository(User, db)
+    if backend == "sqlite":
+        pytest.skip("SQLite does not enforce VARCHAR lengths")
+    with pytest.raises(sqlops.InvalidValueError) as info:
+        await users.create(email="a@x", name="n" * 101)
+    assert info.value.table == "users"
+    assert info.value.column == "name"
+    assert "100" in str(info.value)
+    assert "nnnn" not in str(info.value)
+    assert await users.count() == 0
+
+
+async def test_integer_out_of_range_is_invalid_value(db: sqlops.Database, backend: str) -> None:
+    if backend == "sqlite":
+        pytest.skip("SQLite integers are 64-bit and untyped")
+    with pytest.raises(sqlops.InvalidValueError) as info:
+        await sqlops.Repository(Account, db).create(owner="o", small=2**40)
+    assert info.value.column == "small"
+
+
+async def test_nul_byte_is_invalid_value_on_postgresql(db: sqlops.Database, backend: str) -> None:
+    if backend != "postgresql":
+        pytest.skip("only PostgreSQL rejects NUL bytes in text")
+    with pytest.raises(sqlops.InvalidValueError) as info:
+        await sqlops.Repository(User, db).create(email="a@x", name="a\x00b")
+    assert info.value.column == "name"
+    assert "NUL" in str(info.value)
+
+
+async def test_errors_from_plain_sessions_are_translated(db: sqlops.Database) -> None:
+    """The translator sits on the engine, so hand-written SQL gets typed errors too."""
+    async with db.transaction() as s:
+        await s.execute(text("INSERT INTO teams (name) VALUES ('x')"))
+    with pytest.raises(sqlops.UniqueViolation) as info:
+        async with db.transaction() as s:
+            await s.execute(text("INSERT INTO teams (name) VALUES ('x')"))
+    assert info.value.table == "teams"
+    assert info.value.columns == ("name",)
+
+
+async def test_error_in_injected_session_leaves_caller_in_control(db: sqlops.Database) -> None:
+    async with db.session() as s:
+        users = sqlops.Repository(User, s)
+        await users.create(email="a@x", name="a")
+        await s.commit()
+        async with s.begin_nested():
+            pass
+        with pytest.raises(sqlops.UniqueViolation):
+            async with db.savepoint(s):
+                await users.create(email="a@x", name="dup")
+        # the savepoint rolled back only the failed insert
+        await users.create(email="b@x", name="b")
+        await s.commit()
+    assert await sqlops.Repository(User, db).count() == 2
+
+
+async def test_unknown_column_is_invalid_value(db: sqlops.Database) -> None:
+    with pytest.raises(sqlops.InvalidValueError, match="no such column"):
+        await sqlops.Repository(User, db).create(email="a@x", name="a", bogus=1)
+
+
+async def test_unreachable_server_is_database_unavailable(backend: str) -> None:
+    urls = {
+        "postgresql": "postgresql://postgres:secret@127.0.0.1:1/x",
+        "mysql": "mysql://root:secret@127.0.0.1:1/x",
+        "sqlite": "sqlite:////nonexistent-dir/sub/x.db",
+    }
+    db = sqlops.Database(urls[backend])
+    try:
+        with pytest.raises(sqlops.DatabaseUnavailableError) as info:
+            await sqlops.Repository(User, db).count()
+        assert "secret" not in str(info.value)
+        with pytest.raises(sqlops.DatabaseUnavailableError):
+            await db.ping()
+    finally:
+        await db.dispose()
+
+
+async def test_pool_timeout_names_pool_settings(url: str, backend: str) -> None:
+    if backend == "sqlite":
+        pytest.skip("covered on server backends")
+    db = sqlops.Database(url, pool_size=1, max_overflow=0, pool_timeout=0.2)
+    try:
+        async with db.session() as held:
+            await held.execute(text("SELECT 1"))
+            with pytest.raises(sqlops.DatabaseUnavailableError) as info:
+                await db.ping()
+        message = str(info.value)
+        assert "pool_size=1" in message and "max_overflow=0" in message
+        assert "pool_timeout=0.2" in message
+    finally:
+        await db.dispose()

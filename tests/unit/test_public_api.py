@@ -1,0 +1,65 @@
+"""The flat public API: sorted, importable, documented."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+
+import sqlops
+import sqlops.models
+
+DOCS = Path(__file__).parents[2] / "docs"
+
+
+def test_all_is_sorted_and_importable() -> None:
+    assert sqlops.__all__ == sorted(sqlops.__all__)
+    for name in sqlops.__all__:
+        assert hasattr(sqlops, name), name
+    assert sqlops.models.__all__ == sorted(sqlops.models.__all__)
+
+
+def test_error_tree_matches_the_contract() -> None:
+    assert issubclass(sqlops.NotFoundError, sqlops.SqlopsError)
+    for cls in (sqlops.InvalidFilterError, sqlops.InvalidCursorError, sqlops.InvalidValueError):
+        assert issubclass(cls, sqlops.SqlopsError) and issubclass(cls, ValueError)
+    for cls in (
+        sqlops.UniqueViolation,
+        sqlops.ForeignKeyViolation,
+        sqlops.NotNullViolation,
+        sqlops.CheckViolation,
+    ):
+        assert issubclass(cls, sqlops.ConstraintViolation)
+    for cls in (
+        sqlops.TransactionConflictError,
+        sqlops.DatabaseUnavailableError,
+        sqlops.LazyLoadError,
+        sqlops.MultipleFoundError,
+    ):
+        assert issubclass(cls, sqlops.SqlopsError)
+
+
+def test_every_public_name_has_a_docstring() -> None:
+    for name in sqlops.__all__:
+        obj = getattr(sqlops, name)
+        if inspect.isclass(obj) or inspect.isfunction(obj):
+            assert obj.__doc__, name
+
+
+def test_every_public_name_is_in_the_reference() -> None:
+    reference = (DOCS / "reference.md").read_text()
+    missing = [n for n in sqlops.__all__ if not n.startswith("_") and f"`{n}" not in reference]
+    assert not missing, f"docs/reference.md does not mention {missing}"
+
+
+def test_repository_methods_match_the_contract() -> None:
+    expected = {
+        "create", "create_many", "get", "get_one", "first", "one", "list", "count", "exists",
+        "page", "cursor_page", "stream", "update", "update_where", "delete", "delete_where",
+        "get_or_create", "upsert", "upsert_many", "increment", "soft_delete", "restore",
+    }  # fmt: skip
+    for name in expected:
+        method = getattr(sqlops.Repository, name)
+        if name == "stream":
+            assert inspect.isasyncgenfunction(method)
+        else:
+            assert inspect.iscoroutinefunction(method), name
