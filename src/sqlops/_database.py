@@ -234,6 +234,45 @@ class Database:
 
     # ------------------------------------------------------------------ internals
 
+    async def _read(self, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Run a standalone read ``fn(session)``; retry once if the connection was lost.
+
+        On PostgreSQL the read runs in autocommit: one statement is consistent on its
+        own, and BEGIN / COMMIT would triple the round trips of a primary-key read.
+        Reads are idempotent, so a connection that died under us is replaced and the
+        read repeated once.
+        """
+        for attempt in (1, 2):
+            session = await self._read_session()
+            try:
+                result = await fn(session)
+                if session.in_transaction():
+                    await session.commit()
+                return result
+            except DatabaseUnavailableError as exc:
+                if attempt == 2 or isinstance(exc, PoolTimeoutError):
+                    raise
+                logger.info("connection lost during a read, retrying once: %s", exc)
+            finally:
+                await quietly(session.close())
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _read_session(self) -> AsyncSession:
+        if self.dialect != "postgresql":
+            return await self._begin(None, True)
+        options = {"isolation_level": "AUTOCOMMIT"}
+        if self._replicas:
+            replica = await self._replica_session(options)
+            if replica is not None:
+                return replica
+        session = self._sessionmaker()
+        try:
+            await session.connection(execution_options=options)
+        except BaseException:
+            await shielded(session.close())
+            raise
+        return session
+
     async def _begin(self, isolation: str | None, readonly: bool) -> AsyncSession:
         """Open a session whose transaction has started, on a replica when it can."""
         options: dict[str, Any] = {}
@@ -285,7 +324,9 @@ def _make_engine(
     family = dialect_family(url)
     options: dict[str, Any] = {"echo": echo, "hide_parameters": True}
     if family in ("postgresql", "mysql"):
-        options.update(pool_pre_ping=True, poolclass=_QueuePool)
+        # asyncpg: liveness is checked at checkout without a round trip (_dialects).
+        options.update(pool_pre_ping=family == "mysql" or url.get_driver_name() != "asyncpg")
+        options.update(poolclass=_QueuePool)
         options.update({k: v for k, v in pool.items() if v is not None})
         if family == "mysql":
             options.setdefault("pool_recycle", 3600)

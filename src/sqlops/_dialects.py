@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Connection, Dialect, Engine
 
 from ._errors import DatabaseUnavailableError
@@ -12,6 +14,10 @@ from ._url import is_memory_sqlite, safe_url
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 CONNECT_TIMEOUT = 10
+# A PostgreSQL connection idle longer than this is pinged before use; a younger one is
+# trusted unless asyncpg already saw the server close it.
+PING_IDLE_AFTER = 10.0
+_IDLE_SINCE = "sqlops_idle_since"
 
 
 def configure_engine(engine: Engine, family: str, url: URL) -> None:
@@ -30,6 +36,37 @@ def configure_engine(engine: Engine, family: str, url: URL) -> None:
         _configure_sqlite(engine, url)
     elif family == "mysql":
         event.listen(engine, "connect", _mysql_on_connect)
+    elif family == "postgresql" and url.get_driver_name() == "asyncpg":
+        if not engine.pool._pre_ping:
+            _configure_liveness(engine)
+
+
+def _configure_liveness(engine: Engine) -> None:
+    """Replace dead pooled connections before use, without a round trip per checkout.
+
+    ``pool_pre_ping`` costs one round trip on every checkout — as much as the query on a
+    primary-key read. asyncpg reads its socket continuously, so a backend the server
+    terminated (restart, failover, ``pg_terminate_backend``, idle kill) shows up as
+    ``is_closed()`` at no cost; only connections idle for a while (where a silent
+    network drop is possible) are really pinged. A connection found dead is replaced
+    by the pool (``DisconnectionError``).
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        driver = getattr(dbapi_connection, "driver_connection", None)
+        if driver is None or driver.is_closed():
+            raise sa_exc.DisconnectionError("the server closed this connection")
+        idle_since = record.info.get(_IDLE_SINCE)
+        if idle_since is not None and time.monotonic() - idle_since > PING_IDLE_AFTER:
+            try:
+                engine.dialect.do_ping(dbapi_connection)
+            except Exception as exc:
+                raise sa_exc.DisconnectionError("ping failed on an idle connection") from exc
 
 
 def _default_timeouts(family: str, cparams: dict[str, Any]) -> None:

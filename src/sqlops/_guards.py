@@ -249,6 +249,14 @@ class GuardedAsyncSession(AsyncSession):
         else:
             raise SessionMisuseError(_conflict_message(owner, self._sqlops_op, task, op))
 
+    def _sqlops_check(self, op: str) -> None:
+        """For the synchronous methods: refuse while another task is inside a call."""
+        owner = self._sqlops_owner
+        if owner is not None:
+            task = asyncio.current_task()
+            if owner is not task:
+                raise SessionMisuseError(_conflict_message(owner, self._sqlops_op, task, op))
+
     def _sqlops_exit(self) -> None:
         self._sqlops_depth -= 1
         if self._sqlops_depth <= 0:
@@ -302,6 +310,21 @@ def _guarded(name: str) -> Callable[..., Any]:
     return guarded
 
 
+def _checked(name: str) -> Callable[..., Any]:
+    method = getattr(AsyncSession, name)
+
+    @functools.wraps(method)
+    def checked(self: GuardedAsyncSession, *args: Any, **kwargs: Any) -> Any:
+        self._sqlops_check(name)
+        return method(self, *args, **kwargs)
+
+    return checked
+
+
+# Synchronous methods that change what the next flush writes.
+for _name in ("add", "add_all", "expunge", "expunge_all", "expire", "expire_all"):
+    setattr(GuardedAsyncSession, _name, _checked(_name))
+
 _GUARDED_METHODS = [
     "execute",
     "scalar",
@@ -322,7 +345,8 @@ _GUARDED_METHODS = [
     "rollback",
 ]
 for _name in _GUARDED_METHODS:
-    setattr(GuardedAsyncSession, _name, _guarded(_name))
+    if hasattr(AsyncSession, _name):  # delete_all / merge_all are new in SQLAlchemy 2.1
+        setattr(GuardedAsyncSession, _name, _guarded(_name))
 
 
 class _GuardedTransaction(AsyncSessionTransaction):
@@ -429,7 +453,7 @@ class SessionTracker:
 def _opening_stack() -> traceback.StackSummary:
     frames = [(f, f.f_lineno) for f, _ in traceback.walk_stack(None) if _is_user_frame(f)]
     frames.reverse()
-    return traceback.StackSummary.extract(iter(frames[-6:]), capture_locals=False)
+    return traceback.StackSummary.extract(iter(frames[-4:]), capture_locals=False)
 
 
 def _leak_message(owner: str, stacks: list[traceback.StackSummary]) -> str:

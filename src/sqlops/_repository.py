@@ -11,7 +11,7 @@ Two modes, chosen by what you pass:
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Generic, TypeVar
 
@@ -34,6 +34,7 @@ from ._url import dialect_family
 from .models import SoftDelete, utcnow
 
 M = TypeVar("M")
+T = TypeVar("T")
 
 _LOOKUP_LOCK_NAMESPACE = 0x5A1
 
@@ -71,8 +72,16 @@ class Repository(Generic[M]):
             async with self.db.transaction() as session:
                 yield session
 
+    async def _read(self, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Run ``fn(session)`` on the injected session, or as a standalone read."""
+        if self.session is not None:
+            return await fn(self.session)
+        assert self.db is not None
+        return await self.db._read(fn)
+
     @asynccontextmanager
     async def _reading(self) -> AsyncIterator[AsyncSession]:
+        """A read-only transaction (for streams, which need one for server-side cursors)."""
         if self.session is not None:
             yield self.session
         else:
@@ -151,8 +160,11 @@ class Repository(Generic[M]):
         """The row with primary key ``pk`` (scalar, tuple or mapping), or None."""
         identity = self._pk_values(pk)
         options = _filters.load_options(self.info, load) if load else ()
-        async with self._reading() as session:
-            obj = await session.get(self.model, identity, options=options)
+
+        async def run(session: AsyncSession) -> M | None:
+            return await session.get(self.model, identity, options=options)
+
+        obj = await self._read(run)
         if obj is not None and not with_deleted and self._is_deleted(obj):
             return None
         return obj
@@ -181,8 +193,11 @@ class Repository(Generic[M]):
         """The first matching row in ``order_by`` order (primary key by default), or None."""
         stmt = self.select(*where, load=load, with_deleted=with_deleted, **filters)
         stmt = stmt.order_by(*_filters.order_clauses(self.info, order_by)).limit(1)
-        async with self._reading() as session:
+
+        async def run(session: AsyncSession) -> M | None:
             return (await session.scalars(stmt)).first()
+
+        return await self._read(run)
 
     async def one(
         self,
@@ -193,8 +208,7 @@ class Repository(Generic[M]):
     ) -> M:
         """The only matching row: NotFoundError if none, MultipleFoundError if several."""
         stmt = self.select(*where, load=load, with_deleted=with_deleted, **filters).limit(2)
-        async with self._reading() as session:
-            rows = list((await session.scalars(stmt)).unique())
+        rows = await self._read(self._all(stmt))
         if not rows:
             raise NotFoundError(self.model, filters or None, f"no {self.info.name} matches")
         if len(rows) > 1:
@@ -219,8 +233,19 @@ class Repository(Generic[M]):
             stmt = stmt.limit(_non_negative("limit", limit))
         if offset is not None:
             stmt = stmt.offset(_non_negative("offset", offset))
-        async with self._reading() as session:
-            return list((await session.scalars(stmt)).unique())
+        return await self._read(self._all(stmt))
+
+    def _all(self, stmt: Select[Any]) -> Callable[[AsyncSession], Awaitable[builtins.list[M]]]:
+        async def run(session: AsyncSession) -> builtins.list[M]:
+            return builtins.list((await session.scalars(stmt)).unique())
+
+        return run
+
+    async def _scalar(self, stmt: Any) -> Any:
+        async def run(session: AsyncSession) -> Any:
+            return (await session.execute(stmt)).scalar()
+
+        return await self._read(run)
 
     async def count(
         self, *where: ColumnElement[bool], with_deleted: bool = False, **filters: Any
@@ -229,8 +254,7 @@ class Repository(Generic[M]):
         stmt = select(func.count()).select_from(self.info.table)
         stmt = stmt.where(*where, *_filters.build_where(self.info, filters))
         stmt = self._soft(stmt, with_deleted)
-        async with self._reading() as session:
-            return int((await session.execute(stmt)).scalar_one())
+        return int(await self._scalar(stmt))
 
     async def exists(
         self, *where: ColumnElement[bool], with_deleted: bool = False, **filters: Any
@@ -238,8 +262,7 @@ class Repository(Generic[M]):
         """Whether any row matches (stops at the first)."""
         stmt = select(*self.info.pk_attrs).where(*where, *_filters.build_where(self.info, filters))
         stmt = self._soft(stmt, with_deleted).limit(1)
-        async with self._reading() as session:
-            return (await session.execute(stmt)).first() is not None
+        return await self._scalar(stmt) is not None
 
     async def page(
         self,
@@ -264,26 +287,16 @@ class Repository(Generic[M]):
         stmt = stmt.add_columns(func.count().over().label("sqlops_total"))
         stmt = stmt.order_by(*_filters.order_clauses(self.info, order_by))
         stmt = stmt.limit(per_page).offset((page - 1) * per_page)
-        async with self._reading() as session:
-            rows = (await session.execute(stmt)).unique().all()
-            if rows:
-                total = int(rows[0][1])
-            else:
-                total = await self._count_in(session, where, filters, with_deleted)
-        return Page(items=[row[0] for row in rows], total=total, page=page, per_page=per_page)
 
-    async def _count_in(
-        self,
-        session: AsyncSession,
-        where: Sequence[ColumnElement[bool]],
-        filters: dict[str, Any],
-        with_deleted: bool,
-    ) -> int:
-        stmt = select(func.count()).select_from(self.info.table)
-        stmt = self._soft(
-            stmt.where(*where, *_filters.build_where(self.info, filters)), with_deleted
-        )
-        return int((await session.execute(stmt)).scalar_one())
+        async def run(session: AsyncSession) -> Any:
+            return (await session.execute(stmt)).unique().all()
+
+        rows = await self._read(run)
+        if rows:
+            total = int(rows[0][1])
+        else:  # past the last page: the window function had no row to ride on
+            total = await self.count(*where, with_deleted=with_deleted, **filters)
+        return Page(items=[row[0] for row in rows], total=total, page=page, per_page=per_page)
 
     async def cursor_page(
         self,
@@ -310,8 +323,7 @@ class Repository(Generic[M]):
             values = _pagination.decode_cursor(secret, tag, after, self.info, keys)
             stmt = stmt.where(_pagination.keyset_after(keys, values))
         stmt = stmt.order_by(*_pagination.keyset_order(keys)).limit(limit + 1)
-        async with self._reading() as session:
-            items = list((await session.scalars(stmt)).unique())
+        items = await self._read(self._all(stmt))
         next_cursor = None
         if len(items) > limit:
             items = items[:limit]

@@ -381,6 +381,8 @@ def _constraint_for_columns(table: str, columns: tuple[str, ...], context: _Cont
     for t in _tables(context):
         if t.name != table:
             continue
+        if {c.name for c in t.primary_key.columns} == wanted:
+            return _name(t.primary_key.name)
         items: list[Any] = [*t.constraints, *t.indexes]
         for cons in items:
             unique = isinstance(cons, UniqueConstraint) or getattr(cons, "unique", False)
