@@ -14,12 +14,14 @@ from sqlalchemy import MetaData, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
 from sqlalchemy.pool import AsyncAdaptedQueuePool
+from sqlalchemy.util import greenlet_spawn
 
 from . import _guards, _lazyload, _translate
 from ._dialects import configure_engine
@@ -33,6 +35,7 @@ T = TypeVar("T")
 LazyLoads = Literal["raise", "warn", "allow"]
 
 READONLY_OPTION = "sqlops_readonly"
+AUTOCOMMIT_OPTION = "sqlops_autocommit"
 _REPLICA_RETRY_AFTER = 5.0
 
 
@@ -93,6 +96,7 @@ class Database:
             _make_engine(resolve_url(r), echo, pool, engine_options or {}) for r in replicas
         ]
         self._replica_down: dict[int, float] = {}
+        self._readers: dict[int, AsyncEngine] = {}
         self._replica_cycle = itertools.cycle(range(len(self._replicas)))
         _lazyload.install()
         _guards.install()
@@ -257,6 +261,64 @@ class Database:
                 await quietly(session.close())
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _read_target(self) -> tuple[int | None, AsyncEngine]:
+        """The next replica that is not known to be down, else the primary."""
+        for _ in range(len(self._replicas)):
+            index = next(self._replica_cycle)
+            down_since = self._replica_down.get(index)
+            if down_since is None or time.monotonic() - down_since >= _REPLICA_RETRY_AFTER:
+                return index, self._replicas[index]
+        return None, self.engine
+
+    def _mark_down(self, index: int | None, exc: BaseException) -> None:
+        if index is not None:
+            self._replica_down[index] = time.monotonic()
+            logger.warning("replica %d is unavailable, skipping it: %s", index, exc)
+
+    def _reader(self, engine: AsyncEngine) -> AsyncEngine:
+        """``engine`` set up for a single-statement read (autocommit where it is free)."""
+        found = self._readers.get(id(engine))
+        if found is None:
+            if self.dialect == "postgresql":
+                found = engine.execution_options(isolation_level="AUTOCOMMIT")
+            elif self.dialect == "sqlite":
+                found = engine.execution_options(**{AUTOCOMMIT_OPTION: True})
+            else:
+                found = engine
+            self._readers[id(engine)] = found
+        return found
+
+    async def _core_read(self, use: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run a read on a pooled Core connection (a replica if any); retry a lost one."""
+        failure: DatabaseUnavailableError | None = None
+        for _ in range(2 + len(self._replicas)):
+            index, engine = self._read_target()
+            try:
+                async with self._reader(engine).connect() as conn:
+                    return await use(conn)
+            except PoolTimeoutError:
+                raise
+            except DatabaseUnavailableError as exc:
+                failure = exc
+                self._mark_down(index, exc)
+        assert failure is not None
+        raise failure
+
+    async def _driver_read(self, use: Callable[[Any], Awaitable[T]]) -> T:
+        """Run ``use(driver_connection)`` on a pooled connection; retry a lost one."""
+        failure: DatabaseUnavailableError | None = None
+        for _ in range(2 + len(self._replicas)):
+            index, engine = self._read_target()
+            try:
+                return await _with_driver(engine, use)
+            except PoolTimeoutError:
+                raise
+            except DatabaseUnavailableError as exc:
+                failure = exc
+                self._mark_down(index, exc)
+        assert failure is not None
+        raise failure
+
     async def _read_session(self) -> AsyncSession:
         if self.dialect != "postgresql":
             return await self._begin(None, True)
@@ -340,6 +402,32 @@ def _make_engine(
     if family != "sqlite":  # aiosqlite connections work from any loop; the others do not
         _guards.watch_loop(engine.sync_engine, f"Database({safe_url(url)!r})")
     return engine
+
+
+async def _with_driver(engine: AsyncEngine, use: Callable[[Any], Awaitable[T]]) -> T:
+    """Lend ``use`` the driver connection of a pooled connection, then return it.
+
+    Driver errors are translated here (they bypass SQLAlchemy's hook); a connection
+    that failed at the transport level, or whose call was cancelled midway, is
+    discarded instead of going back to the pool.
+    """
+    fairy = await engine.raw_connection()
+    try:
+        return await use(fairy.driver_connection)
+    except Exception as exc:
+        err = _translate.translate(exc)
+        driver = fairy.driver_connection
+        if isinstance(err, DatabaseUnavailableError) or (driver is not None and driver.is_closed()):
+            fairy.invalidate(exc)
+            err = err or DatabaseUnavailableError(f"connection lost: {type(exc).__name__}")
+        if err is None:
+            raise
+        raise err from exc
+    except BaseException as exc:  # cancelled mid-call: the connection's state is unknown
+        fairy.invalidate(exc)
+        raise
+    finally:
+        await shielded(greenlet_spawn(fairy.close))
 
 
 class _QueuePool(AsyncAdaptedQueuePool):

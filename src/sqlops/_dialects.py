@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -27,6 +28,8 @@ def configure_engine(engine: Engine, family: str, url: URL) -> None:
     @event.listens_for(engine, "do_connect")
     def _connect(dialect: Dialect, record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
         _default_timeouts(family, cparams)
+        if family == "sqlite":
+            _check_sqlite_directory(url, target)
         try:
             return dialect.connect(*cargs, **cparams)
         except Exception as exc:
@@ -36,9 +39,10 @@ def configure_engine(engine: Engine, family: str, url: URL) -> None:
         _configure_sqlite(engine, url)
     elif family == "mysql":
         event.listen(engine, "connect", _mysql_on_connect)
-    elif family == "postgresql" and url.get_driver_name() == "asyncpg":
-        if not engine.pool._pre_ping:
-            _configure_liveness(engine)
+    elif (
+        family == "postgresql" and url.get_driver_name() == "asyncpg" and not engine.pool._pre_ping
+    ):
+        _configure_liveness(engine)
 
 
 def _configure_liveness(engine: Engine) -> None:
@@ -67,6 +71,23 @@ def _configure_liveness(engine: Engine) -> None:
                 engine.dialect.do_ping(dbapi_connection)
             except Exception as exc:
                 raise sa_exc.DisconnectionError("ping failed on an idle connection") from exc
+
+
+def _check_sqlite_directory(url: URL, target: str) -> None:
+    """Refuse a file in a missing directory before aiosqlite starts a thread for it.
+
+    SQLite would fail with "unable to open database file"; saying which directory is
+    missing is clearer, and aiosqlite's worker thread for a failed connect can outlive
+    the event loop that asked for it.
+    """
+    database = url.database or ""
+    if is_memory_sqlite(url) or database.startswith("file:"):
+        return
+    directory = os.path.dirname(os.path.abspath(database))
+    if not os.path.isdir(directory):
+        raise DatabaseUnavailableError(
+            f"cannot open {target}: directory {directory} does not exist"
+        )
 
 
 def _default_timeouts(family: str, cparams: dict[str, Any]) -> None:
@@ -105,8 +126,8 @@ def _configure_sqlite(engine: Engine, url: URL) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         options = conn.get_execution_options()
-        if options.get("isolation_level") == "AUTOCOMMIT":
-            return
+        if options.get("isolation_level") == "AUTOCOMMIT" or options.get("sqlops_autocommit"):
+            return  # a single-statement read: no transaction needed
         readonly = options.get("sqlops_readonly")
         conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 

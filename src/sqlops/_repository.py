@@ -16,10 +16,10 @@ from contextlib import asynccontextmanager
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Select, delete, func, inspect, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import with_loader_criteria
 
-from . import _bulk, _filters, _pagination
+from . import _bulk, _fastread, _filters, _pagination
 from ._database import Database
 from ._errors import (
     InvalidFilterError,
@@ -109,7 +109,19 @@ class Repository(Generic[M]):
         **filters: Any,
     ) -> Select[Any]:
         """Build the ``Select`` the read methods run (useful to extend by hand)."""
-        stmt: Select[Any] = select(self.model)
+        return self._statement(None, where, order_by, load, with_deleted, filters)
+
+    def _statement(
+        self,
+        plan: _fastread.ReadPlan | None,
+        where: Sequence[ColumnElement[bool]],
+        order_by: Any,
+        load: Sequence[Any] | str,
+        with_deleted: bool,
+        filters: dict[str, Any],
+    ) -> Select[Any]:
+        """The read SELECT: of the model (ORM) or, with a fast plan, of its columns (Core)."""
+        stmt: Select[Any] = select(self.model) if plan is None else plan.select()
         stmt = stmt.where(*where, *_filters.build_where(self.info, filters))
         stmt = self._soft(stmt, with_deleted)
         if load:
@@ -125,6 +137,41 @@ class Repository(Generic[M]):
         if order_by is not None:
             stmt = stmt.order_by(*_filters.order_clauses(self.info, order_by))
         return stmt
+
+    def _plan(self, load: Sequence[Any] | str) -> _fastread.ReadPlan | None:
+        """The session-free read plan, when this call can use it (standalone, no load=)."""
+        if self.db is None or load:
+            return None
+        plan = _fastread.plan_for(self.info)
+        return plan if plan.eligible else None
+
+    async def _fetch(self, stmt: Select[Any], plan: _fastread.ReadPlan | None) -> builtins.list[M]:
+        """Run a read SELECT built by :meth:`_statement`; the model instances."""
+        if plan is None:
+            return await self._read(self._all(stmt))
+        assert self.db is not None
+
+        async def run(conn: AsyncConnection) -> builtins.list[M]:
+            return plan.build_all((await conn.execute(stmt)).all())
+
+        return await self.db._core_read(run)
+
+    async def _fetch_rows(self, stmt: Select[Any], plan: _fastread.ReadPlan | None) -> Any:
+        """Run a SELECT with extra columns; rows of (instance, *extra)."""
+        if plan is None:
+
+            async def orm(session: AsyncSession) -> Any:
+                return (await session.execute(stmt)).unique().all()
+
+            return await self._read(orm)
+        assert self.db is not None
+        width = len(plan.keys)
+
+        async def core(conn: AsyncConnection) -> Any:
+            rows = (await conn.execute(stmt)).all()
+            return [(plan.build(row), *row[width:]) for row in rows]
+
+        return await self.db._core_read(core)
 
     def _soft(self, stmt: Any, with_deleted: bool) -> Any:
         if self.info.soft_delete is not None and not with_deleted:
@@ -159,15 +206,36 @@ class Repository(Generic[M]):
     ) -> M | None:
         """The row with primary key ``pk`` (scalar, tuple or mapping), or None."""
         identity = self._pk_values(pk)
-        options = _filters.load_options(self.info, load) if load else ()
+        plan = self._plan(load)
+        if plan is not None:
+            obj = await self._fast_get(plan, identity)
+        else:
+            options = _filters.load_options(self.info, load) if load else ()
 
-        async def run(session: AsyncSession) -> M | None:
-            return await session.get(self.model, identity, options=options)
+            async def run(session: AsyncSession) -> M | None:
+                return await session.get(self.model, identity, options=options)
 
-        obj = await self._read(run)
+            obj = await self._read(run)
         if obj is not None and not with_deleted and self._is_deleted(obj):
             return None
         return obj
+
+    async def _fast_get(self, plan: _fastread.ReadPlan, identity: tuple[Any, ...]) -> M | None:
+        assert self.db is not None
+        dialect = self.db.engine.sync_engine.dialect
+        if dialect.driver == "asyncpg":
+            return await self.db._driver_read(
+                lambda driver: _fastread.fetch_by_pk(plan, dialect, driver, identity)
+            )
+        stmt = plan.select().where(
+            *(plan.columns[i] == v for i, v in zip(plan.pk_positions, identity, strict=True))
+        )
+
+        async def run(conn: AsyncConnection) -> M | None:
+            row = (await conn.execute(stmt)).first()
+            return None if row is None else plan.build(row)
+
+        return await self.db._core_read(run)
 
     async def get_one(
         self, pk: Any, *, load: Sequence[Any] | str = (), with_deleted: bool = False
@@ -191,13 +259,11 @@ class Repository(Generic[M]):
         **filters: Any,
     ) -> M | None:
         """The first matching row in ``order_by`` order (primary key by default), or None."""
-        stmt = self.select(*where, load=load, with_deleted=with_deleted, **filters)
+        plan = self._plan(load)
+        stmt = self._statement(plan, where, None, load, with_deleted, filters)
         stmt = stmt.order_by(*_filters.order_clauses(self.info, order_by)).limit(1)
-
-        async def run(session: AsyncSession) -> M | None:
-            return (await session.scalars(stmt)).first()
-
-        return await self._read(run)
+        rows = await self._fetch(stmt, plan)
+        return rows[0] if rows else None
 
     async def one(
         self,
@@ -207,8 +273,9 @@ class Repository(Generic[M]):
         **filters: Any,
     ) -> M:
         """The only matching row: NotFoundError if none, MultipleFoundError if several."""
-        stmt = self.select(*where, load=load, with_deleted=with_deleted, **filters).limit(2)
-        rows = await self._read(self._all(stmt))
+        plan = self._plan(load)
+        stmt = self._statement(plan, where, None, load, with_deleted, filters).limit(2)
+        rows = await self._fetch(stmt, plan)
         if not rows:
             raise NotFoundError(self.model, filters or None, f"no {self.info.name} matches")
         if len(rows) > 1:
@@ -227,13 +294,14 @@ class Repository(Generic[M]):
         **filters: Any,
     ) -> builtins.list[M]:
         """Every matching row, in ``order_by`` order (primary key by default)."""
-        stmt = self.select(*where, load=load, with_deleted=with_deleted, **filters)
+        plan = self._plan(load)
+        stmt = self._statement(plan, where, None, load, with_deleted, filters)
         stmt = stmt.order_by(*_filters.order_clauses(self.info, order_by))
         if limit is not None:
             stmt = stmt.limit(_non_negative("limit", limit))
         if offset is not None:
             stmt = stmt.offset(_non_negative("offset", offset))
-        return await self._read(self._all(stmt))
+        return await self._fetch(stmt, plan)
 
     def _all(self, stmt: Select[Any]) -> Callable[[AsyncSession], Awaitable[builtins.list[M]]]:
         async def run(session: AsyncSession) -> builtins.list[M]:
@@ -283,15 +351,12 @@ class Repository(Generic[M]):
             raise ValueError(f"page must be an integer >= 1, got {page!r}")
         if not isinstance(per_page, int) or per_page < 1:
             raise ValueError(f"per_page must be an integer >= 1, got {per_page!r}")
-        stmt = self.select(*where, load=load, with_deleted=with_deleted, **filters)
+        plan = self._plan(load)
+        stmt = self._statement(plan, where, None, load, with_deleted, filters)
         stmt = stmt.add_columns(func.count().over().label("sqlops_total"))
         stmt = stmt.order_by(*_filters.order_clauses(self.info, order_by))
         stmt = stmt.limit(per_page).offset((page - 1) * per_page)
-
-        async def run(session: AsyncSession) -> Any:
-            return (await session.execute(stmt)).unique().all()
-
-        rows = await self._read(run)
+        rows = await self._fetch_rows(stmt, plan)
         if rows:
             total = int(rows[0][1])
         else:  # past the last page: the window function had no row to ride on
@@ -318,12 +383,13 @@ class Repository(Generic[M]):
         keys = self._cursor_keys(order_by)
         tag = _pagination.fingerprint(self.info, keys)
         secret = self._cursor_secret()
-        stmt = self.select(*where, load=load, with_deleted=with_deleted, **filters)
+        plan = self._plan(load)
+        stmt = self._statement(plan, where, None, load, with_deleted, filters)
         if after is not None:
             values = _pagination.decode_cursor(secret, tag, after, self.info, keys)
             stmt = stmt.where(_pagination.keyset_after(keys, values))
         stmt = stmt.order_by(*_pagination.keyset_order(keys)).limit(limit + 1)
-        items = await self._read(self._all(stmt))
+        items = await self._fetch(stmt, plan)
         next_cursor = None
         if len(items) > limit:
             items = items[:limit]

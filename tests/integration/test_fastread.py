@@ -1,0 +1,126 @@
+"""Standalone reads skip the ORM session; what they return must not differ."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import ForeignKey, String, func, inspect, select
+from sqlalchemy.orm import Mapped, column_property, deferred, mapped_column
+
+import sqlops
+from sqlops import _fastread
+from sqlops._modelinfo import model_info
+from tests.models import Account, Base, Counter, Event, Membership, Note, Team, User
+
+
+async def _seed(db: sqlops.Database) -> None:
+    team = await sqlops.Repository(Team, db).create(name="t")
+    user = await sqlops.Repository(User, db).create(
+        email="a@x", name="A", age=3, team_id=team.id, nickname=None, score=1.5
+    )
+    await sqlops.Repository(Account, db).create(
+        owner="o", balance=7, amount=decimal.Decimal("12.34")
+    )
+    await sqlops.Repository(Counter, db).create(key="k", hits=2, ratio=0.25)
+    await sqlops.Repository(Event, db).create(
+        name="e", at=dt.datetime(2030, 1, 2, 3, 4, 5, 678, tzinfo=dt.timezone.utc),
+        day=dt.date(2030, 1, 2),
+    )  # fmt: skip
+    await sqlops.Repository(Membership, db).create(team_id=team.id, user_id=user.id, seat=4)
+    await sqlops.Repository(Note, db).create(body="n", topic="x")
+
+
+def _columns(obj: Any) -> dict[str, Any]:
+    info = model_info(type(obj))
+    return {key: getattr(obj, key) for key in info.columns}
+
+
+@pytest.mark.parametrize("model", [User, Team, Account, Counter, Event, Membership, Note])
+async def test_fast_reads_equal_orm_reads(db: sqlops.Database, model: type[Any]) -> None:
+    await _seed(db)
+    assert _fastread.plan_for(model_info(model)).eligible
+    standalone = sqlops.Repository(model, db)
+    fast_list = await standalone.list()
+    async with db.session() as session:
+        orm_list = await sqlops.Repository(model, session).list()
+        expected = [_columns(o) for o in orm_list]
+    assert [_columns(o) for o in fast_list] == expected
+    for fast, orm in zip(fast_list, orm_list, strict=True):
+        for key, value in _columns(orm).items():
+            assert type(getattr(fast, key)) is type(value), key
+        state = inspect(fast)
+        assert state.detached and state.key == inspect(orm).key
+        assert not state.modified
+    pk = inspect(fast_list[0]).identity
+    fetched = await standalone.get(pk if len(pk) > 1 else pk[0])
+    assert fetched is not None and _columns(fetched) == expected[0]
+    page = await standalone.page(per_page=5)
+    assert [_columns(o) for o in page.items] == expected[:5] and page.total == len(expected)
+    cursor = await standalone.cursor_page(limit=5)
+    assert [_columns(o) for o in cursor.items] == expected[:5]
+    assert _columns(await standalone.one(*[c == v for c, v in zip(
+        model_info(model).pk_attrs, pk, strict=True)])) == expected[0]  # fmt: skip
+
+
+async def test_fast_instances_behave_like_loaded_ones(db: sqlops.Database) -> None:
+    await _seed(db)
+    user = await sqlops.Repository(User, db).get_one(1)
+    with pytest.raises(sqlops.LazyLoadError, match=r"User\.team was not loaded"):
+        _ = user.team
+    user.name = "changed"  # a detached object can still be changed and merged
+    assert inspect(user).modified
+    async with db.transaction() as session:
+        merged = await session.merge(user)
+        assert merged.name == "changed"
+    assert (await sqlops.Repository(User, db).get_one(1)).name == "changed"
+
+
+async def test_fast_get_missing_and_soft_deleted(db: sqlops.Database) -> None:
+    await _seed(db)
+    users = sqlops.Repository(User, db)
+    assert await users.get(999) is None
+    notes = sqlops.Repository(Note, db)
+    note = (await notes.list())[0]
+    await notes.soft_delete(note.id)
+    assert await notes.get(note.id) is None
+    assert (await notes.get(note.id, with_deleted=True)) is not None
+
+
+class Shelf(Base):
+    """A model the fast path must leave to the ORM: deferred and expression columns."""
+
+    __tablename__ = "shelves"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    label: Mapped[str] = mapped_column(String(20))
+    notes: Mapped[str | None] = deferred(mapped_column(String(200), default=None))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    label_length = column_property(func.length(label))
+
+
+@pytest.fixture
+async def shelves(db: sqlops.Database) -> sqlops.Repository[Shelf]:
+    await db.create_all(Shelf.metadata)  # dropped with the rest of the schema
+    return sqlops.Repository(Shelf, db)
+
+
+async def test_models_the_fast_path_cannot_build_use_the_orm(
+    shelves: sqlops.Repository[Shelf],
+) -> None:
+    assert not _fastread.plan_for(model_info(Shelf)).eligible
+    shelf = await shelves.create(label="abc", notes="long")
+    again = await shelves.get_one(shelf.id)
+    assert again.label_length == 3
+    rows = await shelves.list(label="abc")
+    assert [r.label_length for r in rows] == [3]
+    assert (await shelves.page()).total == 1
+
+
+async def test_select_still_returns_an_orm_statement(db: sqlops.Database) -> None:
+    stmt = sqlops.Repository(User, db).select(name="x")
+    assert stmt.column_descriptions[0]["entity"] is User
+    async with db.session() as session:
+        assert (await session.scalars(stmt)).all() == []
+    assert select(User).compare(select(User))
