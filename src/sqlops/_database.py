@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import AsyncAdaptedQueuePool
-from sqlalchemy.util import greenlet_spawn
 
 from . import _guards, _lazyload, _translate
 from ._dialects import configure_engine
@@ -409,7 +408,9 @@ async def _with_driver(engine: AsyncEngine, use: Callable[[Any], Awaitable[T]]) 
 
     Driver errors are translated here (they bypass SQLAlchemy's hook); a connection
     that failed at the transport level, or whose call was cancelled midway, is
-    discarded instead of going back to the pool.
+    discarded (terminated, no IO) instead of going back to the pool. No transaction
+    is ever started on this path, so returning the connection does no IO either and
+    runs synchronously: it cannot be interrupted by a cancellation.
     """
     fairy = await engine.raw_connection()
     try:
@@ -427,7 +428,7 @@ async def _with_driver(engine: AsyncEngine, use: Callable[[Any], Awaitable[T]]) 
         fairy.invalidate(exc)
         raise
     finally:
-        await shielded(greenlet_spawn(fairy.close))
+        fairy.close()
 
 
 class _QueuePool(AsyncAdaptedQueuePool):

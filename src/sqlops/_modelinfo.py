@@ -24,6 +24,7 @@ class ModelInfo:
     columns: dict[str, InstrumentedAttribute[Any]]
     relationships: dict[str, RelationshipProperty[Any]]
     soft_delete: InstrumentedAttribute[Any] | None
+    pk_types: tuple[type[Any] | None, ...]
 
     @property
     def pk_attrs(self) -> tuple[InstrumentedAttribute[Any], ...]:
@@ -81,7 +82,16 @@ def _inspect_model(model: type[Any]) -> ModelInfo:
         columns=columns,
         relationships={r.key: r for r in mapper.relationships},
         soft_delete=columns.get(soft_key) if soft_key else None,
+        pk_types=tuple(_python_type(mapper.columns[k].type) for k in pk_keys),
     )
+
+
+def _python_type(type_: Any) -> type[Any] | None:
+    try:
+        found = type_.python_type
+    except NotImplementedError:
+        return None
+    return found if isinstance(found, type) and found is not object else None
 
 
 def _is_soft_delete(model: type[Any]) -> bool:

@@ -184,6 +184,8 @@ class Repository(Generic[M]):
 
     def _pk_values(self, pk: Any) -> tuple[Any, ...]:
         keys = self.info.pk_keys
+        if len(keys) == 1 and type(pk) is self.info.pk_types[0]:
+            return (pk,)  # the common case, already the column's type
         if isinstance(pk, Mapping):
             missing = [k for k in keys if k not in pk]
             if missing:
