@@ -312,6 +312,13 @@ class Repository(Generic[M]):
         return run
 
     async def _scalar(self, stmt: Any) -> Any:
+        if self.db is not None:  # no instances to build: always the Core path
+
+            async def core(conn: AsyncConnection) -> Any:
+                return (await conn.execute(stmt)).scalar()
+
+            return await self.db._core_read(core)
+
         async def run(session: AsyncSession) -> Any:
             return (await session.execute(stmt)).scalar()
 
