@@ -1,0 +1,249 @@
+"""Find files, parse each once, learn project facts, run the rules, apply ignores."""
+
+from __future__ import annotations
+
+import ast
+import gc
+import io
+import os
+import re
+import tokenize
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from fnmatch import fnmatch
+from pathlib import Path
+
+from sqlops.audit._context import FileContext
+from sqlops.audit._facts import learn
+from sqlops.audit._finding import Finding, Rule
+from sqlops.audit._project import Project
+from sqlops.audit.rules import RULES
+
+SKIPPED_DIRS = frozenset(
+    {".venv", "venv", ".git", "node_modules", "__pycache__", "build", "dist", "site-packages"}
+)
+_IGNORE = re.compile(r"#\s*sqlops:\s*ignore(?:\[(?P<codes>[^\]]*)\])?", re.IGNORECASE)
+Suppressions = dict[int, frozenset[str] | None]
+
+
+class UnknownRuleError(ValueError):
+    """Raised for a ``select``/``ignore`` code that matches no rule."""
+
+
+@dataclass
+class Report:
+    """Collect what one run found: findings, files that failed to parse, files checked."""
+
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[SyntaxError] = field(default_factory=list)
+    files: int = 0
+
+
+def select_rules(
+    select: Iterable[str] | None = None, ignore: Iterable[str] | None = None
+) -> list[Rule]:
+    """Return the rules left after ``select`` and ``ignore`` (codes or code prefixes).
+
+    ``ALL`` selects every rule. A code that matches no rule raises
+    `UnknownRuleError`: a typo must not silently switch a check off.
+    """
+    chosen = _matching(select, RULES) if select is not None else list(RULES)
+    dropped = {rule.code for rule in _matching(ignore or (), RULES)}
+    return [rule for rule in chosen if rule.code not in dropped]
+
+
+def _matching(codes: Iterable[str], rules: Sequence[Rule]) -> list[Rule]:
+    found: dict[str, Rule] = {}
+    for raw in codes:
+        code = raw.strip().upper()
+        if not code:
+            continue
+        hits = [r for r in rules if code == "ALL" or r.code.startswith(code)]
+        if not hits:
+            raise UnknownRuleError(f"unknown rule code {raw.strip()!r}")
+        found.update((r.code, r) for r in hits)
+    return [r for r in rules if r.code in found]
+
+
+def check_source(
+    text: str,
+    path: str = "<string>",
+    *,
+    select: Iterable[str] | None = None,
+    ignore: Iterable[str] | None = None,
+) -> list[Finding]:
+    """Check one module's source text and return its findings, sorted.
+
+    A source that does not parse raises `SyntaxError`.
+    """
+    rules = select_rules(select, ignore)
+    project = Project()
+    ctx = FileContext(path, text, ast.parse(text, filename=path), project)
+    learn([ctx], project)
+    return sorted(_check(ctx, rules), key=Finding.sort_key)
+
+
+def check_paths(
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    select: Iterable[str] | None = None,
+    ignore: Iterable[str] | None = None,
+    exclude: Iterable[str] = (),
+) -> list[Finding]:
+    """Check files and directories (walked for ``*.py``) as one project.
+
+    Facts are shared across the files (a ``get_db`` defined in one module is known
+    where it is injected in another). A missing path raises `FileNotFoundError`;
+    the first file that fails to parse raises its `SyntaxError`. Options come from
+    the arguments only — the command line is what reads ``pyproject.toml``.
+    """
+    report = audit(paths, select=select, ignore=ignore, exclude=exclude)
+    if report.errors:
+        raise report.errors[0]
+    return report.findings
+
+
+def audit(
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    select: Iterable[str] | None = None,
+    ignore: Iterable[str] | None = None,
+    exclude: Iterable[str] = (),
+    root: str | os.PathLike[str] | None = None,
+) -> Report:
+    """Run the audit and keep going past unparsable files, recording them."""
+    rules = select_rules(select, ignore)
+    with _gc_paused():
+        return _audit(paths, rules, exclude, root)
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC: every tree stays alive until the end, so its passes find nothing.
+
+    On a 50,000-line tree this saves a quarter of the run time.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _audit(
+    paths: Iterable[str | os.PathLike[str]],
+    rules: Sequence[Rule],
+    exclude: Iterable[str],
+    root: str | os.PathLike[str] | None,
+) -> Report:
+    report = Report()
+    project = Project()
+    contexts = []
+    for file in iter_files(paths, exclude=exclude, root=root):
+        report.files += 1
+        try:
+            contexts.append(_parse(file, project))
+        except SyntaxError as error:
+            report.errors.append(error)
+    learn(contexts, project)
+    for ctx in contexts:
+        report.findings.extend(_check(ctx, rules))
+    report.findings.sort(key=Finding.sort_key)
+    return report
+
+
+def _parse(file: Path, project: Project) -> FileContext:
+    raw = file.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise SyntaxError(f"not UTF-8: {error}", (str(file), 1, 1, "")) from error
+    try:
+        tree = ast.parse(text, filename=str(file))
+    except (ValueError, RecursionError) as error:  # null bytes, absurd nesting
+        raise SyntaxError(str(error), (str(file), 1, 1, "")) from error
+    return FileContext(str(file), text, tree, project)
+
+
+def _check(ctx: FileContext, rules: Sequence[Rule]) -> Iterator[Finding]:
+    quiet = suppressions(ctx.source)
+    for rule in rules:
+        for finding in rule.findings(ctx):
+            codes = quiet.get(finding.line, frozenset())
+            if codes is None or finding.code in codes:
+                continue
+            yield finding
+
+
+def suppressions(source: str) -> Suppressions:
+    """Map line numbers to the codes silenced there (``None`` = every code)."""
+    if "sqlops:" not in source.lower():
+        return {}
+    found: Suppressions = {}
+    tokens = tokenize.generate_tokens(io.StringIO(source).readline)
+    try:
+        for token in tokens:
+            if token.type == tokenize.COMMENT:
+                match = _IGNORE.search(token.string)
+                if match:
+                    found[token.start[0]] = _codes(match.group("codes"))
+    except (tokenize.TokenError, SyntaxError):
+        pass
+    return found
+
+
+def _codes(text: str | None) -> frozenset[str] | None:
+    if text is None:
+        return None
+    return frozenset(c.strip().upper() for c in text.split(",") if c.strip())
+
+
+def iter_files(
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    exclude: Iterable[str] = (),
+    root: str | os.PathLike[str] | None = None,
+) -> Iterator[Path]:
+    """Yield the Python files under ``paths``, sorted, skipping excluded ones.
+
+    Missing paths raise `FileNotFoundError` before any file is yielded.
+    """
+    given = [Path(p) for p in paths]
+    for path in given:
+        if not path.exists():
+            raise FileNotFoundError(f"no such file or directory: {path}")
+    patterns = tuple(exclude)
+    base = Path(root) if root is not None else Path.cwd()
+    for path in given:
+        files = [path] if path.is_file() else _walk(path)
+        for file in files:
+            if not _excluded(file, patterns, base):
+                yield file
+
+
+def _walk(directory: Path) -> Iterator[Path]:
+    for current, dirs, files in os.walk(directory):
+        dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRS and not d.endswith(".egg-info"))
+        for name in sorted(files):
+            if name.endswith(".py"):
+                yield Path(current, name)
+
+
+def _excluded(file: Path, patterns: tuple[str, ...], base: Path) -> bool:
+    if not patterns:
+        return False
+    try:
+        relative = file.resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:
+        relative = file.as_posix()
+    parts = relative.split("/")
+    for pattern in patterns:
+        pattern = pattern.rstrip("/")
+        if fnmatch(relative, pattern) or fnmatch(relative, f"{pattern}/*"):
+            return True
+        if "/" not in pattern and any(fnmatch(part, pattern) for part in parts):
+            return True
+    return False

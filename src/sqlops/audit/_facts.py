@@ -1,0 +1,188 @@
+"""Learn project facts from parsed files, in dependency order.
+
+Module-level names first (``SessionLocal = async_sessionmaker(...)``), then the
+functions that hand sessions out (which often yield from those factories), then
+classes (whose ``__init__`` often stores what a provider gave).
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable
+
+from sqlops.audit._annotations import parse_annotation
+from sqlops.audit._astutil import decorator_names, terminal
+from sqlops.audit._context import NOTHING, FileContext
+from sqlops.audit._kinds import Kind
+from sqlops.audit._project import Project, Provider
+
+_COLLECTIONS = frozenset({"list", "List", "set", "Set", "frozenset", "FrozenSet", "Sequence"})
+_PROPERTIES = frozenset({"property", "cached_property"})
+
+
+def learn(contexts: Iterable[FileContext], project: Project) -> None:
+    """Fill ``project`` with the facts of every file, then drop stale caches."""
+    files = list(contexts)
+    for step in (_learn_values, _learn_providers, _learn_classes):
+        for ctx in files:
+            step(ctx, project)
+            ctx.reset()
+
+
+def _learn_values(ctx: FileContext, project: Project) -> None:
+    module = ctx.index.module
+    for name, bindings in module.bindings.items():
+        if not all(b.how in ("assign", "annot") for b in bindings):
+            continue
+        if any(_is_type_alias(b.value, b.annotation) for b in bindings):
+            values = [_aliased(b.value) for b in bindings if b.value is not None]
+            kinds = {ctx.annotation_kind(v) for v in values}
+            if len(kinds) == 1 and None not in kinds:
+                project.aliases.learn(name, kinds.pop())
+            continue
+        kind = ctx.name_kind(name, module)
+        if kind is not None:
+            project.values.learn(name, kind)
+    for node in ctx.index.nodes(ast.Call):
+        if terminal(node.func) in ("Depends", "Security") and node.args:
+            project.dependencies.add(terminal(node.args[0]))
+    for cls in ctx.index.nodes(ast.ClassDef):
+        kinds = {ctx.annotation_kind(base) for base in cls.bases}
+        if len(kinds) == 1 and (kind := kinds.pop()) is not None:
+            project.aliases.learn(cls.name, kind)  # class MySession(AsyncSession)
+    type_alias = getattr(ast, "TypeAlias", None)
+    if type_alias is not None:
+        for alias in ctx.index.nodes(type_alias):
+            kind = ctx.annotation_kind(alias.value)
+            if kind is not None:
+                project.aliases.learn(alias.name.id, kind)
+
+
+def _aliased(value: ast.expr) -> ast.expr:
+    """Return the type a ``NewType("X", T)`` wraps, or the value itself."""
+    if isinstance(value, ast.Call) and len(value.args) == 2:
+        return value.args[1]
+    return value
+
+
+def _is_type_alias(value: ast.expr | None, annotation: ast.expr | None) -> bool:
+    if annotation is not None and terminal(annotation) == "TypeAlias":
+        return True
+    if isinstance(value, ast.Call):
+        return terminal(value.func) == "NewType"
+    if value is None:
+        return False
+    if isinstance(value, ast.Subscript):
+        return True
+    return isinstance(value, (ast.Name, ast.Attribute)) and terminal(value) in (
+        "AsyncSession",
+        "Session",
+    )
+
+
+def _learn_providers(ctx: FileContext, project: Project) -> None:
+    for func in ctx.index.functions():
+        if _PROPERTIES & set(decorator_names(func)):
+            continue
+        kind = _provided_kind(ctx, func)
+        is_async = isinstance(func, ast.AsyncFunctionDef)
+        generator = bool(ctx.index.scopes[func].yields)
+        provider = Provider(kind, is_async, generator) if kind else None
+        outer = ctx.index.scopes[func].parent
+        facts = project.methods if outer and outer.is_class else project.functions
+        facts.learn(func.name, provider)  # an unknown one poisons the name: precision
+        if "fixture" in decorator_names(func):
+            project.fixtures.learn(_fixture_name(func), kind)
+
+
+def _fixture_name(func: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+    """Return the name pytest injects a fixture under (``@fixture(name=...)`` wins)."""
+    for decorator in func.decorator_list:
+        if isinstance(decorator, ast.Call):
+            for keyword in decorator.keywords:
+                if keyword.arg == "name" and isinstance(keyword.value, ast.Constant):
+                    return str(keyword.value.value)
+    return func.name
+
+
+def _provided_kind(ctx: FileContext, func: ast.FunctionDef | ast.AsyncFunctionDef) -> Kind | None:
+    if func.returns is not None:
+        return ctx.returns_kind(func.returns)
+    scope = ctx.index.scopes[func]
+    values = scope.yields or scope.returns
+    kinds = {ctx.kind_in(v, scope) if v is not None else None for v in values}
+    return kinds.pop() if len(kinds) == 1 else None
+
+
+def _learn_classes(ctx: FileContext, project: Project) -> None:
+    for cls in ctx.index.nodes(ast.ClassDef):
+        facts = project.class_facts(cls.name)
+        facts.bases.update(_base_names(cls))
+        scope = ctx.index.scopes[cls]
+        for name in scope.bindings:
+            if not all(b.how == "def" for b in scope.bindings[name]):
+                facts.attrs.learn(name, ctx.name_kind(name, scope))
+            elif (kind := _property_kind(ctx, cls, name)) is not None:
+                facts.attrs.learn(name, kind)
+        project.collections.update((cls.name, a) for a in _collection_attrs(ctx, cls))
+    for found in ctx.index.self_attrs:
+        value = ctx.binding_kind(found.binding, found.scope)
+        if value is not NOTHING:
+            attr_kind = value if isinstance(value, Kind) else None
+            project.class_facts(found.cls.name).attrs.learn(found.attr, attr_kind)
+
+
+def _base_names(cls: ast.ClassDef) -> Iterable[str]:
+    for base in cls.bases:
+        name = terminal(base.value if isinstance(base, ast.Subscript) else base)
+        if name:
+            yield name
+
+
+def _property_kind(ctx: FileContext, cls: ast.ClassDef, name: str) -> Kind | None:
+    for stmt in cls.body:
+        if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) or stmt.name != name:
+            continue
+        if _PROPERTIES & set(decorator_names(stmt)) and stmt.returns is not None:
+            return ctx.annotation_kind(stmt.returns)
+    return None
+
+
+def _collection_attrs(ctx: FileContext, cls: ast.ClassDef) -> Iterable[str]:
+    for stmt in cls.body:
+        if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+            if _is_collection(stmt.annotation, stmt.value):
+                yield stmt.target.id
+        elif isinstance(stmt, ast.Assign) and _uselist(stmt.value):
+            yield from (t.id for t in stmt.targets if isinstance(t, ast.Name))
+
+
+def _is_collection(annotation: ast.expr, value: ast.expr | None, *, mapped: bool = False) -> bool:
+    uselist = _uselist(value)
+    if uselist is not None:
+        return uselist
+    if isinstance(annotation, ast.Constant) and isinstance(annotation.value, str):
+        parsed = parse_annotation(annotation.value)
+        return parsed is not None and _is_collection(parsed, value, mapped=mapped)
+    if not isinstance(annotation, ast.Subscript):
+        return False
+    base = terminal(annotation.value)
+    if base == "Mapped":
+        return _is_collection(annotation.slice, None, mapped=True)
+    is_relationship = isinstance(value, ast.Call) and terminal(value.func) == "Relationship"
+    return base in _COLLECTIONS and (mapped or is_relationship)
+
+
+def _uselist(value: ast.expr | None) -> bool | None:
+    """Return what ``relationship(..., uselist=...)`` says, or ``None`` if it says nothing."""
+    if not isinstance(value, ast.Call) or terminal(value.func) not in (
+        "relationship",
+        "Relationship",
+    ):
+        return None
+    for keyword in value.keywords:
+        if keyword.arg == "uselist" and isinstance(keyword.value, ast.Constant):
+            return bool(keyword.value.value)
+        if keyword.arg == "collection_class":
+            return True
+    return None

@@ -1,0 +1,198 @@
+"""Tell literal SQL strings from SQL that pastes run-time *values* into itself.
+
+``classify()`` answers "is this a string at all?" (for ``execute("...")``).
+``injected()`` answers "does a run-time value land where SQL expects a value?" —
+inside quotes, after ``=``/``<``/``LIKE``/``IN (``, in a ``VALUES (...)`` list.
+Identifiers (``FROM {table}``, ``GRANT ... TO {role}``, ``"{column}"``) and whole
+fragments (``WHERE {clause}``) cannot be bind parameters, so pasting them is not
+flagged: the fix the rule suggests would not apply. Values that cannot carry
+user input are never flagged either: literals, ``UPPER_CASE`` constants, numbers
+(``int()``/``len()``), enum members, identifiers from metadata (``table.name``) or
+named as such (``table_name``, ``schema``, ``seq``), quoted identifiers and
+generated placeholder lists (``", ".join(f":p{i}" ...)``).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import string
+from collections.abc import Callable, Iterator
+
+from sqlops.audit._astutil import terminal
+from sqlops.audit._index import Scope
+
+SafeHook = Callable[[ast.expr], bool]
+Piece = tuple[str, ast.expr]  # (SQL text before the value, the value)
+
+_SAFE_CALLS = frozenset({"int", "float", "len", "bool", "range", "abs", "round", "min", "max"})
+_IDENTIFIER_ATTRS = frozenset({"name", "fullname", "__tablename__", "key", "schema", "table_name"})
+_PLACEHOLDERS = (":", "?", "%s", "$")
+_VALUE_BEFORE = re.compile(
+    r"(=|<>|!=|<|>|\bLIKE|\bILIKE|\bIN\s*\(|\bBETWEEN|\bTHEN|\bELSE|\bVALUES\s*\([^)]*)\s*$",
+    re.IGNORECASE,
+)
+_IDENTIFIER_NAME = re.compile(
+    r"(^|_)(table|tables|tbl|schema|column|col|seq|sequence|index|constraint|identifier|ident)"
+    r"(_?names?)?$"
+)
+_PERCENT = re.compile(r"%(?:\((?P<key>[^)]*)\))?[-#0 +]*\d*(?:\.\d+)?[sdifr]")
+_MAX_DEPTH = 4
+
+
+def classify(expr: ast.expr, scope: Scope, depth: int = 0) -> bool:
+    """Tell whether ``expr`` evaluates to a ``str`` built in this code."""
+    if depth > _MAX_DEPTH:
+        return False
+    if isinstance(expr, ast.Constant):
+        return isinstance(expr.value, str)
+    if isinstance(expr, ast.JoinedStr):
+        return True
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, (ast.Add, ast.Mod)):
+        return classify(expr.left, scope, depth + 1) or (
+            isinstance(expr.op, ast.Add) and classify(expr.right, scope, depth + 1)
+        )
+    if isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute):
+        return expr.func.attr == "format" and classify(expr.func.value, scope, depth + 1)
+    if isinstance(expr, ast.Name):
+        values = _bound_values(expr.id, scope)
+        return bool(values) and all(classify(v, scope, depth + 1) for v in values)
+    return False
+
+
+def injected(expr: ast.expr, scope: Scope, safe: SafeHook) -> bool:
+    """Tell whether a run-time value is pasted into a value position of the SQL."""
+    return any(
+        _VALUE_BEFORE.search(before) or before.count("'") % 2 == 1
+        for before, value in _pieces(expr, scope, "", 0)
+        if not is_safe(value, safe)
+    )
+
+
+def _pieces(expr: ast.expr, scope: Scope, before: str, depth: int) -> Iterator[Piece]:
+    """Yield each interpolated value with the SQL text that precedes it."""
+    if depth > _MAX_DEPTH:
+        return
+    if isinstance(expr, ast.JoinedStr):
+        yield from _joined_pieces(expr, before)
+    elif isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add):
+        yield from _pieces(expr.left, scope, before, depth + 1)
+        yield from _pieces(expr.right, scope, before + _literal(expr.left), depth + 1)
+        if not classify(expr.right, scope) and not isinstance(expr.right, ast.Constant):
+            yield before + _literal(expr.left), expr.right
+    elif isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Mod):
+        if isinstance(expr.left, ast.Constant) and isinstance(expr.left.value, str):
+            yield from _percent_pieces(expr.left.value, expr.right, before)
+    elif isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute):
+        template = expr.func.value
+        if (
+            expr.func.attr == "format"
+            and isinstance(template, ast.Constant)
+            and isinstance(template.value, str)
+        ):
+            yield from _format_pieces(template.value, expr, before)
+    elif isinstance(expr, ast.Name):
+        for value in _bound_values(expr.id, scope):
+            yield from _pieces(value, scope, before, depth + 1)
+
+
+def _literal(expr: ast.expr) -> str:
+    """Return the constant text of a string expression (values left out)."""
+    if isinstance(expr, ast.Constant) and isinstance(expr.value, str):
+        return expr.value
+    if isinstance(expr, ast.JoinedStr):
+        return "".join(_literal(v) for v in expr.values if isinstance(v, ast.Constant))
+    if isinstance(expr, ast.BinOp) and isinstance(expr.op, ast.Add):
+        return _literal(expr.left) + _literal(expr.right)
+    return ""
+
+
+def _joined_pieces(expr: ast.JoinedStr, before: str) -> Iterator[Piece]:
+    text = before
+    for part in expr.values:
+        if isinstance(part, ast.FormattedValue):
+            yield text, part.value
+        elif isinstance(part, ast.Constant):
+            text += str(part.value)
+
+
+def _percent_pieces(template: str, values: ast.expr, before: str) -> Iterator[Piece]:
+    items = values.elts if isinstance(values, ast.Tuple) else None
+    for index, match in enumerate(_PERCENT.finditer(template)):
+        value = items[index] if items is not None and index < len(items) else values
+        yield before + template[: match.start()], value
+
+
+def _format_pieces(template: str, call: ast.Call, before: str) -> Iterator[Piece]:
+    keywords = {k.arg: k.value for k in call.keywords if k.arg}
+    text, auto = before, 0
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError:
+        return
+    for literal, field, _spec, _conv in parsed:
+        text += literal
+        if field is None:
+            continue
+        name = field.split(".", 1)[0].split("[", 1)[0]
+        if name == "":
+            value = call.args[auto] if auto < len(call.args) else None
+            auto += 1
+        elif name.isdigit():
+            value = call.args[int(name)] if int(name) < len(call.args) else None
+        else:
+            value = keywords.get(name)
+        if value is not None:
+            yield text, value
+
+
+def _bound_values(name: str, scope: Scope) -> list[ast.expr]:
+    """Return the values assigned to ``name`` in the scope that binds it (all or nothing)."""
+    current: Scope | None = scope
+    while current is not None and (
+        (current is not scope and current.is_class) or name not in current.bindings
+    ):
+        current = current.parent
+    if current is None:
+        return []
+    values = []
+    for binding in current.bindings[name]:
+        if binding.how not in ("assign", "annot") or binding.value is None:
+            return []
+        values.append(binding.value)
+    return values
+
+
+def is_safe(expr: ast.expr, hook: SafeHook | None = None) -> bool:
+    """Tell whether a value pasted into SQL cannot carry user input."""
+    if hook is not None and hook(expr):
+        return True
+    if isinstance(expr, ast.Constant):
+        return True
+    if isinstance(expr, (ast.Name, ast.Attribute)):
+        name = terminal(expr)
+        if name.isupper() or _IDENTIFIER_NAME.search(name.lower()):
+            return True
+        return isinstance(expr, ast.Attribute) and name in _IDENTIFIER_ATTRS
+    if isinstance(expr, ast.JoinedStr):
+        values = [v.value for v in expr.values if isinstance(v, ast.FormattedValue)]
+        return all(is_safe(v, hook) for v in values)
+    if isinstance(expr, ast.Call):
+        name = terminal(expr.func)
+        if name in _SAFE_CALLS or "quote" in name.lower():
+            return True
+        if name == "join" and len(expr.args) == 1:
+            return _placeholder_list(expr.args[0], hook)
+    return False
+
+
+def _placeholder_list(expr: ast.expr, hook: SafeHook | None) -> bool:
+    if not isinstance(expr, (ast.GeneratorExp, ast.ListComp)):
+        return False
+    element = expr.elt
+    if is_safe(element, hook):
+        return True
+    if isinstance(element, ast.JoinedStr):
+        text = "".join(str(v.value) for v in element.values if isinstance(v, ast.Constant))
+        return any(p in text for p in _PLACEHOLDERS)
+    return False

@@ -1,0 +1,158 @@
+"""The command line: arguments, formats, exit codes, config and ``python -m``."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sqlops.audit import main
+
+BAD = """\
+from sqlalchemy.ext.asyncio import AsyncSession
+async def drop(db: AsyncSession, user):
+    db.delete(user)
+"""
+CLEAN = "x = 1\n"
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Make a project with one bad and one clean module, and cd into it."""
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "routes.py").write_text(BAD)
+    (tmp_path / "app" / "models.py").write_text(CLEAN)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_text_output_and_exit_1(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["app"]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("app/routes.py:3:5: SQA001 `db.delete()` is a coroutine")
+    assert out[1] == "    fix: write `await db.delete(...)`"
+    assert out[-1] == "Found 1 finding in 1 file (2 files checked)."
+
+
+def test_clean_exit_0(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["app/models.py"]) == 0
+    assert capsys.readouterr().out.strip() == "All clear: no findings (1 file checked)."
+
+
+def test_exit_zero(project: Path) -> None:
+    assert main(["app", "--exit-zero"]) == 0
+
+
+def test_json_output(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["app", "--format", "json"]) == 1
+    (finding,) = json.loads(capsys.readouterr().out)
+    assert finding == {
+        "code": "SQA001",
+        "message": finding["message"],
+        "path": "app/routes.py",
+        "line": 3,
+        "column": 5,
+        "fix": "write `await db.delete(...)`",
+    }
+
+
+def test_sarif_output(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["app", "--format", "sarif"]) == 1
+    log = json.loads(capsys.readouterr().out)
+    assert log["version"] == "2.1.0"
+    assert log["$schema"].endswith("sarif-2.1.0.json")
+    (run,) = log["runs"]
+    rules = run["tool"]["driver"]["rules"]
+    assert run["tool"]["driver"]["name"] == "sqlops-audit"
+    assert [r["id"] for r in rules][:2] == ["SQA001", "SQA002"]
+    assert all(r["shortDescription"]["text"] and r["fullDescription"]["text"] for r in rules)
+    (result,) = run["results"]
+    assert result["ruleId"] == "SQA001"
+    assert rules[result["ruleIndex"]]["id"] == "SQA001"
+    assert result["level"] == "warning"
+    location = result["locations"][0]["physicalLocation"]
+    assert location["artifactLocation"]["uri"] == "app/routes.py"
+    assert location["region"] == {"startLine": 3, "startColumn": 5}
+
+
+def test_select_and_ignore_options(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["app", "--select", "SQA002,SQA003"]) == 0
+    assert main(["app", "--ignore", "SQA001"]) == 0
+    assert main(["app", "--select", "SQA001", "--ignore", "SQA002"]) == 1
+
+
+def test_list_rules(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--list-rules"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert len(out) >= 13
+    assert out[0].startswith("SQA001  unawaited-session-coroutine")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["missing.py"], "no such file or directory"),
+        (["app", "--select", "SQA999"], "unknown rule code 'SQA999'"),
+        ([], "give at least one PATH"),
+        (["app", "--format", "xml"], "invalid choice"),
+    ],
+)
+def test_usage_errors_exit_2(
+    project: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    assert "--list-rules" in capsys.readouterr().out
+
+
+def test_syntax_error_is_reported_and_exits_2(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "app" / "broken.py").write_text("def broken(:\n")
+    assert main(["app", "--exit-zero"]) == 2
+    captured = capsys.readouterr()
+    assert "app/broken.py:1:" in captured.err
+    assert "syntax error" in captured.err
+    assert "SQA001" in captured.out  # the other files are still checked
+
+
+def test_config_is_applied(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (project / "pyproject.toml").write_text("[tool.sqlops.audit]\nignore = ['SQA001']\n")
+    assert main(["app"]) == 0
+    (project / "pyproject.toml").write_text("[tool.sqlops.audit]\nexclude = ['app/routes.py']\n")
+    assert main(["app"]) == 0
+    (project / "pyproject.toml").write_text("[tool.sqlops.audit]\nselect = ['SQA002']\n")
+    assert main(["app"]) == 0
+    assert main(["app", "--select", "SQA001"]) == 1  # the command line wins
+
+
+def test_bad_config_exits_2(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (project / "pyproject.toml").write_text("[tool.sqlops.audit]\nselect = ['NOPE']\n")
+    assert main(["app"]) == 2
+    assert "unknown rule code 'NOPE'" in capsys.readouterr().err
+
+
+def test_python_dash_m(project: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "sqlops.audit", "app", "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert json.loads(done.stdout)[0]["code"] == "SQA001"
+
+
+def test_pre_commit_hook_is_declared() -> None:
+    hooks = (Path(__file__).parents[2] / ".pre-commit-hooks.yaml").read_text()
+    assert "id: sqlops-audit" in hooks
+    assert "entry: python -m sqlops.audit" in hooks
+    assert "language: python" in hooks
+    assert "types: [python]" in hooks
