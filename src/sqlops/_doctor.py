@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import os
 import statistics
 import sys
 import time
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sqlalchemy import Engine
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionmaker
 from sqlalchemy.orm import sessionmaker
@@ -73,6 +74,10 @@ class Report:
 class _Target:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[Any] | None
+    database: Database | None = None
+
+    async def dispose(self) -> None:
+        await (self.database.dispose() if self.database else self.engine.dispose())
 
 
 async def diagnose(
@@ -88,7 +93,7 @@ async def diagnose(
         _static_checks(target, report)
         await _connected_checks(target.engine, report, timeout)
     finally:
-        await target.engine.dispose()
+        await target.dispose()
     return report
 
 
@@ -99,7 +104,7 @@ def _url_target(url: str | URL | None, report: Report) -> _Target | None:
     try:
         resolved = resolve_url(url)
     except SyncDriverError as exc:
-        report.target = str(url)
+        report.target = safe_url(make_url(url if url is not None else os.environ["DATABASE_URL"]))
         report.add("driver", "fail", str(exc), "use the async driver named above")
         return None
     except ArgumentError as exc:
@@ -107,11 +112,17 @@ def _url_target(url: str | URL | None, report: Report) -> _Target | None:
     report.target = safe_url(resolved)
     try:
         db = Database(resolved)
-    except NoSuchModuleError as exc:
-        report.add("driver", "fail", f"{exc}", "install the driver (pip install 'sqlops[all]')")
+    except (NoSuchModuleError, ImportError) as exc:
+        report.add("driver", "fail", str(exc), _INSTALL_FIX)
         return None
     report.add("driver", "ok", f"{resolved.drivername} (async)")
-    return _Target(db.engine, db._sessionmaker)
+    return _Target(db.engine, db._sessionmaker, db)
+
+
+_INSTALL_FIX = (
+    "install the driver the URL names, or use plain postgresql:// or mysql:// "
+    "(asyncpg, asyncmy: pip install 'sqlops[postgresql]' / 'sqlops[mysql]')"
+)
 
 
 def _load_target(spec: str, url: str | URL | None, report: Report) -> _Target | None:
@@ -119,7 +130,7 @@ def _load_target(spec: str, url: str | URL | None, report: Report) -> _Target | 
         raise DoctorError("give a URL or --object, not both: the object knows its URL")
     found = import_object(spec)
     if isinstance(found, Database):
-        return _Target(found.engine, found._sessionmaker)
+        return _Target(found.engine, found._sessionmaker, found)
     if isinstance(found, AsyncEngine):
         return _Target(found, None)
     if isinstance(found, async_sessionmaker):
@@ -222,9 +233,9 @@ async def _connected_checks(engine: AsyncEngine, report: Report, timeout: float)
         return
     try:
         report.add("reachable", "ok", "connected")
-        await _run_timed(_server_basics(conn, report), report, timeout)
+        await _guarded("server", _server_basics(conn, report), report, timeout)
         for check in SERVER_CHECKS.get(dialect_family(engine.url), ()):
-            await _run_timed(check(conn, engine, report.add), report, timeout)
+            await _guarded(check.__name__, check(conn, engine, report.add), report, timeout)
     finally:
         await conn.close()
 
@@ -232,11 +243,19 @@ async def _connected_checks(engine: AsyncEngine, report: Report, timeout: float)
 _REACH_FIX = "check host, port, credentials and that the server is running (and the firewall)"
 
 
-async def _run_timed(check: Awaitable[None], report: Report, timeout: float) -> None:
+async def _guarded(name: str, check: Awaitable[None], report: Report, timeout: float) -> None:
+    """Run one check; a server that stalls or refuses it is reported, not raised."""
     try:
         await asyncio.wait_for(check, timeout)
     except asyncio.TimeoutError:
-        report.add("server", "fail", f"a check got no answer within {timeout:g}s", _REACH_FIX)
+        report.add(name, "fail", f"no answer within {timeout:g}s", _REACH_FIX)
+    except Exception as exc:  # a managed server may forbid a query: say so, go on
+        report.add(
+            name,
+            "warn",
+            f"could not check: {_reason(exc)}",
+            "check the privileges of the database user",
+        )
 
 
 def _missing_sqlite_file(url: URL, report: Report) -> bool:
