@@ -1,0 +1,1 @@
+"""Kit custody: who holds which kit, every hand-over recorded, maintenance tracked."""

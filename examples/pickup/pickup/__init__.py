@@ -1,0 +1,1 @@
+"""Pickup sports: sessions, players, matches with per-player stats, ratings, balanced teams."""

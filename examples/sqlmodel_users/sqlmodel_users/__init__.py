@@ -1,0 +1,1 @@
+"""Users, teams and posts as SQLModel tables, on sqlops."""

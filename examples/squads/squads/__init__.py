@@ -1,0 +1,1 @@
+"""An "agent squad" SaaS behind FastAPI: users, squads, members, tasks, feedback, usage."""

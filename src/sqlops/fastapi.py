@@ -1,0 +1,440 @@
+"""FastAPI glue: a request-scoped transaction, a lifespan, error responses, query filters.
+
+::
+
+    from typing import Annotated
+
+    import sqlops
+    import sqlops.fastapi
+    from fastapi import FastAPI
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    db = sqlops.Database()
+    app = FastAPI(lifespan=sqlops.fastapi.lifespan(db))
+    sqlops.fastapi.install_exception_handlers(app)
+    Tx = Annotated[AsyncSession, sqlops.fastapi.transaction(db)]
+
+    @app.post("/users", status_code=201)
+    async def create_user(body: UserIn, session: Tx) -> UserOut:
+        return await sqlops.Repository(User, session).create(**body.model_dump())
+
+The transaction commits when the route returns and *before* the response is sent, so a
+failed commit becomes an error response (409, 503) instead of a 200 for a lost write.
+This module imports FastAPI; ``import sqlops`` does not.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import re
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ._database import Database
+from ._errors import (
+    ConstraintViolation,
+    DatabaseUnavailableError,
+    ForeignKeyViolation,
+    InvalidCursorError,
+    InvalidFilterError,
+    InvalidValueError,
+    NotFoundError,
+    NotNullViolation,
+    SqlopsError,
+    TransactionConflictError,
+    UniqueViolation,
+)
+
+if "scope" not in inspect.signature(Depends).parameters:  # pragma: no cover - old FastAPI
+    # Before 0.121 there is no way to say "run the exit code before the response is
+    # sent" on FastAPI 0.118-0.120, so a failed commit would follow a 200: refuse.
+    raise ImportError(
+        "sqlops.fastapi needs FastAPI >= 0.121 (Depends(scope='function')), so that the "
+        "transaction commits before the response is sent; upgrade FastAPI"
+    )
+
+logger = logging.getLogger("sqlops.fastapi")
+
+STATE_KEY = "sqlops_db"
+RESERVED_PARAMS = frozenset({"page", "per_page", "limit", "after", "order_by"})
+_MAX_ECHO = 40
+
+# ----------------------------------------------------------------------------- sessions
+
+
+def transaction(
+    db: Database | None = None, *, isolation: str | None = None, readonly: bool = False
+) -> Any:
+    """Depend on a session in a transaction: commit when the route returns, else roll back.
+
+    Returns a ``Depends`` marker: ``Annotated[AsyncSession, transaction(db)]``. It has
+    ``scope="function"``: the commit runs before the response is sent, so a commit that
+    fails (a deferred constraint, a lost connection) becomes the error response. Any
+    exception the route raises, ``HTTPException`` included, rolls the transaction back.
+    Without ``db``, the one :func:`lifespan` stored on ``app.state`` is used. Every
+    ``transaction(db)`` with the same arguments is one session per request, however
+    many dependencies of the route ask for it.
+    """
+    dependency = _SessionDependency(db, isolation=isolation, readonly=readonly)
+    return Depends(dependency, scope="function")
+
+
+def session(db: Database | None = None) -> Any:
+    """Depend on a plain session (no transaction management): the route commits itself.
+
+    Closed (uncommitted work rolled back) when the route returns, before the response.
+    """
+    return Depends(_SessionDependency(db, managed=False), scope="function")
+
+
+class _SessionDependency:
+    """Yield the request's session; equal instances are one dependency to FastAPI.
+
+    FastAPI caches a dependency's value per request by its callable, so two routes'
+    helpers that each ask for ``transaction(db)`` get the same session — and one
+    transaction — as long as the callables compare equal. Closures would not.
+    """
+
+    def __init__(
+        self,
+        db: Database | None,
+        *,
+        managed: bool = True,
+        isolation: str | None = None,
+        readonly: bool = False,
+    ) -> None:
+        self.db = db
+        self.options = (managed, isolation, readonly)
+        # FastAPI reads the parameters from the signature; give it real classes, as an
+        # instance has no module globals to resolve string annotations in.
+        request = inspect.Parameter(
+            "request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request
+        )
+        self.__signature__ = inspect.Signature([request])
+
+    async def __call__(self, request: Request) -> AsyncIterator[AsyncSession]:
+        database = _database(self.db, request)
+        managed, isolation, readonly = self.options
+        if not managed:
+            async with database.session() as plain:
+                yield plain
+            return
+        async with database.transaction(isolation=isolation, readonly=readonly) as session:
+            yield session
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, _SessionDependency)
+            and self.db is other.db
+            and self.options == other.options
+        )
+
+    def __hash__(self) -> int:
+        return hash((id(self.db), self.options))
+
+
+def database(db: Database | None = None) -> Any:
+    """Depend on the :class:`Database` itself: for streaming, ``db.run()``, standalone repos.
+
+    A ``StreamingResponse`` body runs after the route (and its transaction) has ended;
+    a standalone ``Repository(Model, db).stream()`` opens its own read transaction.
+    """
+
+    def sqlops_database(request: Request) -> Database:
+        return _database(db, request)
+
+    return Depends(sqlops_database)
+
+
+def _database(db: Database | None, request: Request) -> Database:
+    if db is not None:
+        return db
+    found = getattr(request.app.state, STATE_KEY, None)
+    if not isinstance(found, Database):
+        raise RuntimeError(
+            "no Database: pass one (sqlops.fastapi.transaction(db)) or create the app with "
+            "FastAPI(lifespan=sqlops.fastapi.lifespan(db))"
+        )
+    return found
+
+
+def lifespan(
+    db: Database, *, ping: bool = True
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """A lifespan that pings ``db`` at startup, stores it on ``app.state`` and disposes it.
+
+    A failed ping (:class:`DatabaseUnavailableError`) stops the startup: better no
+    server than one that answers 503 to everything. To combine with your own lifespan,
+    ``async with sqlops.fastapi.lifespan(db)(app):`` inside it.
+    """
+
+    @asynccontextmanager
+    async def sqlops_lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            if ping:
+                await db.ping()
+            setattr(app.state, STATE_KEY, db)
+            yield
+        finally:
+            await db.dispose()
+
+    return sqlops_lifespan
+
+
+# ----------------------------------------------------------------------------- errors
+
+_STATUS: tuple[tuple[type[SqlopsError], int], ...] = (
+    (NotFoundError, 404),
+    (InvalidFilterError, 400),
+    (InvalidCursorError, 400),
+    (InvalidValueError, 422),
+    (ConstraintViolation, 409),
+    (TransactionConflictError, 409),
+    (DatabaseUnavailableError, 503),
+)
+
+
+def install_exception_handlers(app: FastAPI) -> None:
+    """Answer sqlops errors with their HTTP status and a body that names the field.
+
+    ``NotFoundError`` 404; ``InvalidFilterError`` / ``InvalidCursorError`` 400;
+    ``InvalidValueError`` 422; ``UniqueViolation`` and every other constraint 409;
+    ``TransactionConflictError`` 409; ``DatabaseUnavailableError`` 503. Bodies are built
+    from the error's structured fields, never from driver text: no SQL, no bound
+    parameters, no row values. Other errors (a ``LazyLoadError`` is a bug) stay 500s.
+    """
+    for cls, _ in _STATUS:
+        app.add_exception_handler(cls, _handle)
+
+
+async def _handle(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, SqlopsError)
+    return error_response(exc)
+
+
+def error_response(exc: SqlopsError) -> JSONResponse:
+    """The JSON response for ``exc`` (useful in your own handlers and middleware)."""
+    status = next((code for cls, code in _STATUS if isinstance(exc, cls)), 500)
+    body = error_body(exc)
+    log = logger.warning if status >= 500 else logger.debug
+    log("%s -> %d: %s", type(exc).__name__, status, exc)
+    headers = {"Retry-After": "1"} if status == 503 else None
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def error_body(exc: SqlopsError) -> dict[str, Any]:
+    """``{"detail": ..., "field": ...}`` for ``exc``, safe to show to a client."""
+    if isinstance(exc, NotFoundError):
+        name = exc.model.__name__ if exc.model is not None else "row"
+        return {"detail": f"{name} not found"}
+    if isinstance(exc, InvalidFilterError | InvalidCursorError):
+        return {"detail": str(exc)}  # built by sqlops from names only, input truncated
+    if isinstance(exc, InvalidValueError):
+        return _invalid_value_body(exc)
+    if isinstance(exc, ConstraintViolation):
+        return _constraint_body(exc)
+    if isinstance(exc, TransactionConflictError):
+        return {"detail": "the request conflicted with a concurrent change; try again"}
+    if isinstance(exc, DatabaseUnavailableError):
+        return {"detail": "the database is unavailable; try again later"}
+    return {"detail": "internal error"}
+
+
+def _constraint_body(exc: ConstraintViolation) -> dict[str, Any]:
+    columns = list(exc.columns)
+    named = ", ".join(columns)
+    if isinstance(exc, UniqueViolation):
+        if len(columns) == 1:
+            detail = f"{named} already exists"
+        elif columns:
+            detail = f"this combination of {named} already exists"
+        else:
+            detail = "a row with this key already exists"
+    elif isinstance(exc, ForeignKeyViolation):
+        if "still referenced" in (exc.detail or ""):
+            # The columns are the referencing table's: not a field of this request.
+            return {"detail": "the row is still referenced by other rows"}
+        detail = f"{named or 'a reference'} points to a row that does not exist"
+    elif isinstance(exc, NotNullViolation):
+        detail = f"{named or 'a field'} is required"
+    else:
+        detail = f"the change breaks the constraint {exc.constraint or 'on ' + (exc.table or '?')}"
+    body: dict[str, Any] = {"detail": detail}
+    if len(columns) == 1:
+        body["field"] = columns[0]
+    elif columns:
+        body["fields"] = columns
+    return body
+
+
+_LENGTH_LIMIT = re.compile(r"\(the column allows (\d+) characters\)$")
+
+
+def _invalid_value_body(exc: InvalidValueError) -> dict[str, Any]:
+    if exc.column:
+        # The reason the driver gave may quote the value; keep only what sqlops computed.
+        limit = _LENGTH_LIMIT.search(str(exc))
+        hint = f" (at most {limit[1]} characters)" if limit else ""
+        return {"detail": f"invalid value for {exc.column}{hint}", "field": exc.column}
+    text = str(exc)
+    if exc.table is not None or text.startswith(("a value could not be sent", "invalid value")):
+        return {"detail": "invalid value"}  # translated from the driver: may quote the value
+    return {"detail": text}  # raised by sqlops itself before any SQL: names only
+
+
+# ----------------------------------------------------------------------------- query strings
+
+
+@dataclass(frozen=True)
+class PageParams:
+    """``?page=&per_page=``, validated: pass to :meth:`Repository.page`."""
+
+    page: int
+    per_page: int
+
+
+@dataclass(frozen=True)
+class CursorParams:
+    """``?after=&limit=``, validated: pass to :meth:`Repository.cursor_page`."""
+
+    after: str | None
+    limit: int
+
+
+def page_params(per_page: int = 20, max_per_page: int = 100) -> Any:
+    """Depend on ``?page=`` (>= 1) and ``?per_page=`` (1..``max_per_page``); 422 otherwise."""
+    default = per_page
+
+    def sqlops_page_params(
+        page: int = Query(1, ge=1), per_page: int = Query(default, ge=1, le=max_per_page)
+    ) -> PageParams:
+        return PageParams(page=page, per_page=per_page)
+
+    return Depends(sqlops_page_params)
+
+
+def cursor_params(limit: int = 50, max_limit: int = 200) -> Any:
+    """Depend on ``?after=`` (an opaque cursor) and ``?limit=`` (1..``max_limit``)."""
+    default = limit
+
+    def sqlops_cursor_params(
+        after: str | None = Query(None, max_length=4096),
+        limit: int = Query(default, ge=1, le=max_limit),
+    ) -> CursorParams:
+        return CursorParams(after=after, limit=limit)
+
+    return Depends(sqlops_cursor_params)
+
+
+def ordering(allow: Iterable[str], default: str | Sequence[str] | None = None) -> Any:
+    """Depend on ``?order_by=name,-created_at``, each name from ``allow`` (else 400).
+
+    Returns a list for the repository's ``order_by=`` (``default`` when absent).
+    """
+    allowed = frozenset(allow)
+
+    def sqlops_ordering(order_by: str | None = Query(None, max_length=200)) -> Any:
+        if order_by is None:
+            return default
+        return parse_ordering(order_by, allowed)
+
+    return Depends(sqlops_ordering)
+
+
+def parse_ordering(raw: str, allowed: Iterable[str]) -> list[str]:
+    """``"name,-age"`` -> ``["name", "-age"]``, refusing names not in ``allowed``."""
+    allowed = frozenset(allowed)
+    terms = [t.strip() for t in raw.split(",") if t.strip()]
+    for term in terms:
+        if term.lstrip("+-") not in allowed:
+            raise InvalidFilterError(
+                f"cannot order by {term[:_MAX_ECHO]!r}; "
+                f"allowed: {', '.join(sorted(allowed)) or 'nothing'}"
+            )
+    return terms
+
+
+def query_filters(allow: Iterable[str], *, ignore: Iterable[str] = ()) -> Any:
+    """Depend on query-string filters, each key from ``allow``: a dict for ``**filters``.
+
+    ``allow`` lists exact filter keys of the repository DSL (``"name"``,
+    ``"name__ilike"``, ``"age__gt"``, ``"team__name"``). Any other query parameter is a
+    400 (:class:`InvalidFilterError`), except the pagination and ordering ones
+    (``page per_page limit after order_by``) and those in ``ignore``. Values stay
+    strings: the repository converts them to the column type (a bad one is a 400 too).
+    """
+    allowed = frozenset(allow)
+    skipped = RESERVED_PARAMS | frozenset(ignore)
+
+    def sqlops_query_filters(request: Request, **_documented: Any) -> dict[str, Any]:
+        return parse_filters(request.query_params.multi_items(), allowed, skipped)
+
+    # Declare the allowed keys as optional query parameters so they show in OpenAPI.
+    documented = [
+        inspect.Parameter(
+            key, inspect.Parameter.KEYWORD_ONLY, default=Query(None), annotation=str | None
+        )
+        for key in sorted(allowed)
+        if key.isidentifier()
+    ]
+    request_param = inspect.Parameter(
+        "request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request
+    )
+    sqlops_query_filters.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [request_param, *documented], return_annotation=dict[str, Any]
+    )
+    return Depends(sqlops_query_filters)
+
+
+_LIST_OPS = ("__in", "__not_in", "__between")
+
+
+def parse_filters(
+    items: Iterable[tuple[str, str]], allowed: Iterable[str], ignore: Iterable[str] = ()
+) -> dict[str, Any]:
+    """Keep allowlisted ``(key, value)`` pairs; a repeated key is a list (``__in`` only)."""
+    allowed, ignore = frozenset(allowed), frozenset(ignore)
+    filters: dict[str, Any] = {}
+    for key, value in items:
+        if key in ignore:
+            continue
+        if key not in allowed:
+            raise InvalidFilterError(
+                f"unknown filter {key[:_MAX_ECHO]!r}; "
+                f"allowed filters: {', '.join(sorted(allowed)) or 'none'}"
+            )
+        if key not in filters:
+            filters[key] = value
+        elif key.endswith(_LIST_OPS):
+            previous = filters[key]
+            filters[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            raise InvalidFilterError(f"filter {key!r} was given more than once")
+    return filters
+
+
+__all__ = [
+    "RESERVED_PARAMS",
+    "CursorParams",
+    "PageParams",
+    "cursor_params",
+    "database",
+    "error_body",
+    "error_response",
+    "install_exception_handlers",
+    "lifespan",
+    "ordering",
+    "page_params",
+    "parse_filters",
+    "parse_ordering",
+    "query_filters",
+    "session",
+    "transaction",
+]
