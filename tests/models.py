@@ -13,7 +13,6 @@ from sqlalchemy import (
     Enum,
     ForeignKey,
     Integer,
-    MetaData,
     Numeric,
     String,
     Table,
@@ -22,12 +21,12 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from sqlops.models import NAMING_CONVENTION, UUIDPK, IntPK, SoftDelete, Timestamps, UTCDateTime
+from sqlops.models import TYPE_ANNOTATION_MAP, UUIDPK, IntPK, SoftDelete, Timestamps, new_metadata
 
 
 class Base(AsyncAttrs, DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {dt.datetime: UTCDateTime()}
+    metadata = new_metadata()
+    type_annotation_map = TYPE_ANNOTATION_MAP
 
 
 class Role(enum.Enum):

@@ -455,3 +455,5 @@ class _QueuePool(AsyncAdaptedQueuePool):
 
 class PoolTimeoutError(DatabaseUnavailableError, sa_exc.TimeoutError):
     """No pooled connection became free within ``pool_timeout``."""
+
+    code = None  # our message already says what to change

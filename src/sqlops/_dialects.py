@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from typing import Any
@@ -39,6 +40,8 @@ def configure_engine(engine: Engine, family: str, url: URL) -> None:
         _configure_sqlite(engine, url)
     elif family == "mysql":
         event.listen(engine, "connect", _mysql_on_connect)
+        for name in ("asyncmy", "aiomysql"):
+            logging.getLogger(name).addFilter(_pk_note_filter)  # a set: adding twice is a no-op
     elif (
         family == "postgresql" and url.get_driver_name() == "asyncpg" and not engine.pool._pre_ping
     ):
@@ -130,6 +133,20 @@ def _configure_sqlite(engine: Engine, url: URL) -> None:
             return  # a single-statement read: no transaction needed
         readonly = options.get("sqlops_readonly")
         conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+
+class _PrimaryKeyNameNote(logging.Filter):
+    """Drop MariaDB's note that a PRIMARY KEY's name is ignored.
+
+    The naming convention names every primary key (``pk_users``) for PostgreSQL and
+    migrations; MariaDB always calls it PRIMARY and says so on every CREATE TABLE.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "ignored for PRIMARY key" not in record.getMessage()
+
+
+_pk_note_filter = _PrimaryKeyNameNote()
 
 
 def _mysql_on_connect(dbapi_connection: Any, record: Any) -> None:

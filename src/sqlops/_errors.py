@@ -90,13 +90,13 @@ class ConstraintViolation(SqlopsError):
         super().__init__(message or self._describe())
 
     def _describe(self) -> str:
-        where = self.table or "?"
-        if self.columns:
-            where += (
-                "." + ",".join(self.columns)
-                if len(self.columns) == 1
-                else (f"({', '.join(self.columns)})")
+        columns = ", ".join(self.columns)
+        if self.table and columns:
+            where = (
+                f"{self.table}.{columns}" if len(self.columns) == 1 else f"{self.table}({columns})"
             )
+        else:
+            where = self.table or columns or "an unnamed table"
         named = f" (constraint {self.constraint})" if self.constraint else ""
         return f"{self.kind} violation on {where}{named}"
 
@@ -127,8 +127,9 @@ class NotNullViolation(ConstraintViolation):
     kind = "not null"
 
     def _describe(self) -> str:
-        if self.table and self.columns:
-            return f"{self.table}.{self.columns[0]} is required (NOT NULL) but no value was given"
+        if self.columns:
+            where = f"{self.table}.{self.columns[0]}" if self.table else self.columns[0]
+            return f"{where} is required (NOT NULL) but no value was given"
         return super()._describe()
 
 
@@ -156,6 +157,8 @@ class LazyLoadError(SqlopsError, sa_exc.InvalidRequestError):
     In async code SQLAlchemy would raise ``MissingGreenlet`` (or ``DetachedInstanceError``
     once the session is closed); this names ``Model.attribute`` and the fix instead.
     """
+
+    code: str | None = None  # no "Background on this error at: …" link: the message helps
 
 
 class SessionMisuseError(SqlopsError):

@@ -33,9 +33,13 @@ MODES = ("raise", "warn", "allow")
 class _MissingGreenletLazyLoadError(LazyLoadError, sa_exc.MissingGreenlet):
     """Raised where SQLAlchemy would raise ``MissingGreenlet``."""
 
+    code = None  # type: ignore[assignment]
+
 
 class _DetachedLazyLoadError(LazyLoadError, orm_exc.DetachedInstanceError):
     """Raised where SQLAlchemy would raise ``DetachedInstanceError``."""
+
+    code = None  # type: ignore[assignment]
 
 
 def in_greenlet() -> bool:
@@ -108,7 +112,7 @@ def install() -> None:
         try:
             return original(self, state, passive, *args, **kw)
         except orm_exc.DetachedInstanceError as exc:
-            if isinstance(exc, LazyLoadError):
+            if type(exc) is _DetachedLazyLoadError:
                 raise
             owner = state.class_.__name__
             raise _DetachedLazyLoadError(lazy_message(owner, self.key, closed=True)) from exc

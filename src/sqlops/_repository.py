@@ -138,9 +138,16 @@ class Repository(Generic[M]):
             stmt = stmt.order_by(*_filters.order_clauses(self.info, order_by))
         return stmt
 
-    def _plan(self, load: Sequence[Any] | str) -> _fastread.ReadPlan | None:
+    def _plan(
+        self, load: Sequence[Any] | str, for_update: bool = False
+    ) -> _fastread.ReadPlan | None:
         """The session-free read plan, when this call can use it (standalone, no load=)."""
-        if self.db is None or load:
+        if for_update and self.db is not None:
+            raise ValueError(
+                "for_update=True needs an injected session: in standalone mode the lock "
+                "would end with the call's own transaction. Use Repository(Model, session)."
+            )
+        if self.db is None or load or for_update:
             return None
         plan = _fastread.plan_for(self.info)
         return plan if plan.eligible else None
@@ -204,18 +211,29 @@ class Repository(Generic[M]):
     # ------------------------------------------------------------------ reads
 
     async def get(
-        self, pk: Any, *, load: Sequence[Any] | str = (), with_deleted: bool = False
+        self,
+        pk: Any,
+        *,
+        load: Sequence[Any] | str = (),
+        with_deleted: bool = False,
+        for_update: bool = False,
     ) -> M | None:
-        """The row with primary key ``pk`` (scalar, tuple or mapping), or None."""
+        """The row with primary key ``pk`` (scalar, tuple or mapping), or None.
+
+        ``for_update=True`` locks the row (``SELECT … FOR UPDATE``) until the injected
+        session's transaction ends.
+        """
         identity = self._pk_values(pk)
-        plan = self._plan(load)
+        plan = self._plan(load, for_update)
         if plan is not None:
             obj = await self._fast_get(plan, identity)
         else:
             options = _filters.load_options(self.info, load) if load else ()
 
             async def run(session: AsyncSession) -> M | None:
-                return await session.get(self.model, identity, options=options)
+                return await session.get(
+                    self.model, identity, options=options, with_for_update=for_update or None
+                )
 
             obj = await self._read(run)
         if obj is not None and not with_deleted and self._is_deleted(obj):
@@ -240,10 +258,15 @@ class Repository(Generic[M]):
         return await self.db._core_read(run)
 
     async def get_one(
-        self, pk: Any, *, load: Sequence[Any] | str = (), with_deleted: bool = False
+        self,
+        pk: Any,
+        *,
+        load: Sequence[Any] | str = (),
+        with_deleted: bool = False,
+        for_update: bool = False,
     ) -> M:
         """Like :meth:`get`, but raise :class:`NotFoundError` when there is no such row."""
-        obj = await self.get(pk, load=load, with_deleted=with_deleted)
+        obj = await self.get(pk, load=load, with_deleted=with_deleted, for_update=for_update)
         if obj is None:
             raise NotFoundError(self.model, pk)
         return obj
@@ -258,12 +281,14 @@ class Repository(Generic[M]):
         order_by: Any = None,
         load: Sequence[Any] | str = (),
         with_deleted: bool = False,
+        for_update: bool = False,
         **filters: Any,
     ) -> M | None:
         """The first matching row in ``order_by`` order (primary key by default), or None."""
-        plan = self._plan(load)
+        plan = self._plan(load, for_update)
         stmt = self._statement(plan, where, None, load, with_deleted, filters)
         stmt = stmt.order_by(*_filters.order_clauses(self.info, order_by)).limit(1)
+        stmt = stmt.with_for_update() if for_update else stmt
         rows = await self._fetch(stmt, plan)
         return rows[0] if rows else None
 
@@ -272,11 +297,13 @@ class Repository(Generic[M]):
         *where: ColumnElement[bool],
         load: Sequence[Any] | str = (),
         with_deleted: bool = False,
+        for_update: bool = False,
         **filters: Any,
     ) -> M:
         """The only matching row: NotFoundError if none, MultipleFoundError if several."""
-        plan = self._plan(load)
+        plan = self._plan(load, for_update)
         stmt = self._statement(plan, where, None, load, with_deleted, filters).limit(2)
+        stmt = stmt.with_for_update() if for_update else stmt
         rows = await self._fetch(stmt, plan)
         if not rows:
             raise NotFoundError(self.model, filters or None, f"no {self.info.name} matches")
@@ -293,16 +320,19 @@ class Repository(Generic[M]):
         offset: int | None = None,
         load: Sequence[Any] | str = (),
         with_deleted: bool = False,
+        for_update: bool = False,
         **filters: Any,
     ) -> builtins.list[M]:
         """Every matching row, in ``order_by`` order (primary key by default)."""
-        plan = self._plan(load)
+        plan = self._plan(load, for_update)
         stmt = self._statement(plan, where, None, load, with_deleted, filters)
         stmt = stmt.order_by(*_filters.order_clauses(self.info, order_by))
         if limit is not None:
             stmt = stmt.limit(_non_negative("limit", limit))
         if offset is not None:
             stmt = stmt.offset(_non_negative("offset", offset))
+        if for_update:
+            stmt = stmt.with_for_update()
         return await self._fetch(stmt, plan)
 
     def _all(self, stmt: Select[Any]) -> Callable[[AsyncSession], Awaitable[builtins.list[M]]]:

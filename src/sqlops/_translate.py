@@ -63,7 +63,12 @@ def on_handle_error(ctx: ExceptionContext) -> BaseException | None:
         ctx.original_exception, Exception
     ):
         return None  # cancellation / KeyboardInterrupt must propagate as themselves
-    err = translate(ctx.original_exception, _statement_context(ctx))
+    context = _statement_context(ctx)
+    original = ctx.original_exception
+    if isinstance(original, TypeError | ValueError | ArithmeticError) and ctx.execution_context:
+        # raised while binding a parameter (e.g. sqlite3's OverflowError for 2**70)
+        return _invalid_value(context, _no_values(original))
+    err = translate(original, context)
     if err is None and ctx.is_disconnect:
         err = DatabaseUnavailableError(f"connection to the database was lost: {_short(ctx)}")
     return err
@@ -85,8 +90,10 @@ def translate(exc: BaseException, context: _Context | None = None) -> SqlopsErro
     code = _mysql_code(orig)
     if code is not None:
         return _translate_mysql(code, str(orig.args[1]) if len(orig.args) > 1 else "", context)
-    if isinstance(exc, sa_exc.StatementError) and isinstance(orig, TypeError | ValueError):
-        return InvalidValueError(f"a value could not be sent to the database: {orig}")
+    if isinstance(exc, sa_exc.StatementError) and isinstance(
+        orig, TypeError | ValueError | ArithmeticError
+    ):
+        return InvalidValueError(f"a value could not be sent to the database: {_no_values(orig)}")
     if isinstance(orig, OSError | ConnectionError) and not isinstance(orig, FileNotFoundError):
         return DatabaseUnavailableError(f"cannot reach the database: {orig}")
     return None
@@ -179,8 +186,7 @@ def _pg_value_reason(err: Any, state: str, context: _Context) -> str:
                 name = context.positions[index]
                 return f"invalid value for parameter {_strip_suffix(name)!r}"
         return "a value has the wrong type for its column"
-    message = str(err.args[0])
-    return message.split(":", 1)[0] if state == "22P02" else message
+    return _no_values(err)
 
 
 # ----------------------------------------------------------------------------- MariaDB / MySQL
@@ -308,6 +314,10 @@ def _sqlite_foreign_key(context: _Context) -> SqlopsError:
     else:
         refs = list(table.foreign_key_constraints)
         detail = "referenced row is missing"
+        # SET parameters carry the column key as is; WHERE ones get a suffix (team_id_1)
+        setting = {k for params in context.params for k in params}
+        touched = [fk for fk in refs if any(c.key in setting for c in fk.columns)]
+        refs = touched or refs  # an UPDATE names only the foreign keys it sets
     if len(refs) == 1:
         fk = refs[0]
         return ForeignKeyViolation(
@@ -414,6 +424,17 @@ def _primary_key_name(table: str | None) -> str | None:
 
 def _name(name: Any) -> str | None:
     return str(name) if name is not None and not isinstance(name, type(None)) else None
+
+
+def _no_values(exc: BaseException) -> str:
+    """The reason in a driver message, without the value it quotes.
+
+    Messages such as ``invalid input syntax for type integer: "abc"`` or
+    ``invalid literal for int() with base 10: 'x'`` put the offending value after a
+    colon; messages reach HTTP responses and logs, so everything after it is dropped.
+    """
+    text = str(exc.args[0]) if exc.args else type(exc).__name__
+    return text.split(":", 1)[0].strip() or type(exc).__name__
 
 
 def _strip_suffix(bind_name: str) -> str:

@@ -75,15 +75,41 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value.astimezone(dt.timezone.utc)  # type: ignore[no-any-return]
 
 
+TYPE_ANNOTATION_MAP: dict[Any, Any] = {dt.datetime: UTCDateTime()}
+
+
+def new_metadata() -> MetaData:
+    """A fresh ``MetaData`` with sqlops' constraint naming convention.
+
+    For a typed base of your own (its own registry, so two apps may both have a
+    ``Player`` class)::
+
+        class Base(AsyncAttrs, DeclarativeBase):
+            metadata = new_metadata()
+            type_annotation_map = TYPE_ANNOTATION_MAP
+    """
+    return MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def make_base(name: str = "Base") -> type[DeclarativeBase]:
+    """A new declarative base like :class:`Base`, with its own registry and metadata.
+
+    ``Base = make_base()`` is the one-line form of the class shown in
+    :func:`new_metadata` (type checkers prefer the class form as a base).
+    """
+    namespace = {"metadata": new_metadata(), "type_annotation_map": dict(TYPE_ANNOTATION_MAP)}
+    return type(name, (AsyncAttrs, DeclarativeBase), namespace)
+
+
 class Base(AsyncAttrs, DeclarativeBase):
     """Declarative base with a constraint naming convention (stable migration names).
 
     Includes ``AsyncAttrs`` so ``await obj.awaitable_attrs.rel`` loads a relationship
-    explicitly.
+    explicitly. Timezone-aware ``datetime`` columns map to :class:`UTCDateTime`.
     """
 
-    metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {dt.datetime: UTCDateTime()}
+    metadata = new_metadata()
+    type_annotation_map = TYPE_ANNOTATION_MAP
 
 
 class IntPK:
@@ -141,5 +167,7 @@ __all__ = [
     "Timestamps",
     "UTCDateTime",
     "UUIDPK",
+    "make_base",
+    "new_metadata",
     "utcnow",
 ]

@@ -61,16 +61,7 @@ async def test_too_long_value_is_422(backend: str, client: httpx.AsyncClient):
     assert_no_leak(response, long_name)
 
 
-async def test_out_of_range_number_is_422(
-    backend: str, client: httpx.AsyncClient, request: pytest.FixtureRequest
-):
-    request.applymarker(
-        pytest.mark.xfail(
-            backend == "sqlite",
-            reason="core: SQLite's OverflowError is not translated to InvalidValueError",
-            strict=True,
-        )
-    )
+async def test_out_of_range_number_is_422(client: httpx.AsyncClient):
     response = await client.post("/people", json={**ADA, "age": 2**70})
     assert response.status_code == 422
     assert response.json()["field"] == "age"

@@ -184,3 +184,43 @@ async def test_pool_timeout_names_pool_settings(url: str, backend: str) -> None:
         assert "pool_timeout=0.2" in message
     finally:
         await db.dispose()
+
+
+async def test_integer_too_large_for_the_driver_is_invalid_value(db: sqlops.Database) -> None:
+    """sqlite3 raises OverflowError while binding; asyncpg / MariaDB reject it too."""
+    with pytest.raises(sqlops.InvalidValueError) as info:
+        await sqlops.Repository(User, db).create(email="a@x", name="n", age=2**70)
+    assert info.value.column == "age"
+    assert str(2**70) not in str(info.value)
+    assert await sqlops.Repository(User, db).count() == 0
+
+
+async def test_invalid_value_messages_do_not_quote_the_value(
+    db: sqlops.Database, backend: str
+) -> None:
+    from sqlalchemy import text
+
+    if backend == "sqlite":
+        pytest.skip("SQLite stores any value in any column")
+    with pytest.raises(sqlops.InvalidValueError) as info:
+        async with db.transaction() as s:
+            await s.execute(
+                text(
+                    "INSERT INTO accounts (owner, balance, small, amount)"
+                    " VALUES ('o', 'secret-abc', 0, 0)"
+                )
+            )
+    assert "secret-abc" not in str(info.value)
+
+
+async def test_sqlite_update_names_the_foreign_key_it_sets(
+    db: sqlops.Database, backend: str
+) -> None:
+    team = await sqlops.Repository(Team, db).create(name="t")
+    user = await sqlops.Repository(User, db).create(email="a@x", name="a", team_id=team.id)
+    seats = sqlops.Repository(Membership, db)
+    await seats.create(team_id=team.id, user_id=user.id)
+    with pytest.raises(sqlops.ForeignKeyViolation) as info:
+        await seats.update_where(values={"user_id": 999}, team_id=team.id)
+    assert info.value.table == "memberships"
+    assert info.value.columns == ("user_id",)

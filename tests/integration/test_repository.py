@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 
@@ -260,3 +261,39 @@ async def test_plain_declarative_models_work(db: sqlops.Database) -> None:
     """Models from a user's own DeclarativeBase: the test schema is one."""
     async with db.session() as s:
         assert (await s.scalars(select(Team))).all() == []
+
+
+async def test_for_update_locks_rows_in_an_injected_session(
+    db: sqlops.Database, backend: str
+) -> None:
+    users = sqlops.Repository(User, db)
+    user = await users.create(email="a@x", name="a")
+    with pytest.raises(ValueError, match="injected session"):
+        await users.get(user.id, for_update=True)
+    async with db.transaction() as s:
+        repo = sqlops.Repository(User, s)
+        locked = await repo.get_one(user.id, for_update=True)
+        assert locked.id == user.id
+        assert [u.id for u in await repo.list(for_update=True, name="a")] == [user.id]
+        assert (await repo.one(for_update=True, name="a")).id == user.id
+        assert (await repo.first(for_update=True)) is not None
+    if backend == "sqlite":
+        return  # SQLite has no row locks (BEGIN IMMEDIATE already serializes writers)
+    order: list[str] = []
+
+    async def holder() -> None:
+        async with db.transaction() as s:
+            await sqlops.Repository(User, s).get_one(user.id, for_update=True)
+            order.append("locked")
+            await asyncio.sleep(0.3)
+            await sqlops.Repository(User, s).update(user.id, name="first")
+            order.append("first committed")
+
+    async def waiter() -> None:
+        await asyncio.sleep(0.1)
+        async with db.transaction() as s:
+            row = await sqlops.Repository(User, s).get_one(user.id, for_update=True)
+            order.append(f"second saw {row.name}")
+
+    await asyncio.gather(holder(), waiter())
+    assert order == ["locked", "first committed", "second saw first"]

@@ -5,8 +5,12 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
 import sqlops
 import sqlops.models
+from sqlops.models import NAMING_CONVENTION, make_base
 
 DOCS = Path(__file__).parents[2] / "docs"
 
@@ -63,3 +67,32 @@ def test_repository_methods_match_the_contract() -> None:
             assert inspect.isasyncgenfunction(method)
         else:
             assert inspect.iscoroutinefunction(method), name
+
+
+def test_make_base_gives_independent_registries() -> None:
+    first, second = make_base(), make_base()
+    assert first.metadata is not second.metadata
+    assert first.metadata.naming_convention == NAMING_CONVENTION
+
+    class Player(first):  # type: ignore[valid-type, misc]
+        __tablename__ = "players"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        name: Mapped[str] = mapped_column(String(20), unique=True)
+
+    class Player2(second):  # type: ignore[valid-type, misc]
+        __tablename__ = "players"  # the same table name in another registry
+        id: Mapped[int] = mapped_column(primary_key=True)
+
+    assert "players" in first.metadata.tables and "players" in second.metadata.tables
+    constraint = next(iter(first.metadata.tables["players"].constraints - {
+        first.metadata.tables["players"].primary_key}))  # fmt: skip
+    assert constraint.name == "uq_players_name"
+
+
+def test_importing_sqlops_does_not_import_sqlalchemy() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, sqlops, sqlops.audit; print('sqlalchemy' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.stdout.strip() == "False", done.stderr
