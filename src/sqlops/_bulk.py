@@ -23,7 +23,7 @@ from ._errors import InvalidValueError, NotFoundError, SqlopsError
 from ._modelinfo import ModelInfo
 
 if TYPE_CHECKING:
-    from ._repository import Repository
+    from ._repobase import RepositoryBase as Repository
 
 COPY_CHUNK = 10_000
 VALUES_CHUNK = 1_000

@@ -1,0 +1,273 @@
+"""The read methods of Repository: lookups, lists, counts, pages and streams."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from . import _fastread, _filters, _pagination
+from ._errors import (
+    MultipleFoundError,
+    NotFoundError,
+)
+from ._pagination import CursorPage, Page
+from ._repobase import RepositoryBase, _non_negative
+
+M = TypeVar("M")
+
+
+class Reads(RepositoryBase[M]):
+    """get, get_one, first, one, list, count, exists, page, cursor_page, stream."""
+
+    async def get(
+        self,
+        pk: Any,
+        *,
+        load: Sequence[Any] | str = (),
+        with_deleted: bool = False,
+        for_update: bool = False,
+    ) -> M | None:
+        """The row with primary key ``pk`` (scalar, tuple or mapping), or None.
+
+        ``for_update=True`` locks the row (``SELECT … FOR UPDATE``) until the injected
+        session's transaction ends.
+        """
+        identity = self._pk_values(pk)
+        plan = self._plan(load, for_update)
+        if plan is not None:
+            obj = await self._fast_get(plan, identity)
+        else:
+            options = _filters.load_options(self.info, load) if load else ()
+
+            async def run(session: AsyncSession) -> M | None:
+                return await session.get(
+                    self.model, identity, options=options, with_for_update=for_update or None
+                )
+
+            obj = await self._read(run)
+        if obj is not None and not with_deleted and self._is_deleted(obj):
+            return None
+        return obj
+
+    async def _fast_get(self, plan: _fastread.ReadPlan, identity: tuple[Any, ...]) -> M | None:
+        assert self.db is not None
+        dialect = self.db.engine.sync_engine.dialect
+        if dialect.driver == "asyncpg":
+            return await self.db._driver_read(
+                lambda driver: _fastread.fetch_by_pk(plan, dialect, driver, identity)
+            )
+        stmt = plan.select().where(
+            *(plan.columns[i] == v for i, v in zip(plan.pk_positions, identity, strict=True))
+        )
+
+        async def run(conn: AsyncConnection) -> M | None:
+            row = (await conn.execute(stmt)).first()
+            return None if row is None else plan.build(row)
+
+        return await self.db._core_read(run)
+
+    async def get_one(
+        self,
+        pk: Any,
+        *,
+        load: Sequence[Any] | str = (),
+        with_deleted: bool = False,
+        for_update: bool = False,
+    ) -> M:
+        """Like :meth:`get`, but raise :class:`NotFoundError` when there is no such row."""
+        obj = await self.get(pk, load=load, with_deleted=with_deleted, for_update=for_update)
+        if obj is None:
+            raise NotFoundError(self.model, pk)
+        return obj
+
+    async def first(
+        self,
+        *where: ColumnElement[bool],
+        order_by: Any = None,
+        load: Sequence[Any] | str = (),
+        with_deleted: bool = False,
+        for_update: bool = False,
+        **filters: Any,
+    ) -> M | None:
+        """The first matching row in ``order_by`` order (primary key by default), or None."""
+        plan = self._plan(load, for_update)
+        stmt = self._statement(plan, where, None, load, with_deleted, filters)
+        stmt = stmt.order_by(*_filters.order_clauses(self.info, order_by)).limit(1)
+        stmt = stmt.with_for_update() if for_update else stmt
+        rows = await self._fetch(stmt, plan)
+        return rows[0] if rows else None
+
+    async def one(
+        self,
+        *where: ColumnElement[bool],
+        load: Sequence[Any] | str = (),
+        with_deleted: bool = False,
+        for_update: bool = False,
+        **filters: Any,
+    ) -> M:
+        """The only matching row: NotFoundError if none, MultipleFoundError if several."""
+        plan = self._plan(load, for_update)
+        stmt = self._statement(plan, where, None, load, with_deleted, filters).limit(2)
+        stmt = stmt.with_for_update() if for_update else stmt
+        rows = await self._fetch(stmt, plan)
+        if not rows:
+            raise NotFoundError(self.model, filters or None, f"no {self.info.name} matches")
+        if len(rows) > 1:
+            raise MultipleFoundError(f"more than one {self.info.name} matches")
+        found: M = rows[0]
+        return found
+
+    async def list(
+        self,
+        *where: ColumnElement[bool],
+        order_by: Any = None,
+        limit: int | None = None,
+        offset: int | None = None,
+        load: Sequence[Any] | str = (),
+        with_deleted: bool = False,
+        for_update: bool = False,
+        **filters: Any,
+    ) -> builtins.list[M]:
+        """Every matching row, in ``order_by`` order (primary key by default)."""
+        plan = self._plan(load, for_update)
+        stmt = self._statement(plan, where, None, load, with_deleted, filters)
+        stmt = stmt.order_by(*_filters.order_clauses(self.info, order_by))
+        if limit is not None:
+            stmt = stmt.limit(_non_negative("limit", limit))
+        if offset is not None:
+            stmt = stmt.offset(_non_negative("offset", offset))
+        if for_update:
+            stmt = stmt.with_for_update()
+        return await self._fetch(stmt, plan)
+
+    async def count(
+        self, *where: ColumnElement[bool], with_deleted: bool = False, **filters: Any
+    ) -> int:
+        """How many rows match."""
+        stmt = select(func.count()).select_from(self.info.table)
+        stmt = stmt.where(*where, *_filters.build_where(self.info, filters))
+        stmt = self._soft(stmt, with_deleted)
+        return int(await self._scalar(stmt))
+
+    async def exists(
+        self, *where: ColumnElement[bool], with_deleted: bool = False, **filters: Any
+    ) -> bool:
+        """Whether any row matches (stops at the first)."""
+        stmt = select(*self.info.pk_attrs).where(*where, *_filters.build_where(self.info, filters))
+        stmt = self._soft(stmt, with_deleted).limit(1)
+        return await self._scalar(stmt) is not None
+
+    async def page(
+        self,
+        *where: ColumnElement[bool],
+        page: int = 1,
+        per_page: int = 20,
+        order_by: Any = None,
+        load: Sequence[Any] | str = (),
+        with_deleted: bool = False,
+        **filters: Any,
+    ) -> Page[M]:
+        """Page ``page`` of ``per_page`` rows with the total, in one statement.
+
+        The total comes from ``count(*) OVER ()`` on the same query; only a page past the
+        end needs a second (count) query.
+        """
+        if not isinstance(page, int) or page < 1:
+            raise ValueError(f"page must be an integer >= 1, got {page!r}")
+        if not isinstance(per_page, int) or per_page < 1:
+            raise ValueError(f"per_page must be an integer >= 1, got {per_page!r}")
+        plan = self._plan(load)
+        stmt = self._statement(plan, where, None, load, with_deleted, filters)
+        stmt = stmt.add_columns(func.count().over().label("sqlops_total"))
+        stmt = stmt.order_by(*_filters.order_clauses(self.info, order_by))
+        stmt = stmt.limit(per_page).offset((page - 1) * per_page)
+        rows = await self._fetch_rows(stmt, plan)
+        if rows:
+            total = int(rows[0][1])
+        else:  # past the last page: the window function had no row to ride on
+            total = await self.count(*where, with_deleted=with_deleted, **filters)
+        return Page(items=[row[0] for row in rows], total=total, page=page, per_page=per_page)
+
+    async def cursor_page(
+        self,
+        *where: ColumnElement[bool],
+        after: str | None = None,
+        limit: int = 50,
+        order_by: Any = None,
+        load: Sequence[Any] | str = (),
+        with_deleted: bool = False,
+        **filters: Any,
+    ) -> CursorPage[M]:
+        """Up to ``limit`` rows after cursor ``after`` (keyset pagination).
+
+        Costs the same at any depth. The primary key breaks ties; pass ``next_cursor``
+        back as ``after`` for the next page.
+        """
+        if not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"limit must be an integer >= 1, got {limit!r}")
+        keys = self._cursor_keys(order_by)
+        tag = _pagination.fingerprint(self.info, keys)
+        secret = self._cursor_secret()
+        plan = self._plan(load)
+        stmt = self._statement(plan, where, None, load, with_deleted, filters)
+        if after is not None:
+            values = _pagination.decode_cursor(secret, tag, after, self.info, keys)
+            stmt = stmt.where(_pagination.keyset_after(keys, values))
+        stmt = stmt.order_by(*_pagination.keyset_order(keys)).limit(limit + 1)
+        items = await self._fetch(stmt, plan)
+        next_cursor = None
+        if len(items) > limit:
+            items = items[:limit]
+            last = items[-1]
+            values = [getattr(last, k.key) for k in keys]
+            next_cursor = _pagination.encode_cursor(secret, tag, values)
+        return CursorPage(items=items, next_cursor=next_cursor)
+
+    def _cursor_keys(self, order_by: Any) -> builtins.list[_filters.SortKey]:
+        keys = _filters.sort_keys(self.info, order_by)
+        named = {k.key for k in keys}
+        for pk in self.info.pk_keys:
+            if pk not in named:
+                keys.append(_filters._make_sort_key(self.info, pk, False))
+        return keys
+
+    def _cursor_secret(self) -> bytes:
+        if self.db is not None:
+            return _pagination.cursor_key(self.db.cursor_secret, self.db.url)
+        assert self.session is not None
+        bind = self.session.sync_session.get_bind(self.info.mapper)
+        return _pagination.cursor_key(None, bind.engine.url)
+
+    async def stream(
+        self,
+        *where: ColumnElement[bool],
+        order_by: Any = None,
+        batch_size: int = 1000,
+        with_deleted: bool = False,
+        **filters: Any,
+    ) -> AsyncIterator[M]:
+        """Yield every matching row, ``batch_size`` at a time, in flat memory.
+
+        Uses a server-side cursor (PostgreSQL, MariaDB). Standalone, it holds one
+        read-only transaction open while you iterate; if you stop early, close it:
+        ``async with contextlib.aclosing(repo.stream()) as rows: ...``.
+        """
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        stmt = self.select(*where, with_deleted=with_deleted, **filters)
+        stmt = stmt.order_by(*_filters.order_clauses(self.info, order_by))
+        stmt = stmt.execution_options(yield_per=batch_size)
+        async with self._reading() as session:
+            result = await session.stream_scalars(stmt)
+            try:
+                # The identity map holds rows weakly: memory stays flat as the caller
+                # drops them. (expunge_all() here would break yield_per's loading.)
+                async for partition in result.partitions():
+                    for obj in partition:
+                        yield obj
+            finally:
+                await result.close()

@@ -1,0 +1,223 @@
+"""What every repository method stands on: the two modes, statements, fast reads."""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import with_loader_criteria
+
+from . import _fastread, _filters
+from ._database import Database
+from ._errors import (
+    InvalidFilterError,
+)
+from ._modelinfo import ModelInfo, model_info
+from ._url import dialect_family
+from .models import SoftDelete
+
+M = TypeVar("M")
+T = TypeVar("T")
+
+
+class RepositoryBase(Generic[M]):
+    """Construction, the standalone / injected modes, and statement building."""
+
+    def __init__(self, model: type[M], bind: Database | AsyncSession) -> None:
+        self.model = model
+        self.info: ModelInfo = model_info(model)
+        if isinstance(bind, AsyncSession):
+            self.db: Database | None = None
+            self.session: AsyncSession | None = bind
+        elif isinstance(bind, Database):
+            self.db, self.session = bind, None
+        else:
+            raise TypeError(
+                f"Repository({model.__name__}, …) needs a sqlops.Database or an AsyncSession, "
+                f"not {type(bind).__name__}"
+            )
+        self._dialect: str | None = bind.dialect if isinstance(bind, Database) else None
+
+    def __repr__(self) -> str:
+        mode = "standalone" if self.db is not None else "injected"
+        return f"Repository({self.info.name}, {mode})"
+
+    # ------------------------------------------------------------------ sessions
+
+    @asynccontextmanager
+    async def _writing(self) -> AsyncIterator[AsyncSession]:
+        if self.session is not None:
+            yield self.session
+        else:
+            assert self.db is not None
+            async with self.db.transaction() as session:
+                yield session
+
+    async def _read(self, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """Run ``fn(session)`` on the injected session, or as a standalone read."""
+        if self.session is not None:
+            return await fn(self.session)
+        assert self.db is not None
+        return await self.db._read(fn)
+
+    @asynccontextmanager
+    async def _reading(self) -> AsyncIterator[AsyncSession]:
+        """A read-only transaction (for streams, which need one for server-side cursors)."""
+        if self.session is not None:
+            yield self.session
+        else:
+            assert self.db is not None
+            async with self.db.transaction(readonly=True) as session:
+                yield session
+
+    @property
+    def dialect(self) -> str:
+        """The backend family: ``"postgresql"``, ``"mysql"`` or ``"sqlite"``."""
+        if self._dialect is None:
+            assert self.session is not None
+            bind = self.session.sync_session.get_bind(self.info.mapper)
+            self._dialect = dialect_family(bind.engine.url)
+        return self._dialect
+
+    # ------------------------------------------------------------------ statements
+
+    def select(
+        self,
+        *where: ColumnElement[bool],
+        order_by: Any = None,
+        load: Sequence[Any] | str = (),
+        with_deleted: bool = False,
+        **filters: Any,
+    ) -> Select[Any]:
+        """Build the ``Select`` the read methods run (useful to extend by hand)."""
+        return self._statement(None, where, order_by, load, with_deleted, filters)
+
+    def _statement(
+        self,
+        plan: _fastread.ReadPlan | None,
+        where: Sequence[ColumnElement[bool]],
+        order_by: Any,
+        load: Sequence[Any] | str,
+        with_deleted: bool,
+        filters: dict[str, Any],
+    ) -> Select[Any]:
+        """The read SELECT: of the model (ORM) or, with a fast plan, of its columns (Core)."""
+        stmt: Select[Any] = select(self.model) if plan is None else plan.select()
+        stmt = stmt.where(*where, *_filters.build_where(self.info, filters))
+        stmt = self._soft(stmt, with_deleted)
+        if load:
+            stmt = stmt.options(*_filters.load_options(self.info, load))
+            if not with_deleted:
+                stmt = stmt.options(
+                    with_loader_criteria(
+                        SoftDelete,
+                        lambda cls: cls.deleted_at.is_(None),
+                        include_aliases=True,
+                    )
+                )
+        if order_by is not None:
+            stmt = stmt.order_by(*_filters.order_clauses(self.info, order_by))
+        return stmt
+
+    def _plan(
+        self, load: Sequence[Any] | str, for_update: bool = False
+    ) -> _fastread.ReadPlan | None:
+        """The session-free read plan, when this call can use it (standalone, no load=)."""
+        if for_update and self.db is not None:
+            raise ValueError(
+                "for_update=True needs an injected session: in standalone mode the lock "
+                "would end with the call's own transaction. Use Repository(Model, session)."
+            )
+        if self.db is None or load or for_update:
+            return None
+        plan = _fastread.plan_for(self.info)
+        return plan if plan.eligible else None
+
+    async def _fetch(self, stmt: Select[Any], plan: _fastread.ReadPlan | None) -> builtins.list[M]:
+        """Run a read SELECT built by :meth:`_statement`; the model instances."""
+        if plan is None:
+            return await self._read(self._all(stmt))
+        assert self.db is not None
+
+        async def run(conn: AsyncConnection) -> builtins.list[M]:
+            return plan.build_all((await conn.execute(stmt)).all())
+
+        return await self.db._core_read(run)
+
+    async def _fetch_rows(self, stmt: Select[Any], plan: _fastread.ReadPlan | None) -> Any:
+        """Run a SELECT with extra columns; rows of (instance, *extra)."""
+        if plan is None:
+
+            async def orm(session: AsyncSession) -> Any:
+                return (await session.execute(stmt)).unique().all()
+
+            return await self._read(orm)
+        assert self.db is not None
+        width = len(plan.keys)
+
+        async def core(conn: AsyncConnection) -> Any:
+            rows = (await conn.execute(stmt)).all()
+            return [(plan.build(row), *row[width:]) for row in rows]
+
+        return await self.db._core_read(core)
+
+    def _soft(self, stmt: Any, with_deleted: bool) -> Any:
+        if self.info.soft_delete is not None and not with_deleted:
+            return stmt.where(self.info.soft_delete.is_(None))
+        return stmt
+
+    def _pk_where(self, pk: Any) -> builtins.list[ColumnElement[bool]]:
+        values = self._pk_values(pk)
+        return [attr == value for attr, value in zip(self.info.pk_attrs, values, strict=True)]
+
+    def _pk_values(self, pk: Any) -> tuple[Any, ...]:
+        keys = self.info.pk_keys
+        if len(keys) == 1 and type(pk) is self.info.pk_types[0]:
+            return (pk,)  # the common case, already the column's type
+        if isinstance(pk, Mapping):
+            missing = [k for k in keys if k not in pk]
+            if missing:
+                raise InvalidFilterError(f"primary key of {self.info.name} needs {missing}")
+            raw = tuple(pk[k] for k in keys)
+        elif isinstance(pk, tuple | list):
+            raw = tuple(pk)
+        else:
+            raw = (pk,)
+        if len(raw) != len(keys):
+            raise InvalidFilterError(
+                f"{self.info.name} has a {len(keys)}-column primary key {keys}, got {len(raw)}"
+            )
+        return tuple(_filters.coercer(self.info, k, k)(v) for k, v in zip(keys, raw, strict=True))
+
+    def _is_deleted(self, obj: Any) -> bool:
+        column = self.info.soft_delete
+        return column is not None and getattr(obj, column.key) is not None
+
+    def _all(self, stmt: Select[Any]) -> Callable[[AsyncSession], Awaitable[builtins.list[M]]]:
+        async def run(session: AsyncSession) -> builtins.list[M]:
+            return builtins.list((await session.scalars(stmt)).unique())
+
+        return run
+
+    async def _scalar(self, stmt: Any) -> Any:
+        if self.db is not None:  # no instances to build: always the Core path
+
+            async def core(conn: AsyncConnection) -> Any:
+                return (await conn.execute(stmt)).scalar()
+
+            return await self.db._core_read(core)
+
+        async def run(session: AsyncSession) -> Any:
+            return (await session.execute(stmt)).scalar()
+
+        return await self._read(run)
+
+
+def _non_negative(name: str, value: int) -> int:
+    if not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+    return value

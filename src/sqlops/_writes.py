@@ -1,0 +1,247 @@
+"""The write methods of Repository: create, update, delete, upsert, counters."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, delete, inspect, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from . import _bulk, _filters
+from ._errors import (
+    InvalidValueError,
+    NotFoundError,
+    UniqueViolation,
+)
+from ._repobase import RepositoryBase
+from .models import utcnow
+
+M = TypeVar("M")
+
+
+class Writes(RepositoryBase[M]):
+    """create, create_many, update(_where), delete(_where), get_or_create, upsert,
+    increment, soft_delete, restore."""
+
+    def _build(self, obj: M | None, values: dict[str, Any]) -> M:
+        if obj is not None:
+            if not isinstance(obj, self.model):
+                raise TypeError(f"expected a {self.info.name}, got {type(obj).__name__}")
+            for key, value in values.items():
+                setattr(obj, key, value)
+            return obj
+        self.info.check_values(values)
+        return self.model(**values)
+
+    async def create(self, obj: M | None = None, /, **values: Any) -> M:
+        """Insert one row, from an instance or from column values, and return it."""
+        self.info.check_values(values)
+        instance = self._build(obj, values)
+        async with self._writing() as session:
+            session.add(instance)
+            await session.flush()
+            await self._load_unloaded_columns(session, instance)
+        return instance
+
+    async def _load_unloaded_columns(self, session: AsyncSession, obj: Any) -> None:
+        """Fetch server-generated values the INSERT did not return (backends without RETURNING)."""
+        unloaded = inspect(obj).unloaded
+        columns = [key for key in self.info.columns if key in unloaded]
+        if columns:
+            await session.refresh(obj, attribute_names=columns)
+
+    async def create_many(
+        self,
+        rows: Iterable[Mapping[str, Any] | M],
+        *,
+        returning: bool = False,
+        chunk_size: int | None = None,
+        progress: Any = None,
+    ) -> Any:
+        """Insert many rows, chunk by chunk (COPY on PostgreSQL); the count or the objects.
+
+        ``rows`` may be any iterable, a generator included: it is consumed lazily, one
+        chunk at a time, so memory stays flat. ``progress(done)`` gets the running total
+        after each chunk. Standalone, all chunks are one transaction: all or nothing.
+        """
+        async with self._writing() as session:
+            return await _bulk.create_many(
+                self, session, rows, returning=returning, chunk_size=chunk_size, progress=progress
+            )
+
+    async def update(self, pk: Any, /, **values: Any) -> M:
+        """Set ``values`` on the row with primary key ``pk`` and return it (partial update)."""
+        self.info.check_values(values, "update")
+        identity = self._pk_values(pk)
+        async with self._writing() as session:
+            obj = await session.get(self.model, identity)
+            if obj is None or self._is_deleted(obj):
+                raise NotFoundError(self.model, pk)
+            for key, value in values.items():
+                setattr(obj, key, value)
+            await session.flush()
+            await self._load_unloaded_columns(session, obj)
+        return obj
+
+    async def update_where(
+        self,
+        *where: ColumnElement[bool],
+        values: Mapping[str, Any],
+        with_deleted: bool = False,
+        **filters: Any,
+    ) -> int:
+        """Set ``values`` on every matching row in one UPDATE; return how many matched."""
+        values = dict(values)
+        self.info.check_values(values, "update")
+        if not values:
+            raise InvalidValueError("update_where needs at least one value to set")
+        stmt = update(self.model).where(*where, *_filters.build_where(self.info, filters))
+        stmt = self._soft(stmt, with_deleted).values(values)
+        sync = "auto" if self.session is not None else False
+        async with self._writing() as session:
+            result = await session.execute(stmt, execution_options={"synchronize_session": sync})
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def delete(self, pk: Any) -> bool:
+        """Delete the row with primary key ``pk`` (ORM cascades apply); False if absent."""
+        identity = self._pk_values(pk)
+        async with self._writing() as session:
+            obj = await session.get(self.model, identity)
+            if obj is None:
+                return False
+            await session.delete(obj)
+            await session.flush()
+        return True
+
+    async def delete_where(
+        self,
+        *where: ColumnElement[bool],
+        all: bool = False,
+        with_deleted: bool = False,
+        **filters: Any,
+    ) -> int:
+        """Delete every matching row in one DELETE; return how many.
+
+        With no condition at all it refuses (``ValueError``) unless ``all=True``: an empty
+        filter from a query string must not empty the table. ORM cascades do not run (use
+        ``ON DELETE CASCADE`` or :meth:`delete`).
+        """
+        if not where and not filters and not all:
+            raise ValueError(
+                f"delete_where() without a condition would delete every {self.info.name}; "
+                "pass all=True if that is what you want"
+            )
+        stmt = delete(self.model).where(*where, *_filters.build_where(self.info, filters))
+        stmt = self._soft(stmt, with_deleted)
+        sync = "auto" if self.session is not None else False
+        async with self._writing() as session:
+            result = await session.execute(stmt, execution_options={"synchronize_session": sync})
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def get_or_create(
+        self, defaults: Mapping[str, Any] | None = None, **lookup: Any
+    ) -> tuple[M, bool]:
+        """The row matching ``lookup``, or a new one from ``lookup`` + ``defaults``; race-safe.
+
+        Returns ``(obj, created)``. Concurrent callers with the same lookup get the same
+        row and exactly one gets ``created=True``: the INSERT runs in a savepoint, and a
+        unique violation means another caller won, so we read its row. Without a unique
+        constraint on the lookup columns, the lookup is serialized with an advisory lock
+        (PostgreSQL) or the write lock (SQLite).
+        """
+        if not lookup:
+            raise ValueError("get_or_create needs at least one lookup value")
+        self.info.check_values(lookup, "look up")
+        values = {**lookup, **(defaults or {})}
+        self.info.check_values(values)
+        async with self._writing() as session:
+            if not _bulk.covers_unique(self.info, lookup):
+                await _bulk.lock_lookup(session, self, lookup)
+            found = await self._lookup(session, lookup)
+            if found is not None:
+                return found, False
+            try:
+                async with session.begin_nested():
+                    obj = self.model(**values)
+                    session.add(obj)
+                    await session.flush()
+            except UniqueViolation:
+                found = await self._lookup(session, lookup, locking=True)
+                if found is None:
+                    raise
+                return found, False
+            await self._load_unloaded_columns(session, obj)
+            return obj, True
+
+    async def _lookup(
+        self, session: AsyncSession, lookup: dict[str, Any], *, locking: bool = False
+    ) -> M | None:
+        stmt = self.select(**lookup).limit(1)
+        if locking and self.dialect == "mysql":
+            # REPEATABLE READ would show our old snapshot; a locking read sees the winner.
+            stmt = stmt.with_for_update(read=True)
+        return (await session.scalars(stmt)).first()
+
+    async def upsert(
+        self,
+        values: Mapping[str, Any],
+        *,
+        conflict: Sequence[Any] | str | None = None,
+        update: Sequence[Any] | None = None,
+    ) -> M:
+        """Insert ``values`` or, on conflict, update the existing row — one statement.
+
+        ``conflict`` defaults to the primary key, ``update`` to every other given column.
+        On MariaDB any unique key triggers the update (ON DUPLICATE KEY UPDATE).
+        """
+        async with self._writing() as session:
+            row: M = await _bulk.upsert_one(self, session, dict(values), conflict, update)
+        return row
+
+    async def upsert_many(
+        self,
+        rows: Iterable[Mapping[str, Any]],
+        *,
+        conflict: Sequence[Any] | str | None = None,
+        update: Sequence[Any] | None = None,
+        chunk_size: int | None = None,
+    ) -> int:
+        """Upsert many rows with multi-row statements; return how many rows were written.
+
+        Rows with the same conflict key within one call collapse to the last one.
+        """
+        async with self._writing() as session:
+            return await _bulk.upsert_many(self, session, rows, conflict, update, chunk_size)
+
+    async def increment(self, pk: Any, column: Any, by: int | float = 1) -> int | float:
+        """Atomically add ``by`` to ``column`` of row ``pk``; return the new value."""
+        key = column if isinstance(column, str) else getattr(column, "key", None)
+        if key not in self.info.columns:
+            raise InvalidValueError(f"{self.info.name} has no column {column!r} to increment")
+        if isinstance(by, bool) or not isinstance(by, int | float):
+            raise InvalidValueError(f"increment by must be a number, got {type(by).__name__}")
+        async with self._writing() as session:
+            return await _bulk.increment(self, session, self._pk_where(pk), key, by, pk)
+
+    async def soft_delete(self, pk: Any) -> bool:
+        """Mark row ``pk`` deleted (``deleted_at = now``); False if absent or already deleted."""
+        return await self._set_deleted(pk, deleted=True)
+
+    async def restore(self, pk: Any) -> bool:
+        """Undo :meth:`soft_delete`; False if absent or not deleted."""
+        return await self._set_deleted(pk, deleted=False)
+
+    async def _set_deleted(self, pk: Any, *, deleted: bool) -> bool:
+        column = self.info.soft_delete
+        if column is None:
+            raise TypeError(
+                f"{self.info.name} has no soft-delete column (use the SoftDelete mixin)"
+            )
+        stmt = update(self.model).where(*self._pk_where(pk))
+        stmt = stmt.where(column.is_(None) if deleted else column.is_not(None))
+        stmt = stmt.values({column.key: utcnow() if deleted else None})
+        sync = "auto" if self.session is not None else False
+        async with self._writing() as session:
+            result = await session.execute(stmt, execution_options={"synchronize_session": sync})
+        return bool(result.rowcount)  # type: ignore[attr-defined]
