@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # the names are imported on first use: see __getattr__
         UniqueViolation,
     )
     from ._filters import OPERATORS
+    from ._guards import NPlusOneError, NPlusOneWarning, SessionLeakWarning
     from ._pagination import CursorPage, Page
     from ._repository import Repository
     from ._translate import translate
@@ -39,6 +40,9 @@ if TYPE_CHECKING:  # the names are imported on first use: see __getattr__
 # Importing sqlops must stay cheap (``python -m sqlops.audit`` needs no SQLAlchemy), so
 # each public name is imported from its module the first time it is used.
 _MODULES = {
+    "NPlusOneError": "._guards",
+    "NPlusOneWarning": "._guards",
+    "SessionLeakWarning": "._guards",
     "Database": "._database",
     "PoolTimeoutError": "._database",
     "OPERATORS": "._filters",
@@ -78,12 +82,15 @@ __all__ = [
     "InvalidValueError",
     "LazyLoadError",
     "MultipleFoundError",
+    "NPlusOneError",
+    "NPlusOneWarning",
     "NotFoundError",
     "NotNullViolation",
     "OPERATORS",
     "Page",
     "PoolTimeoutError",
     "Repository",
+    "SessionLeakWarning",
     "SessionMisuseError",
     "SqlopsError",
     "TransactionConflictError",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import time
@@ -22,10 +23,10 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
-from . import _guards, _lazyload, _translate
+from . import _dialects, _guards, _lazyload, _translate
 from ._dialects import configure_engine
 from ._errors import DatabaseUnavailableError, SqlopsError
-from ._transaction import quietly, run_with_retries, shielded
+from ._transaction import Counters, RetryStats, quietly, run_with_retries, shielded
 from ._url import dialect_family, is_memory_sqlite, resolve_url, safe_url
 
 logger = logging.getLogger("sqlops")
@@ -106,6 +107,7 @@ class Database:
             info={_lazyload.INFO_KEY: lazy_loads, _guards.N_PLUS_ONE_KEY: n_plus_one},
             sqlops_tracker=self._session_tracker,
         )
+        self._retries = Counters()
         self._disposed = False
 
     # ------------------------------------------------------------------ properties
@@ -114,6 +116,12 @@ class Database:
     def dialect(self) -> str:
         """``"postgresql"``, ``"mysql"`` (MariaDB too) or ``"sqlite"``."""
         return dialect_family(self.url)
+
+    @property
+    def stats(self) -> RetryStats:
+        """A snapshot of this Database's :meth:`run` counters (runs, attempts, conflicts,
+        gave_up); subtract two snapshots to measure a stretch of work."""
+        return self._retries.snapshot()
 
     @property
     def replicas(self) -> list[AsyncEngine]:
@@ -145,7 +153,9 @@ class Database:
             await engine.dispose()
 
     def __del__(self) -> None:
-        if not getattr(self, "_disposed", True) and self.engine.pool.checkedin():  # type: ignore[attr-defined]
+        pool: Any = self.engine.pool if hasattr(self, "engine") else None
+        idle = getattr(pool, "checkedin", None)  # NullPool/StaticPool keep nothing idle
+        if not getattr(self, "_disposed", True) and idle is not None and idle():
             warnings.warn(
                 f"{self!r} was never disposed; call `await db.dispose()` or use "
                 "`async with Database(...)`",
@@ -233,7 +243,7 @@ class Database:
             async with self.transaction(isolation=isolation) as session:
                 return await fn(session, *args, **kwargs)
 
-        return await run_with_retries(attempt, retries)
+        return await run_with_retries(attempt, retries, self._retries)
 
     # ------------------------------------------------------------------ internals
 
@@ -347,14 +357,39 @@ class Database:
                 replica = await self._replica_session(options)
                 if replica is not None:
                     return replica
-        session = self._sessionmaker()
-        if options:
+        return await self._open(self._sessionmaker, options)
+
+    async def _open(
+        self, make: Callable[[], AsyncSession], options: dict[str, Any]
+    ) -> AsyncSession:
+        """``make()`` a session, check its connection out and begin, past a dead connection.
+
+        On asyncpg (no ping at checkout) BEGIN is sent here, before the caller's block
+        runs: a pooled connection that the server had already dropped fails at BEGIN,
+        when nothing of the transaction has run, and one fresh connection is used
+        instead (the pool's older ones are invalidated with it). Elsewhere the session
+        stays lazy unless options must be applied.
+        """
+        eager = _dialects.begins_lazily(self.engine.sync_engine)
+        if not (eager or options):
+            return make()
+        for attempt in (1, 2):
+            session = make()
             try:
-                await session.connection(execution_options=options)
+                conn = await session.connection(execution_options=options or None)
+                lost = await _dialects.begin_now(conn) if eager else None
             except BaseException:
                 await shielded(session.close())
                 raise
-        return session
+            if lost is None:
+                return session
+            await shielded(session.close())
+            if attempt == 2:
+                raise DatabaseUnavailableError(
+                    f"connection lost at BEGIN, twice: {type(lost).__name__}: {lost}"
+                ) from lost
+            logger.info("pooled connection was dead at BEGIN, using a new one: %s", lost)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _replica_session(self, options: dict[str, Any]) -> AsyncSession | None:
         """A session on the next replica that is up, or None to use the primary."""
@@ -363,17 +398,14 @@ class Database:
             down_since = self._replica_down.get(index)
             if down_since is not None and time.monotonic() - down_since < _REPLICA_RETRY_AFTER:
                 continue
-            session = self._sessionmaker(bind=self._replicas[index])
+            make = functools.partial(self._sessionmaker, bind=self._replicas[index])
             try:
-                await session.connection(execution_options=options)
+                session = await self._open(make, options)
+            except PoolTimeoutError:
+                raise  # busy, not down: as on the other read paths
             except (DatabaseUnavailableError, OSError) as exc:
-                await shielded(session.close())
-                self._replica_down[index] = time.monotonic()
-                logger.warning("replica %d is unavailable, skipping it: %s", index, exc)
+                self._mark_down(index, exc)
                 continue
-            except BaseException:
-                await shielded(session.close())
-                raise
             self._replica_down.pop(index, None)
             return session
         return None
@@ -419,7 +451,7 @@ async def _with_driver(engine: AsyncEngine, use: Callable[[Any], Awaitable[T]]) 
         err = _translate.translate(exc)
         driver = fairy.driver_connection
         if isinstance(err, DatabaseUnavailableError) or (driver is not None and driver.is_closed()):
-            fairy.invalidate(exc)
+            _dialects.invalidate_all(fairy, exc)  # as SQLAlchemy does on its own paths
             err = err or DatabaseUnavailableError(f"connection lost: {type(exc).__name__}")
         if err is None:
             raise

@@ -19,7 +19,6 @@ see docs/guards.md); the others cost nothing until they have something to report
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import os
 import sys
@@ -32,9 +31,8 @@ from types import FrameType
 from typing import Any, Literal, TypeVar
 
 import greenlet
-import sqlalchemy
 from sqlalchemy import event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction
 from sqlalchemy.orm import ORMExecuteState, Session
 
@@ -70,37 +68,54 @@ class SessionLeakWarning(UserWarning):
 
 # ----------------------------------------------------------------------------- call sites
 
-# Frames from these are never "your code": SQLAlchemy, greenlet, asyncio, sqlops itself
-# (the testing plugin included), and the stdlib wrappers that sit between them.
-_LIBRARY_DIRS = tuple(
-    os.path.dirname(os.path.abspath(path)) + os.sep
-    for path in (sqlalchemy.__file__, greenlet.__file__, asyncio.__file__, __file__)
-    if path
-) + tuple(os.path.abspath(path) for path in (contextlib.__file__, functools.__file__) if path)
+# Frames of these modules are never "your code": SQLAlchemy, sqlops itself (the testing
+# plugin included), the async drivers, and the machinery between them and you.
+_LIBRARIES = (
+    *("sqlalchemy", "sqlops", "greenlet", "asyncio", "contextlib", "functools", "anyio"),
+    *("asyncpg", "asyncmy", "aiomysql", "aiosqlite", "psycopg"),
+)
+_LIBRARY_PACKAGES = tuple(f"{name}." for name in _LIBRARIES)
 
 
 def _is_user_frame(frame: FrameType) -> bool:
-    return not frame.f_code.co_filename.startswith(_LIBRARY_DIRS)
-
-
-def _first_user_frame(frame: FrameType | None) -> FrameType | None:
-    while frame is not None and not _is_user_frame(frame):
-        frame = frame.f_back
-    return frame
+    module = frame.f_globals.get("__name__", "")
+    return not (module in _LIBRARIES or module.startswith(_LIBRARY_PACKAGES))
 
 
 def user_frame() -> FrameType | None:
-    """The innermost frame of application code, looking through SQLAlchemy's greenlets.
+    """The innermost frame of application code in the running task (or thread).
 
     Inside ``greenlet_spawn`` the caller's coroutine frames are on the parent greenlet's
-    stack, so when the current one holds only library frames we continue there.
+    stack, so when the current one holds only library frames we continue there. The walk
+    stops at the task's own coroutine: beyond it lie the event loop and whatever started
+    it, which say nothing about where the call came from.
     """
-    found = _first_user_frame(sys._getframe(1))
+    top = getattr(_current_task_coro(), "cr_frame", None)
+    frame: FrameType | None = sys._getframe(1)
     current: Any = greenlet.getcurrent()
-    while found is None and current.parent is not None:
+    while True:
+        while frame is not None:
+            if _is_user_frame(frame):
+                return frame
+            if frame is top:
+                return None
+            frame = frame.f_back
         current = current.parent
-        found = _first_user_frame(current.gr_frame)
-    return found
+        if current is None:
+            return None
+        frame = current.gr_frame
+
+
+def _current_task() -> asyncio.Task[Any] | None:
+    try:
+        return asyncio.current_task()
+    except RuntimeError:  # no running loop: plain sync code
+        return None
+
+
+def _current_task_coro() -> Any:
+    task = _current_task()
+    return task.get_coro() if task is not None else None
 
 
 def _where(frame: FrameType | None) -> str:
@@ -195,15 +210,20 @@ def _task_label(task: asyncio.Task[Any] | None, frame: FrameType | None) -> str:
         return "code outside any task"
     coro = task.get_coro()
     name = getattr(coro, "__qualname__", None) or type(coro).__name__
-    return f"task {task.get_name()!r} (coroutine {name}() at {_where(frame)})"
+    where = f" at {_where(frame)}" if frame is not None else ""
+    return f"task {task.get_name()!r} (coroutine {name}(){where})"
 
 
 def _suspended_user_frame(task: asyncio.Task[Any]) -> FrameType | None:
-    """Where in application code a suspended ``task`` is waiting (innermost frame)."""
-    for frame in reversed(task.get_stack()):
-        if _is_user_frame(frame):
-            return frame
-    return None
+    """Where in application code a suspended ``task`` waits: the innermost such frame."""
+    found = None
+    awaiting: Any = task.get_coro()
+    while awaiting is not None:
+        frame = getattr(awaiting, "cr_frame", None)
+        if frame is not None and _is_user_frame(frame):
+            found = frame
+        awaiting = getattr(awaiting, "cr_await", None)
+    return found
 
 
 def _conflict_message(
@@ -229,6 +249,7 @@ class GuardedAsyncSession(AsyncSession):
     """
 
     _sqlops_owner: asyncio.Task[Any] | None = None
+    _sqlops_loop: asyncio.AbstractEventLoop | None = None
     _sqlops_op = ""
     _sqlops_depth = 0
     _sqlops_tracker: SessionTracker | None = None
@@ -243,6 +264,8 @@ class GuardedAsyncSession(AsyncSession):
         task = asyncio.current_task()
         owner = self._sqlops_owner
         if owner is None:
+            if task is not None and task.get_loop() is not self._sqlops_loop:
+                self._sqlops_loop = _check_session_loop(self, task.get_loop())
             self._sqlops_owner, self._sqlops_op, self._sqlops_depth = task, op, 1
         elif owner is task:
             self._sqlops_depth += 1
@@ -253,7 +276,7 @@ class GuardedAsyncSession(AsyncSession):
         """For the synchronous methods: refuse while another task is inside a call."""
         owner = self._sqlops_owner
         if owner is not None:
-            task = asyncio.current_task()
+            task = _current_task()
             if owner is not task:
                 raise SessionMisuseError(_conflict_message(owner, self._sqlops_op, task, op))
 
@@ -395,23 +418,47 @@ def check_loop(record: Any) -> None:
     remembered = record.info.get(LOOP_KEY)
     if remembered is None:
         return
-    ref, owner = remembered
-    opened_in = ref()
     try:
         current = asyncio.get_running_loop()
     except RuntimeError:
         return
-    if opened_in is current:
-        return
-    state = "now closed" if opened_in is None or opened_in.is_closed() else "still open"
-    raise SessionMisuseError(
-        f"{owner} was used from a second event loop: its pooled connections were opened by "
-        f"another loop ({state}), and a driver connection belongs to the loop that opened "
-        "it. Create the Database inside the loop that uses it (e.g. in the app's "
-        "lifespan), or `await db.dispose()` before that loop ends (asyncio.run() ends its "
-        "loop when it returns); in pytest use the sqlops fixtures, which keep one engine "
-        "per event loop"
-    )
+    ref, owner = remembered
+    if ref() is not current:
+        raise SessionMisuseError(
+            f"{owner} was used from a second event loop: its pooled connections were "
+            f"opened by another loop ({_loop_state(ref())}), and a driver connection "
+            "belongs to the loop that opened it. Create the Database inside the loop that "
+            "uses it (e.g. in the app's lifespan), or `await db.dispose()` before that loop "
+            "ends (asyncio.run() ends its loop when it returns); in pytest use the sqlops "
+            "fixtures, which keep one engine per event loop"
+        )
+
+
+def _check_session_loop(
+    session: AsyncSession, loop: asyncio.AbstractEventLoop
+) -> asyncio.AbstractEventLoop:
+    """Refuse a session bound to a connection that another event loop opened.
+
+    Called on a session's first call in each loop (an identity check otherwise). Only a
+    session bound to one connection (the test-transaction recipe) can carry it across
+    loops; sessions on an engine get their connection from the pool, checked there.
+    """
+    bind = session.sync_session.bind
+    if not isinstance(bind, Connection) or bind.closed or bind.invalidated:
+        return loop
+    remembered = bind.connection.info.get(LOOP_KEY)
+    if remembered is not None and remembered[0]() is not loop:
+        raise SessionMisuseError(
+            "this session is bound to a connection opened by another event loop "
+            f"({_loop_state(remembered[0]())}); it can only be used in that loop. In "
+            "pytest-asyncio, give the fixture that opens it the test's loop scope "
+            "(@pytest_asyncio.fixture(loop_scope=...), or asyncio_default_fixture_loop_scope)"
+        )
+    return loop
+
+
+def _loop_state(loop: asyncio.AbstractEventLoop | None) -> str:
+    return "now closed" if loop is None or loop.is_closed() else "still open"
 
 
 # ----------------------------------------------------------------------------- leaks
@@ -451,9 +498,13 @@ class SessionTracker:
 
 
 def _opening_stack() -> traceback.StackSummary:
+    """The innermost few frames of application code (paths relative to the cwd)."""
     frames = [(f, f.f_lineno) for f, _ in traceback.walk_stack(None) if _is_user_frame(f)]
     frames.reverse()
-    return traceback.StackSummary.extract(iter(frames[-4:]), capture_locals=False)
+    stack = traceback.StackSummary.extract(iter(frames[-4:]), capture_locals=False)
+    for summary in stack:
+        summary.filename = _short_path(summary.filename)
+    return stack
 
 
 def _leak_message(owner: str, stacks: list[traceback.StackSummary]) -> str:

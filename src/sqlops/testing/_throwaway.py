@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
-from .._url import dialect_family, resolve_url
+from sqlops._errors import DatabaseUnavailableError, SqlopsError
+from sqlops._url import dialect_family, resolve_url, safe_url
 
 PREFIX = "sqlops_test_"
 
@@ -26,17 +29,13 @@ async def create_database(url: str | URL, name: str | None = None) -> URL:
     if family == "sqlite":
         raise ValueError("SQLite databases are files; use a temporary path instead")
     name = name or PREFIX + secrets.token_hex(6)
-    engine = create_async_engine(_admin_url(base), isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            if family == "postgresql":
-                await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-            else:
-                await conn.exec_driver_sql(
-                    f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-                )
-    finally:
-        await engine.dispose()
+    async with _admin(base, f"create database {name}") as conn:
+        if family == "postgresql":
+            await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        else:
+            await conn.exec_driver_sql(
+                f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+            )
     return base.set(database=name)
 
 
@@ -46,12 +45,26 @@ async def drop_database(url: str | URL) -> None:
     name = target.database
     if not name:
         raise ValueError("the URL names no database")
-    engine = create_async_engine(_admin_url(target), isolation_level="AUTOCOMMIT")
+    async with _admin(target, f"drop database {name}") as conn:
+        if dialect_family(target) == "postgresql":
+            await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        else:
+            await conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+@asynccontextmanager
+async def _admin(url: URL, doing: str) -> AsyncIterator[AsyncConnection]:
+    """An autocommit connection to the server of ``url``; failures name what and where."""
+    admin = _admin_url(url)
+    engine = create_async_engine(admin, isolation_level="AUTOCOMMIT")
     try:
         async with engine.connect() as conn:
-            if dialect_family(target) == "postgresql":
-                await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            else:
-                await conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+            yield conn
+    except SqlopsError:
+        raise
+    except Exception as exc:
+        raise DatabaseUnavailableError(
+            f"cannot {doing} on {safe_url(admin)}: {type(exc).__name__}: {exc}"
+        ) from exc
     finally:
         await engine.dispose()
