@@ -33,7 +33,8 @@ typecheck: $(STAMP)
 check: lint typecheck test
 
 bench: $(STAMP)
-	$(BIN)/sqlops bench
+	$(BIN)/python -m pip install -q -e '.[dev,bench]'
+	$(BIN)/sqlops bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build dist .mypy_cache .ruff_cache

@@ -1,0 +1,77 @@
+"""fastcrud: ``FastCRUD(User)`` with Pydantic schemas, a session per unit of work.
+
+fastcrud has no bulk create: ``upsert_multi`` (one INSERT … ON CONFLICT executemany) is its
+only multi-row write, so the insert uses it. Its upsert conflicts on the primary key only
+(it cannot target ``email``); the rows carry matching ids, so the result is the same.
+A page with its total is two statements (``get_multi`` + ``count``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastcrud import FastCRUD
+from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from .implementation import Implementation, PageResult
+from .schema import User
+from .target import peer_engine
+
+
+class UserSchema(BaseModel):
+    id: int
+    email: str
+    name: str
+
+
+class FastCrudImpl(Implementation):
+    name = "fastcrud"
+    notes = {
+        "insert": "no bulk create: upsert_multi (INSERT … ON CONFLICT on the primary key)",
+        "page": "two statements: get_multi, then count",
+        "upsert": "conflict target is the primary key only, not email",
+    }
+
+    async def open(self) -> None:
+        self.engine = peer_engine(self.target)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.crud: FastCRUD[Any, Any, Any, Any, Any, Any] = FastCRUD(User)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    async def _upsert_multi(self, rows: list[dict[str, Any]]) -> None:
+        async with self.sessions() as session:
+            data = [UserSchema(**row) for row in rows]
+            await self.crud.upsert_multi(session, data, commit=True)
+
+    async def insert(self, rows: list[dict[str, Any]]) -> None:
+        await self._upsert_multi(rows)
+
+    async def get(self, ids: list[int]) -> list[Any]:
+        out = []
+        for i in ids:
+            async with self.sessions() as session:
+                out.append(await self.crud.get(session, id=i))
+        return out
+
+    async def page(self, numbers: list[int], per_page: int, pattern: str) -> list[PageResult]:
+        out = []
+        for number in numbers:
+            async with self.sessions() as session:
+                result = await self.crud.get_multi(
+                    session,
+                    offset=(number - 1) * per_page,
+                    limit=per_page,
+                    sort_columns="id",
+                    name__like=pattern,
+                )
+            out.append((result["data"], result["total_count"]))
+        return out
+
+    async def upsert(self, rows: list[dict[str, Any]]) -> None:
+        await self._upsert_multi(rows)
+
+    def row(self, obj: Any) -> tuple[int, str, str]:
+        return (obj["id"], obj["email"], obj["name"])
