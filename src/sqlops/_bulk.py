@@ -142,7 +142,12 @@ async def create_many(
     progress: Callable[[int], Any] | None,
 ) -> int | list[Any]:
     info = repo.info
-    use_copy = repo.dialect == "postgresql" and not returning and _copy_possible(info)
+    use_copy = (
+        repo.dialect == "postgresql"
+        and not returning
+        and _copy_possible(info)
+        and not _observed(session)  # COPY is invisible to statement listeners
+    )
     size = chunk_size or (COPY_CHUNK if use_copy else _values_chunk(info))
     if size < 1:
         raise ValueError("chunk_size must be >= 1")
@@ -161,6 +166,16 @@ async def create_many(
         if progress is not None:
             progress(done)
     return created if returning else done
+
+
+def _observed(session: AsyncSession) -> bool:
+    """Whether the session's engine has statement listeners or echo (see Database)."""
+    bind = session.sync_session.bind
+    engine = getattr(bind, "engine", None)
+    if engine is None:
+        return False
+    dispatch = engine.dispatch
+    return bool(engine.echo or dispatch.before_cursor_execute or dispatch.after_cursor_execute)
 
 
 def _values_chunk(info: ModelInfo) -> int:

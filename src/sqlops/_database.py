@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import AsyncAdaptedQueuePool
+from sqlalchemy.util import greenlet_spawn
 
 from . import _dialects, _guards, _lazyload, _translate
 from ._dialects import configure_engine
@@ -122,6 +123,26 @@ class Database:
         """A snapshot of this Database's :meth:`run` counters (runs, attempts, conflicts,
         gave_up); subtract two snapshots to measure a stretch of work."""
         return self._retries.snapshot()
+
+    def _observed(self) -> bool:
+        """Whether something watches the statements: a query counter, tracing, echo.
+
+        The fast paths (read templates, COPY) hand SQL straight to the driver and so skip
+        SQLAlchemy's ``before_cursor_execute`` / ``after_cursor_execute`` events; when
+        anyone listens (OpenTelemetry, ``count_queries``) or ``echo`` is on, sqlops takes
+        the ordinary path so that every statement is seen.
+        """
+        for engine in (self.engine, *self._replicas):
+            sync = engine.sync_engine
+            dispatch = sync.dispatch
+            if sync.echo or dispatch.before_cursor_execute or dispatch.after_cursor_execute:
+                return True
+        return False
+
+    @property
+    def driver(self) -> str:
+        """The DBAPI driver: ``"asyncpg"``, ``"aiosqlite"``, ``"asyncmy"``…"""
+        return str(self.engine.sync_engine.dialect.driver)
 
     @property
     def replicas(self) -> list[AsyncEngine]:
@@ -426,6 +447,8 @@ def _make_engine(
     elif not is_memory_sqlite(url):
         options["poolclass"] = _QueuePool
         options.update({k: v for k, v in pool.items() if v is not None})
+    if family == "sqlite":
+        options["pool_reset_on_return"] = None  # a "reset" hook rolls back only if needed
     options.update(engine_options)
     engine = create_async_engine(url, **options)
     configure_engine(engine.sync_engine, family, url)
@@ -440,17 +463,18 @@ async def _with_driver(engine: AsyncEngine, use: Callable[[Any], Awaitable[T]]) 
 
     Driver errors are translated here (they bypass SQLAlchemy's hook); a connection
     that failed at the transport level, or whose call was cancelled midway, is
-    discarded (terminated, no IO) instead of going back to the pool. No transaction
-    is ever started on this path, so returning the connection does no IO either and
-    runs synchronously: it cannot be interrupted by a cancellation.
+    discarded instead of going back to the pool. No transaction is started on this
+    path, so giving the connection back usually does no IO and completes inside
+    ``greenlet_spawn`` without yielding; it only awaits when the pool closes the
+    connection (NullPool, overflow), which needs the greenlet.
     """
     fairy = await engine.raw_connection()
     try:
         return await use(fairy.driver_connection)
     except Exception as exc:
         err = _translate.translate(exc)
-        driver = fairy.driver_connection
-        if isinstance(err, DatabaseUnavailableError) or (driver is not None and driver.is_closed()):
+        is_closed = getattr(fairy.driver_connection, "is_closed", None)  # asyncpg only
+        if isinstance(err, DatabaseUnavailableError) or (is_closed is not None and is_closed()):
             _dialects.invalidate_all(fairy, exc)  # as SQLAlchemy does on its own paths
             err = err or DatabaseUnavailableError(f"connection lost: {type(exc).__name__}")
         if err is None:
@@ -460,11 +484,28 @@ async def _with_driver(engine: AsyncEngine, use: Callable[[Any], Awaitable[T]]) 
         fairy.invalidate(exc)
         raise
     finally:
-        fairy.close()
+        await greenlet_spawn(fairy.close)
 
 
 class _QueuePool(AsyncAdaptedQueuePool):
     """The async queue pool, with a pool timeout that says what to change."""
+
+    def connect(self) -> Any:
+        """Check a connection out; a failure to open one is a DatabaseUnavailableError.
+
+        A server going down can accept the TCP connection and then drop it while
+        SQLAlchemy's connect handlers set it up (asyncpg's type codecs, the first
+        rollback); those raise the driver's own errors, which no ``handle_error`` hook
+        sees on this path.
+        """
+        try:
+            return super().connect()
+        except SqlopsError:
+            raise
+        except Exception as exc:
+            raise DatabaseUnavailableError(
+                f"cannot open a connection: {type(exc).__name__}: {exc}"
+            ) from exc
 
     def _do_get(self) -> Any:
         try:

@@ -10,8 +10,10 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Connection, Dialect, Engine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ._errors import DatabaseUnavailableError
+from ._translate import translate
 from ._url import is_memory_sqlite, safe_url
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -76,6 +78,59 @@ def _configure_liveness(engine: Engine) -> None:
                 raise sa_exc.DisconnectionError("ping failed on an idle connection") from exc
 
 
+def begins_lazily(engine: Engine) -> bool:
+    """Whether ``engine`` trusts pooled connections without a round trip (asyncpg here).
+
+    Then BEGIN is the first round trip that can find a connection the server dropped.
+    """
+    return engine.dialect.driver == "asyncpg" and not engine.pool._pre_ping
+
+
+async def begin_now(conn: AsyncConnection) -> BaseException | None:
+    """Send asyncpg's BEGIN now; if the connection proves dead, invalidate it and return why.
+
+    SQLAlchemy's asyncpg adapter sends BEGIN as a round trip of its own just before the
+    first statement, so sending it here costs nothing. It moves the failure of a
+    connection that the server closed while it sat in the pool — killed, restarted,
+    its FIN not read yet when the checkout looked at ``is_closed()`` — to a point where
+    nothing of the transaction has run, so the caller can take a fresh connection
+    instead of failing the caller's first statement.
+    """
+    raw = await conn.get_raw_connection()
+    adapter: Any = raw.dbapi_connection
+    start = getattr(adapter, "_start_transaction", None)
+    if start is None or getattr(adapter, "_transaction", True) is not None:
+        return None  # not SQLAlchemy's asyncpg adapter, or already begun
+    try:
+        await start()
+    except Exception as exc:
+        driver = raw.driver_connection
+        if not (driver is None or driver.is_closed()) and not is_lost(exc):
+            raise translate(exc) or exc from exc
+        invalidate_all(raw, exc)
+        await conn.invalidate(exc)
+        return exc
+    return None
+
+
+def is_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` says the connection itself is gone (not the statement's fault)."""
+    return isinstance(translate(exc), DatabaseUnavailableError)
+
+
+def invalidate_all(connection: Any, exc: BaseException) -> None:
+    """Invalidate ``connection`` and every older one in its pool, as SQLAlchemy does itself.
+
+    A server that dropped one pooled connection (restart, failover) has usually dropped
+    them all; the rest are replaced at their next checkout instead of failing one by one.
+    """
+    pool = getattr(connection, "_pool", None)  # a pool's _ConnectionFairy knows its pool
+    if pool is not None:
+        pool._invalidate(connection, exc)
+    elif getattr(connection, "is_valid", False):
+        connection.invalidate(exc)
+
+
 def _check_sqlite_directory(url: URL, target: str) -> None:
     """Refuse a file in a missing directory before aiosqlite starts a thread for it.
 
@@ -125,6 +180,16 @@ def _configure_sqlite(engine: Engine, url: URL) -> None:
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()
+
+    @event.listens_for(engine, "reset")
+    def _on_reset(dbapi_connection: Any, record: Any, state: Any) -> None:
+        # The pool's own rollback-on-return is off for SQLite (it always costs a hop to
+        # aiosqlite's worker thread); roll back only what is really still open.
+        if state.terminate_only or not state.asyncio_safe or state.transaction_was_reset:
+            return
+        driver = getattr(dbapi_connection, "driver_connection", None)
+        if driver is not None and driver.in_transaction:
+            dbapi_connection.rollback()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:

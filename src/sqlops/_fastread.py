@@ -9,21 +9,19 @@ loader does: ``ClassManager.new_instance()``, the column values in ``__dict__``,
 identity key set. Relationships stay unloaded, so touching one raises ``LazyLoadError``
 exactly as it does after the session path. Anything else takes the session path.
 
-Primary-key reads on asyncpg go further: the SQL is compiled once per model and run with
-the driver's ``fetchrow`` (asyncpg keeps it prepared), which is what keeps ``get`` close
-to raw asyncpg.
+On asyncpg and aiosqlite the SELECT itself is a compiled template run on the driver
+(see :mod:`sqlops._templates`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, bindparam, select
-from sqlalchemy.engine import Dialect
+from sqlalchemy import Column, select
 from sqlalchemy.orm import ColumnProperty, Mapper
-from sqlalchemy.orm.attributes import instance_state
 
 from ._modelinfo import ModelInfo
 
@@ -37,25 +35,46 @@ class ReadPlan:
     columns: tuple[Column[Any], ...]
     pk_positions: tuple[int, ...]
     eligible: bool
-    _get: dict[int, _GetStatement] = field(default_factory=dict)
 
     def build(self, row: Sequence[Any]) -> Any:
         """A detached instance holding ``row`` (values in ``self.columns`` order)."""
-        obj = self.info.mapper.class_manager.new_instance()
-        state = instance_state(obj)
-        state.dict.update(zip(self.keys, row, strict=False))
-        state.key = self.info.mapper.identity_key_from_primary_key(
-            tuple(row[i] for i in self.pk_positions)
-        )
-        return obj
+        return self._builder(row)
+
+    @functools.cached_property
+    def _builder(self) -> Callable[[Sequence[Any]], Any]:
+        """``build`` as one closure: what ``ClassManager.new_instance()`` does, inlined.
+
+        It runs once per row of every page, so each attribute lookup counts; the steps
+        are the ORM loader's own (``__new__``, the state, ``__dict__``, the identity key).
+        """
+        mapper = self.info.mapper
+        cls: Any = mapper.class_
+        manager = mapper.class_manager
+        new, construct, attach = cls.__new__, manager._state_constructor, manager._state_setter
+        identity_class, keys, positions = mapper._identity_class, self.keys, self.pk_positions
+
+        def build(row: Sequence[Any]) -> Any:
+            obj = new(cls)
+            state = construct(obj, manager)
+            attach(obj, state)
+            obj.__dict__.update(zip(keys, row, strict=False))  # page rows carry a total
+            state.key = (identity_class, tuple([row[i] for i in positions]), None)
+            return obj
+
+        return build
 
     def build_all(self, rows: Sequence[Sequence[Any]]) -> list[Any]:
-        build = self.build
+        build = self._builder
         return [build(row) for row in rows]
 
     def select(self) -> Any:
         """``SELECT <every mapped column> FROM <table>``, to extend with criteria."""
         return select(*self.columns)
+
+    @property
+    def types(self) -> tuple[Any, ...]:
+        """The column types, in ``columns`` order (the result types of :meth:`select`)."""
+        return tuple(column.type for column in self.columns)
 
 
 _plans: dict[type[Any], ReadPlan] = {}
@@ -109,57 +128,3 @@ def _eligible(mapper: Mapper[Any], columns: list[Column[Any]]) -> bool:
         if not isinstance(column, Column) or column.table is not table:
             return False  # a column_property() expression or another table's column
     return len(columns) > 0
-
-
-# ----------------------------------------------------------------------------- get on asyncpg
-
-
-@dataclass(frozen=True)
-class _GetStatement:
-    sql: str
-    bind: tuple[Any, ...]
-    result: tuple[Any, ...] | None
-
-
-def get_statement(plan: ReadPlan, dialect: Dialect) -> _GetStatement:
-    """``SELECT … WHERE pk = $1`` compiled for ``dialect``, with its bind processors."""
-    found = plan._get.get(id(dialect))
-    if found is None:
-        pk_columns = [plan.columns[i] for i in plan.pk_positions]
-        stmt = plan.select().where(
-            *(col == bindparam(f"pk{n}", type_=col.type) for n, col in enumerate(pk_columns))
-        )
-        compiled = stmt.compile(dialect=dialect)
-        bind = tuple(col.type._cached_bind_processor(dialect) for col in pk_columns)
-        found = plan._get[id(dialect)] = _GetStatement(str(compiled), bind, None)
-    return found
-
-
-async def fetch_by_pk(
-    plan: ReadPlan, dialect: Dialect, driver: Any, pk: tuple[Any, ...]
-) -> Any | None:
-    """Run the primary-key SELECT on an asyncpg connection and build the instance."""
-    statement = get_statement(plan, dialect)
-    if statement.result is None:
-        statement = await _learn_types(plan, dialect, driver, statement)
-    args = [p(v) if p is not None else v for p, v in zip(statement.bind, pk, strict=True)]
-    row = await driver.fetchrow(statement.sql, *args)
-    if row is None:
-        return None
-    assert statement.result is not None
-    values = [p(v) if p is not None else v for p, v in zip(statement.result, row, strict=True)]
-    return plan.build(values)
-
-
-async def _learn_types(
-    plan: ReadPlan, dialect: Dialect, driver: Any, statement: _GetStatement
-) -> _GetStatement:
-    """Result processors depend on the server's type OIDs (asyncpg Numeric): ask once."""
-    prepared = await driver.prepare(statement.sql)
-    oids = [attribute.type.oid for attribute in prepared.get_attributes()]
-    result = tuple(
-        col.type._cached_result_processor(dialect, oid)
-        for col, oid in zip(plan.columns, oids, strict=True)
-    )
-    learned = plan._get[id(dialect)] = _GetStatement(statement.sql, statement.bind, result)
-    return learned

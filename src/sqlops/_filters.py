@@ -35,10 +35,107 @@ _MAX_ECHO = 40
 
 def build_where(info: ModelInfo, filters: Mapping[str, Any]) -> list[ColumnElement[bool]]:
     """Turn ``{"age__gt": "30", "team__name": "x"}`` into SQL expressions."""
-    return [_condition(info, key, value) for key, value in filters.items()]
+    out = []
+    for key, value in filters.items():
+        term = term_for(info, key)
+        out.append(term.condition(*term.bind(value)))
+    return out
 
 
-def _condition(info: ModelInfo, key: str, value: Any) -> ColumnElement[bool]:
+@dataclass(frozen=True)
+class Term:
+    """One parsed filter key: the relationship hops, the column and the operator.
+
+    :meth:`bind` validates and converts a raw value into ``(shape, args)`` — the only
+    place values are coerced — and :meth:`condition` turns them into SQL. ``shape`` is
+    whatever changes the SQL itself (``IS NULL`` vs ``IS NOT NULL``, the length of an
+    ``IN`` list) and ``args`` are the bound values, so a statement compiled for one
+    shape can be reused with other args (the read templates do this).
+    """
+
+    key: str
+    hops: tuple[tuple[ModelInfo, str], ...]
+    owner: ModelInfo
+    column: str
+    op: str
+    coerce: Callable[[Any], Any]
+
+    def bind(self, value: Any) -> tuple[Any, list[Any]]:
+        op, key = self.op, self.key
+        if op == "is_null":
+            return _to_bool(value, key), []
+        if op in ("in", "not_in"):
+            items = [self.coerce(v) for v in _as_list(value, key)]
+            return len(items), items
+        if op == "between":
+            pair = _as_list(value, key)
+            if len(pair) != 2:
+                raise InvalidFilterError(f"{key}: between takes two values (low, high)")
+            return 2, [self.coerce(pair[0]), self.coerce(pair[1])]
+        if op in _TEXT_OPS:
+            if not isinstance(value, str):
+                raise InvalidFilterError(f"{key}: {op} takes a string, not {type(value).__name__}")
+            return None, [_pattern(op, value)]
+        if value is None:
+            if op in ("eq", "ne"):
+                return "null", []
+            raise InvalidFilterError(f"{key}: cannot compare with None; use {self.column}__is_null")
+        return None, [self.coerce(value)]
+
+    def condition(self, shape: Any, args: Sequence[Any]) -> ColumnElement[bool]:
+        attr = self.owner.columns[self.column]
+        op = self.op
+        expr: ColumnElement[bool]
+        if op == "is_null":
+            expr = attr.is_(None) if shape else attr.is_not(None)
+        elif op in ("in", "not_in"):
+            expr = attr.in_(list(args)) if op == "in" else attr.not_in(list(args))
+        elif op == "between":
+            expr = attr.between(args[0], args[1])
+        elif op == "like":
+            expr = attr.like(args[0])
+        elif op == "ilike":
+            expr = attr.ilike(args[0])
+        elif op in _TEXT_OPS:
+            expr = attr.like(args[0], escape=_ESCAPE)
+        elif shape == "null":
+            expr = attr.is_(None) if op == "eq" else attr.is_not(None)
+        else:
+            expr = _COMPARE[op](attr, args[0])
+        return _through(self.hops, expr)
+
+    @property
+    def column_type(self) -> Any:
+        return self.owner.column(self.column).type
+
+
+_ESCAPE = "/"
+
+
+def _pattern(op: str, value: str) -> str:
+    """The LIKE pattern for a text operator; ``%`` and ``_`` in a substring are literal."""
+    if op in ("like", "ilike"):
+        return value
+    escaped = value.replace(_ESCAPE, _ESCAPE * 2).replace("%", _ESCAPE + "%")
+    escaped = escaped.replace("_", _ESCAPE + "_")
+    if op == "contains":
+        return f"%{escaped}%"
+    return f"{escaped}%" if op == "startswith" else f"%{escaped}"
+
+
+_terms: dict[tuple[type[Any], str], Term] = {}
+
+
+def term_for(info: ModelInfo, key: str) -> Term:
+    """Parse filter ``key`` for ``info``'s model (cached once it proved valid)."""
+    found = _terms.get((info.model, key))
+    if found is None:
+        found = _parse(info, key)
+        _terms[(info.model, key)] = found  # only valid keys get here: the cache is bounded
+    return found
+
+
+def _parse(info: ModelInfo, key: str) -> Term:
     parts = key.split("__")
     hops: list[tuple[ModelInfo, str]] = []
     current = info
@@ -52,55 +149,19 @@ def _condition(info: ModelInfo, key: str, value: Any) -> ColumnElement[bool]:
             if len(rest) > 1 or (rest and rest[0] not in OPERATORS):
                 raise _unknown_operator(key, rest)
             op = rest[0] if rest else "eq"
-            expr = _apply(current, part, op, value, key)
-            return _through(hops, expr)
+            return Term(key, tuple(hops), current, part, op, coercer(current, part, key))
         raise _unknown_field(key, part, current)
     raise _unknown_field(key, parts[-1], current)  # "team" alone: a relationship, no column
 
 
-def _through(hops: list[tuple[ModelInfo, str]], expr: ColumnElement[bool]) -> ColumnElement[bool]:
+def _through(
+    hops: Sequence[tuple[ModelInfo, str]], expr: ColumnElement[bool]
+) -> ColumnElement[bool]:
     """Wrap ``expr`` in EXISTS for each relationship hop (``has`` / ``any``)."""
     for owner, name in reversed(hops):
         attr = getattr(owner.model, name)
         expr = attr.any(expr) if owner.relationships[name].uselist else attr.has(expr)
     return expr
-
-
-def _apply(info: ModelInfo, name: str, op: str, value: Any, key: str) -> ColumnElement[bool]:
-    attr = info.columns[name]
-    coerce = coercer(info, name, key)
-    if op == "is_null":
-        flag = _to_bool(value, key)
-        return attr.is_(None) if flag else attr.is_not(None)
-    if op in ("in", "not_in"):
-        items = [coerce(v) for v in _as_list(value, key)]
-        return attr.in_(items) if op == "in" else attr.not_in(items)
-    if op == "between":
-        pair = _as_list(value, key)
-        if len(pair) != 2:
-            raise InvalidFilterError(f"{key}: between takes two values (low, high)")
-        return attr.between(coerce(pair[0]), coerce(pair[1]))
-    if op in _TEXT_OPS:
-        if not isinstance(value, str):
-            raise InvalidFilterError(f"{key}: {op} takes a string, not {type(value).__name__}")
-        return _text_op(attr, op, value)
-    if value is None:
-        if op in ("eq", "ne"):
-            return attr.is_(None) if op == "eq" else attr.is_not(None)
-        raise InvalidFilterError(f"{key}: cannot compare with None; use {name}__is_null")
-    return _COMPARE[op](attr, coerce(value))
-
-
-def _text_op(attr: InstrumentedAttribute[Any], op: str, value: str) -> ColumnElement[bool]:
-    if op == "like":
-        return attr.like(value)
-    if op == "ilike":
-        return attr.ilike(value)
-    if op == "contains":
-        return attr.contains(value, autoescape=True)
-    if op == "startswith":
-        return attr.startswith(value, autoescape=True)
-    return attr.endswith(value, autoescape=True)
 
 
 _COMPARE: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {

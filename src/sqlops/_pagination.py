@@ -180,7 +180,8 @@ def keyset_after(keys: Sequence[SortKey], values: Sequence[Any]) -> ColumnElemen
     every backend can answer from an index range. Otherwise the expanded OR form.
     """
     uniform = len({k.descending for k in keys}) == 1
-    if len(keys) > 1 and uniform and not any(k.nullable for k in keys) and None not in values:
+    no_nulls = all(v is not None for v in values)  # "is": values may be bind parameters
+    if len(keys) > 1 and uniform and not any(k.nullable for k in keys) and no_nulls:
         left, right = tuple_(*(k.attr for k in keys)), tuple_(*values)
         return left < right if keys[0].descending else left > right
     branches: list[ColumnElement[bool]] = []

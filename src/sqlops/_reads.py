@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from . import _fastread, _filters, _pagination
+from . import _fastread, _filters, _pagination, _templates
 from ._errors import (
     MultipleFoundError,
     NotFoundError,
@@ -55,11 +55,20 @@ class Reads(RepositoryBase[M]):
 
     async def _fast_get(self, plan: _fastread.ReadPlan, identity: tuple[Any, ...]) -> M | None:
         assert self.db is not None
-        dialect = self.db.engine.sync_engine.dialect
-        if dialect.driver == "asyncpg":
-            return await self.db._driver_read(
-                lambda driver: _fastread.fetch_by_pk(plan, dialect, driver, identity)
-            )
+        if self.db.driver in _templates.DRIVERS and not self.db._observed():
+            query = _templates.Query([])
+            positions = [query.add([v], plan.columns[i].type)[0] for i, v in zip(
+                plan.pk_positions, identity, strict=True)]  # fmt: skip
+
+            def make(params: builtins.list[Any]) -> Any:
+                pk_columns = [plan.columns[i] for i in plan.pk_positions]
+                return plan.select().where(
+                    *(c == params[p] for c, p in zip(pk_columns, positions, strict=True))
+                )
+
+            rows = await self._run_template(("get", self.model), query, plan.types, make)
+            if rows is not None:
+                return plan.build(rows[0]) if rows else None
         stmt = plan.select().where(
             *(plan.columns[i] == v for i, v in zip(plan.pk_positions, identity, strict=True))
         )
@@ -95,6 +104,13 @@ class Reads(RepositoryBase[M]):
     ) -> M | None:
         """The first matching row in ``order_by`` order (primary key by default), or None."""
         plan = self._plan(load, for_update)
+        if self._templatable(where, plan):
+            assert plan is not None
+            found = await self._list_template(
+                plan, "first", filters, order_by, 1, None, with_deleted
+            )
+            if found is not None:
+                return found[0] if found else None
         stmt = self._statement(plan, where, None, load, with_deleted, filters)
         stmt = stmt.order_by(*_filters.order_clauses(self.info, order_by)).limit(1)
         stmt = stmt.with_for_update() if for_update else stmt
@@ -111,9 +127,14 @@ class Reads(RepositoryBase[M]):
     ) -> M:
         """The only matching row: NotFoundError if none, MultipleFoundError if several."""
         plan = self._plan(load, for_update)
-        stmt = self._statement(plan, where, None, load, with_deleted, filters).limit(2)
-        stmt = stmt.with_for_update() if for_update else stmt
-        rows = await self._fetch(stmt, plan)
+        rows = None
+        if self._templatable(where, plan):
+            assert plan is not None
+            rows = await self._list_template(plan, "one", filters, None, 2, None, with_deleted)
+        if rows is None:
+            stmt = self._statement(plan, where, None, load, with_deleted, filters).limit(2)
+            stmt = stmt.with_for_update() if for_update else stmt
+            rows = await self._fetch(stmt, plan)
         if not rows:
             raise NotFoundError(self.model, filters or None, f"no {self.info.name} matches")
         if len(rows) > 1:
@@ -134,6 +155,17 @@ class Reads(RepositoryBase[M]):
     ) -> builtins.list[M]:
         """Every matching row, in ``order_by`` order (primary key by default)."""
         plan = self._plan(load, for_update)
+        if limit is not None:
+            _non_negative("limit", limit)
+        if offset is not None:
+            _non_negative("offset", offset)
+        if self._templatable(where, plan):
+            assert plan is not None
+            found = await self._list_template(
+                plan, "list", filters, order_by, limit, offset, with_deleted
+            )
+            if found is not None:
+                return found
         stmt = self._statement(plan, where, None, load, with_deleted, filters)
         stmt = stmt.order_by(*_filters.order_clauses(self.info, order_by))
         if limit is not None:
@@ -148,6 +180,22 @@ class Reads(RepositoryBase[M]):
         self, *where: ColumnElement[bool], with_deleted: bool = False, **filters: Any
     ) -> int:
         """How many rows match."""
+        if (
+            self.db is not None
+            and not where
+            and self.db.driver in _templates.DRIVERS
+            and not self.db._observed()
+        ):
+            query = _templates.Query.from_filters(self.info, filters)
+
+            def make(params: builtins.list[Any]) -> Any:
+                stmt = select(func.count()).select_from(self.info.table)
+                return self._soft(stmt.where(*query.conditions(params)), with_deleted)
+
+            key = ("count", self.model, query.shape, with_deleted)
+            rows = await self._run_template(key, query, (_templates.INT,), make)
+            if rows is not None:
+                return int(rows[0][0])
         stmt = select(func.count()).select_from(self.info.table)
         stmt = stmt.where(*where, *_filters.build_where(self.info, filters))
         stmt = self._soft(stmt, with_deleted)
@@ -181,16 +229,36 @@ class Reads(RepositoryBase[M]):
         if not isinstance(per_page, int) or per_page < 1:
             raise ValueError(f"per_page must be an integer >= 1, got {per_page!r}")
         plan = self._plan(load)
-        stmt = self._statement(plan, where, None, load, with_deleted, filters)
-        stmt = stmt.add_columns(func.count().over().label("sqlops_total"))
-        stmt = stmt.order_by(*_filters.order_clauses(self.info, order_by))
-        stmt = stmt.limit(per_page).offset((page - 1) * per_page)
-        rows = await self._fetch_rows(stmt, plan)
+        rows = None
+        if self._templatable(where, plan):
+            assert plan is not None
+            rows = await self._page_template(plan, filters, order_by, page, per_page, with_deleted)
+        if rows is None:
+            rows = await self._page_statement(
+                plan, where, load, with_deleted, filters, order_by, page, per_page
+            )
         if rows:
             total = int(rows[0][1])
         else:  # past the last page: the window function had no row to ride on
             total = await self.count(*where, with_deleted=with_deleted, **filters)
         return Page(items=[row[0] for row in rows], total=total, page=page, per_page=per_page)
+
+    async def _page_statement(
+        self,
+        plan: _fastread.ReadPlan | None,
+        where: Sequence[ColumnElement[bool]],
+        load: Sequence[Any] | str,
+        with_deleted: bool,
+        filters: dict[str, Any],
+        order_by: Any,
+        page: int,
+        per_page: int,
+    ) -> Any:
+        stmt = self._statement(plan, where, None, load, with_deleted, filters)
+        stmt = stmt.add_columns(func.count().over().label("sqlops_total"))
+        stmt = stmt.order_by(*_filters.order_clauses(self.info, order_by))
+        stmt = stmt.limit(per_page).offset((page - 1) * per_page)
+        return await self._fetch_rows(stmt, plan)
 
     async def cursor_page(
         self,
@@ -213,12 +281,19 @@ class Reads(RepositoryBase[M]):
         tag = _pagination.fingerprint(self.info, keys)
         secret = self._cursor_secret()
         plan = self._plan(load)
-        stmt = self._statement(plan, where, None, load, with_deleted, filters)
+        values = None
         if after is not None:
             values = _pagination.decode_cursor(secret, tag, after, self.info, keys)
-            stmt = stmt.where(_pagination.keyset_after(keys, values))
-        stmt = stmt.order_by(*_pagination.keyset_order(keys)).limit(limit + 1)
-        items = await self._fetch(stmt, plan)
+        items = None
+        if self._templatable(where, plan):
+            assert plan is not None
+            items = await self._cursor_template(plan, filters, keys, values, limit, with_deleted)
+        if items is None:
+            stmt = self._statement(plan, where, None, load, with_deleted, filters)
+            if values is not None:
+                stmt = stmt.where(_pagination.keyset_after(keys, values))
+            stmt = stmt.order_by(*_pagination.keyset_order(keys)).limit(limit + 1)
+            items = await self._fetch(stmt, plan)
         next_cursor = None
         if len(items) > limit:
             items = items[:limit]
@@ -226,6 +301,127 @@ class Reads(RepositoryBase[M]):
             values = [getattr(last, k.key) for k in keys]
             next_cursor = _pagination.encode_cursor(secret, tag, values)
         return CursorPage(items=items, next_cursor=next_cursor)
+
+    # ------------------------------------------------------------------ templates
+
+    def _templatable(
+        self, where: Sequence[ColumnElement[bool]], plan: _fastread.ReadPlan | None
+    ) -> bool:
+        """Standalone, no hand-written criteria, a plain model, a driver we can run on."""
+        return (
+            plan is not None
+            and not where
+            and self.db is not None
+            and self.db.driver in _templates.DRIVERS
+            and not self.db._observed()
+        )
+
+    async def _run_template(
+        self,
+        key: Hashable,
+        query: _templates.Query,
+        result_types: Sequence[Any],
+        make: Callable[[builtins.list[Any]], Any],
+    ) -> builtins.list[Any] | None:
+        """Rows of the compiled shape ``key`` (None: this shape cannot be a template)."""
+        assert self.db is not None
+        dialect = self.db.engine.sync_engine.dialect
+        try:
+            found = _templates.template(dialect, key, query.types, result_types, make)
+        except _templates.NotTemplatable:
+            return None
+        return await self.db._driver_read(
+            lambda driver: _templates.fetch(found, dialect, driver, query.args)
+        )
+
+    def _filtered(
+        self,
+        plan: _fastread.ReadPlan,
+        query: _templates.Query,
+        params: Sequence[Any],
+        with_deleted: bool,
+        *extra: Any,
+    ) -> Any:
+        stmt = plan.select().add_columns(*extra) if extra else plan.select()
+        return self._soft(stmt.where(*query.conditions(params)), with_deleted)
+
+    async def _list_template(
+        self,
+        plan: _fastread.ReadPlan,
+        kind: str,
+        filters: dict[str, Any],
+        order_by: Any,
+        limit: int | None,
+        offset: int | None,
+        with_deleted: bool,
+    ) -> builtins.list[M] | None:
+        query = _templates.Query.from_filters(self.info, filters)
+        lim = query.add([limit], _templates.INT)[0] if limit is not None else None
+        off = query.add([offset], _templates.INT)[0] if offset is not None else None
+
+        def make(params: builtins.list[Any]) -> Any:
+            order = _filters.order_clauses(self.info, order_by)
+            stmt = self._filtered(plan, query, params, with_deleted).order_by(*order)
+            stmt = stmt.limit(params[lim]) if lim is not None else stmt
+            return stmt.offset(params[off]) if off is not None else stmt
+
+        order_key = _order_key(self.info, order_by)
+        key = (kind, self.model, query.shape, order_key, with_deleted, lim is None, off is None)
+        rows = await self._run_template(key, query, plan.types, make)
+        return None if rows is None else plan.build_all(rows)
+
+    async def _page_template(
+        self,
+        plan: _fastread.ReadPlan,
+        filters: dict[str, Any],
+        order_by: Any,
+        page: int,
+        per_page: int,
+        with_deleted: bool,
+    ) -> builtins.list[Any] | None:
+        query = _templates.Query.from_filters(self.info, filters)
+        lim, off = query.add([per_page, (page - 1) * per_page], _templates.INT)
+
+        def make(params: builtins.list[Any]) -> Any:
+            order = _filters.order_clauses(self.info, order_by)
+            total = func.count().over().label("sqlops_total")
+            stmt = self._filtered(plan, query, params, with_deleted, total).order_by(*order)
+            return stmt.limit(params[lim]).offset(params[off])
+
+        key = ("page", self.model, query.shape, _order_key(self.info, order_by), with_deleted)
+        rows = await self._run_template(key, query, (*plan.types, _templates.INT), make)
+        if rows is None:
+            return None
+        width = len(plan.keys)
+        return [(plan.build(row), row[width]) for row in rows]
+
+    async def _cursor_template(
+        self,
+        plan: _fastread.ReadPlan,
+        filters: dict[str, Any],
+        keys: Sequence[_filters.SortKey],
+        values: Sequence[Any] | None,
+        limit: int,
+        with_deleted: bool,
+    ) -> builtins.list[M] | None:
+        query = _templates.Query.from_filters(self.info, filters)
+        positions: builtins.list[int | None] = []
+        for k, v in zip(keys, values or (), strict=False):
+            positions.append(None if v is None else query.add([v], k.attr.type)[0])
+        lim = query.add([limit + 1], _templates.INT)[0]
+
+        def make(params: builtins.list[Any]) -> Any:
+            stmt = self._filtered(plan, query, params, with_deleted)
+            if values is not None:
+                bound = [None if p is None else params[p] for p in positions]
+                stmt = stmt.where(_pagination.keyset_after(keys, bound))
+            return stmt.order_by(*_pagination.keyset_order(keys)).limit(params[lim])
+
+        spec = tuple((k.key, k.descending) for k in keys)
+        nulls = None if values is None else tuple(v is None for v in values)
+        key = ("cursor", self.model, query.shape, spec, nulls, with_deleted)
+        rows = await self._run_template(key, query, plan.types, make)
+        return None if rows is None else plan.build_all(rows)
 
     def _cursor_keys(self, order_by: Any) -> builtins.list[_filters.SortKey]:
         keys = _filters.sort_keys(self.info, order_by)
@@ -271,3 +467,8 @@ class Reads(RepositoryBase[M]):
                         yield obj
             finally:
                 await result.close()
+
+
+def _order_key(info: Any, order_by: Any) -> tuple[tuple[str, bool], ...]:
+    """A hashable spelling of ``order_by`` (validated: it may come from a query string)."""
+    return tuple((k.key, k.descending) for k in _filters.sort_keys(info, order_by))

@@ -124,3 +124,54 @@ async def test_select_still_returns_an_orm_statement(db: sqlops.Database) -> Non
     async with db.session() as session:
         assert (await session.scalars(stmt)).all() == []
     assert select(User).compare(select(User))
+
+
+async def test_fast_reads_give_connections_back_under_every_pool(url: str) -> None:
+    """Overflow connections are closed on return, NullPool closes every one: no leak."""
+    import asyncio
+    import gc
+
+    from sqlalchemy.pool import NullPool
+
+    for options in (
+        {"pool_size": 1, "max_overflow": 4},
+        {"engine_options": {"poolclass": NullPool}},
+    ):
+        async with sqlops.Database(url, **options) as db:  # type: ignore[arg-type]
+            await db.create_all(Base.metadata)
+            try:
+                users = sqlops.Repository(User, db)
+                await users.create(email="a@x", name="a")
+                found = await asyncio.gather(*(users.get(1) for _ in range(10)))
+                assert all(u is not None for u in found)
+                pages = await asyncio.gather(*(users.page(per_page=5) for _ in range(10)))
+                assert {p.total for p in pages} == {1}
+                if db.engine.pool.__class__.__name__ != "NullPool":
+                    assert db.engine.pool.checkedout() == 0
+            finally:
+                await db.drop_all(Base.metadata)
+        gc.collect()  # an unclosed driver connection would warn here (warnings are errors)
+
+
+async def test_statement_listeners_see_every_read(db: sqlops.Database) -> None:
+    """With a listener (tracing, query counting) the reads take the observed path."""
+    from sqlalchemy import event
+
+    await _seed(db)
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", record)
+    try:
+        users = sqlops.Repository(User, db)
+        await users.get(1)
+        await users.list(name="A")
+        await users.page()
+        await users.count()
+        await users.create_many([{"email": "z@x", "name": "z"}])
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", record)
+    reads = [s for s in seen if s.lstrip().upper().startswith(("SELECT", "INSERT"))]
+    assert len(reads) >= 5

@@ -1,0 +1,162 @@
+"""Read templates: a SELECT compiled once per query shape, then run on the driver.
+
+Building a ``Select`` from keyword filters, computing its cache key and executing it
+through SQLAlchemy costs about as much client time as PostgreSQL spends answering a
+50-row page. But HTTP list endpoints ask the same few *shapes* of query over and over
+(``name__like`` + ``order_by=id`` + a page), only with other values. A template is that
+shape compiled once with bound parameters; later calls only convert the values (the
+same :meth:`Term.bind` the normal path uses) and hand SQL text and parameters to the
+driver — asyncpg keeps the statement prepared.
+
+Only standalone reads of plain models on asyncpg or aiosqlite take this path; anything
+else builds the statement as usual. Rows become instances through the same
+:class:`~sqlops._fastread.ReadPlan`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import BindParameter, ColumnElement, Integer, bindparam
+from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.type_api import TypeEngine
+
+from ._filters import Term, term_for
+from ._modelinfo import ModelInfo
+
+DRIVERS = ("asyncpg", "aiosqlite")
+_PREFIX = "sqlops_"
+_MAX_TEMPLATES = 512  # per dialect; query shapes are few, values are not part of a shape
+
+
+class NotTemplatable(Exception):
+    """The statement binds a parameter the template does not own: use the normal path."""
+
+
+@dataclass
+class Query:
+    """The filters of one call, bound: shape key, parameter values and their types."""
+
+    terms: list[tuple[Term, Any, list[Any]]]
+    args: list[Any] = field(default_factory=list)
+    types: list[TypeEngine[Any]] = field(default_factory=list)
+
+    @classmethod
+    def from_filters(cls, info: ModelInfo, filters: Mapping[str, Any]) -> Query:
+        query = cls([])
+        for key, value in filters.items():
+            term = term_for(info, key)
+            shape, values = term.bind(value)
+            query.terms.append((term, shape, values))
+            query.add(values, term.column_type)
+        return query
+
+    def add(self, values: Sequence[Any], type_: TypeEngine[Any]) -> list[int]:
+        """Append parameter values; return their positions."""
+        start = len(self.args)
+        self.args.extend(values)
+        self.types.extend([type_] * len(values))
+        return list(range(start, len(self.args)))
+
+    @property
+    def shape(self) -> tuple[Hashable, ...]:
+        return tuple((term.key, shape) for term, shape, _ in self.terms)
+
+    def conditions(self, params: Sequence[Any]) -> list[ColumnElement[bool]]:
+        """The WHERE terms over ``params`` (bind parameters, in ``self.args`` order)."""
+        out = []
+        position = 0
+        for term, shape, values in self.terms:
+            out.append(term.condition(shape, params[position : position + len(values)]))
+            position += len(values)
+        return out
+
+
+@dataclass
+class Template:
+    """One compiled shape: SQL text, where each positional parameter comes from, processors."""
+
+    sql: str
+    order: tuple[int, ...]
+    bind: tuple[Callable[[Any], Any] | None, ...]
+    result_types: tuple[TypeEngine[Any], ...]
+    result: tuple[Callable[[Any], Any] | None, ...] | None = None
+
+    def parameters(self, args: Sequence[Any]) -> list[Any]:
+        out = []
+        for index, process in zip(self.order, self.bind, strict=True):
+            value = args[index]
+            out.append(process(value) if process is not None and value is not None else value)
+        return out
+
+
+_templates: dict[int, dict[Hashable, Template]] = {}
+
+
+def template(
+    dialect: Dialect,
+    key: Hashable,
+    types: Sequence[TypeEngine[Any]],
+    result_types: Sequence[TypeEngine[Any]],
+    make: Callable[[list[BindParameter[Any]]], Any],
+) -> Template:
+    """The template for ``key``, compiling ``make(params)`` the first time."""
+    cache = _templates.setdefault(id(dialect), {})
+    found = cache.get(key)
+    if found is None:
+        params = [bindparam(f"{_PREFIX}{i}", type_=t) for i, t in enumerate(types)]
+        compiled = make(params).compile(dialect=dialect)
+        order = []
+        for name in compiled.positiontup or ():
+            if not name.startswith(_PREFIX):
+                raise NotTemplatable(name)
+            order.append(int(name[len(_PREFIX) :]))
+        if len(cache) >= _MAX_TEMPLATES:
+            cache.clear()
+        found = cache[key] = Template(
+            sql=str(compiled),
+            order=tuple(order),
+            bind=tuple(types[i]._cached_bind_processor(dialect) for i in order),
+            result_types=tuple(result_types),
+        )
+    return found
+
+
+INT = Integer()
+
+
+async def fetch(
+    template: Template, dialect: Dialect, driver: Any, args: Sequence[Any]
+) -> list[Any]:
+    """Run ``template`` on a driver connection; rows with result processors applied."""
+    parameters = template.parameters(args)
+    if dialect.driver == "asyncpg":
+        if template.result is None:
+            await _learn_asyncpg(template, dialect, driver)
+        rows = await driver.fetch(template.sql, *parameters)
+    else:
+        if template.result is None:
+            template.result = tuple(
+                t._cached_result_processor(dialect, None) for t in template.result_types
+            )
+        rows = await driver.execute_fetchall(template.sql, parameters)
+    result = template.result
+    assert result is not None
+    if not any(result):
+        return list(rows)
+    return [
+        [p(v) if p is not None and v is not None else v for p, v in zip(result, row, strict=True)]
+        for row in rows
+    ]
+
+
+async def _learn_asyncpg(template: Template, dialect: Dialect, driver: Any) -> None:
+    """Result processors depend on the server's type OIDs (asyncpg Numeric): ask once."""
+    prepared = await driver.prepare(template.sql)
+    oids = [attribute.type.oid for attribute in prepared.get_attributes()]
+    template.result = tuple(
+        t._cached_result_processor(dialect, oid)
+        for t, oid in zip(template.result_types, oids, strict=True)
+    )
