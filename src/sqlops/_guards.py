@@ -34,9 +34,10 @@ import greenlet
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm import ORMExecuteState
 
 from ._errors import LazyLoadError, SessionMisuseError
+from ._session import SqlopsSession
 
 T = TypeVar("T")
 NPlusOne = Literal["raise", "warn", "off"]
@@ -199,7 +200,7 @@ def install() -> None:
     global _installed
     if not _installed:
         _installed = True
-        event.listen(Session, "do_orm_execute", _detect_n_plus_one)
+        event.listen(SqlopsSession, "do_orm_execute", _detect_n_plus_one)
 
 
 # ----------------------------------------------------------------------------- one task
@@ -242,11 +243,15 @@ def _conflict_message(
 class GuardedAsyncSession(AsyncSession):
     """An ``AsyncSession`` that refuses to be used by two tasks at the same time.
 
+    Its sync sessions are :class:`SqlopsSession`, which carries the guards' hooks.
+
     Every coroutine method marks the session as busy for the calling task until it
     returns; a second task arriving meanwhile gets :class:`SessionMisuseError` before
     anything touches the connection, so the first task's work is not disturbed. Sharing a
     session *sequentially* between tasks is allowed.
     """
+
+    sync_session_class = SqlopsSession
 
     _sqlops_owner: asyncio.Task[Any] | None = None
     _sqlops_loop: asyncio.AbstractEventLoop | None = None

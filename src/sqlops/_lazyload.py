@@ -19,10 +19,11 @@ from typing import Any
 import greenlet
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.orm import ORMExecuteState, Session, strategies
+from sqlalchemy.orm import ORMExecuteState, strategies
 from sqlalchemy.orm import exc as orm_exc
 
 from ._errors import LazyLoadError
+from ._session import SqlopsSession
 
 logger = logging.getLogger("sqlops")
 
@@ -103,7 +104,7 @@ def install() -> None:
     if _installed:
         return
     _installed = True
-    event.listen(Session, "do_orm_execute", _guard_execute)
+    event.listen(SqlopsSession, "do_orm_execute", _guard_execute)
     # SQLAlchemy 2.0 calls it LazyLoader, 2.1 _LazyLoader.
     loader_class: Any = getattr(strategies, "LazyLoader", None) or strategies._LazyLoader
     original = loader_class._load_for_state

@@ -295,3 +295,21 @@ async def test_lazy_loads_allow_is_sqlalchemy_behaviour(url: str) -> None:
             gc.collect()  # surface the leaked coroutine's warning here, where it is expected
         finally:
             await db.drop_all(Base.metadata)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+async def test_guards_leave_other_sessions_alone(db: sqlops.Database) -> None:
+    """Sessions the application builds itself keep SQLAlchemy's own behaviour."""
+    from sqlalchemy.exc import MissingGreenlet, StatementError
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    await sqlops.Repository(Team, db).create(name="t")
+    theirs = async_sessionmaker(db.engine, expire_on_commit=False)
+    async with theirs() as session:
+        team = (await session.scalars(select(Team))).one()
+        with pytest.raises((MissingGreenlet, StatementError)) as info:
+            _ = team.members
+        assert not isinstance(info.value, sqlops.LazyLoadError)
+        del info
+    gc.collect()  # SQLAlchemy's own path may leave an un-awaited driver coroutine
