@@ -33,7 +33,6 @@ typecheck: $(STAMP)
 check: lint typecheck test
 
 bench: $(STAMP)
-	$(BIN)/python -m pip install -q -e '.[dev,bench]'
 	$(BIN)/sqlops bench $(BENCH_ARGS)
 
 clean:
