@@ -19,17 +19,42 @@ BACKOFF_BASE = 0.005
 BACKOFF_CAP = 0.5
 
 
-@dataclass
+@dataclass(frozen=True)
 class RetryStats:
-    """Counters of :meth:`Database.run`: how often transactions had to be retried."""
+    """A snapshot of :meth:`Database.run`'s counters: how often transactions were retried.
+
+    ``runs`` calls of ``run()`` made ``attempts`` attempts; ``conflicts`` of them failed
+    with a conflict, and ``gave_up`` runs ran out of retries.
+    """
 
     runs: int = 0
     attempts: int = 0
     conflicts: int = 0
     gave_up: int = 0
 
+    def __sub__(self, earlier: RetryStats) -> RetryStats:
+        """The counts between ``earlier`` and this snapshot."""
+        return RetryStats(
+            self.runs - earlier.runs,
+            self.attempts - earlier.attempts,
+            self.conflicts - earlier.conflicts,
+            self.gave_up - earlier.gave_up,
+        )
 
-stats = RetryStats()
+
+class Counters:
+    """The live counters behind :class:`RetryStats` (one per Database, one process-wide)."""
+
+    __slots__ = ("attempts", "conflicts", "gave_up", "runs")
+
+    def __init__(self) -> None:
+        self.runs = self.attempts = self.conflicts = self.gave_up = 0
+
+    def snapshot(self) -> RetryStats:
+        return RetryStats(self.runs, self.attempts, self.conflicts, self.gave_up)
+
+
+stats = Counters()  # every Database's run() together
 
 
 async def shielded(coro: Coroutine[Any, Any, T]) -> T:
@@ -67,22 +92,33 @@ def backoff(attempt: int) -> float:
     return random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1)))
 
 
-async def run_with_retries(attempt: Callable[[], Awaitable[T]], retries: int) -> T:
-    """Call ``attempt`` until it does not raise a conflict, at most ``retries + 1`` times."""
+async def run_with_retries(
+    attempt: Callable[[], Awaitable[T]], retries: int, counters: Counters | None = None
+) -> T:
+    """Call ``attempt`` until it does not raise a conflict, at most ``retries + 1`` times.
+
+    Counts into the process-wide :data:`stats` and, if given, ``counters`` (a Database's).
+    """
     if retries < 0:
         raise ValueError("retries must be >= 0")
-    stats.runs += 1
+    every = (stats,) if counters is None else (stats, counters)
+    _count(every, "runs")
     for number in range(1, retries + 2):
-        stats.attempts += 1
+        _count(every, "attempts")
         try:
             return await attempt()
         except TransactionConflictError as exc:
-            stats.conflicts += 1
+            _count(every, "conflicts")
             if number > retries:
-                stats.gave_up += 1
+                _count(every, "gave_up")
                 raise TransactionConflictError(
                     f"gave up after {number} attempts: {exc}", attempts=number
                 ) from exc
             logger.debug("transaction conflict, retry %d/%d: %s", number, retries, exc)
             await asyncio.sleep(backoff(number))
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _count(every: tuple[Counters, ...], name: str) -> None:
+    for counters in every:
+        setattr(counters, name, getattr(counters, name) + 1)
