@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import re
 import time
 from typing import Any
 
@@ -40,6 +42,7 @@ def configure_engine(engine: Engine, family: str, url: URL) -> None:
 
     if family == "sqlite":
         _configure_sqlite(engine, url)
+        logging.getLogger("aiosqlite").addFilter(_aiosqlite_call_filter)  # a set, as below
     elif family == "mysql":
         event.listen(engine, "connect", _mysql_on_connect)
         for name in ("asyncmy", "aiomysql"):
@@ -200,18 +203,51 @@ def _configure_sqlite(engine: Engine, url: URL) -> None:
         conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
+# MariaDB warnings that quote a value: "Truncated incorrect INTEGER value: 'x'",
+# "Duplicate entry 'x' for key ...", "Invalid utf8mb4 character string: 'x'".
+_QUOTED_VALUE = re.compile(r"((?:value|entry|string)[: ]+)'(?:[^'\\]|\\.)*'", re.IGNORECASE)
+
+
 class _PrimaryKeyNameNote(logging.Filter):
-    """Drop MariaDB's note that a PRIMARY KEY's name is ignored.
+    """Drop MariaDB's note that a PRIMARY KEY's name is ignored; mask values in the rest.
 
     The naming convention names every primary key (``pk_users``) for PostgreSQL and
     migrations; MariaDB always calls it PRIMARY and says so on every CREATE TABLE.
+    asyncmy logs every server warning, and some quote the value a statement was given,
+    which may be personal data: it is masked, as in sqlops' own error messages.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "ignored for PRIMARY key" not in record.getMessage()
+        message = record.getMessage()
+        if "ignored for PRIMARY key" in message:
+            return False
+        masked = _QUOTED_VALUE.sub(r"\1'…'", message)
+        if masked != message:
+            record.msg, record.args = masked, ()
+        return True
 
 
 _pk_note_filter = _PrimaryKeyNameNote()
+
+
+class _AiosqliteCall(logging.Filter):
+    """Keep the bound values out of aiosqlite's DEBUG lines ("executing <call>").
+
+    aiosqlite logs each call to its worker thread with the call's arguments, the
+    parameters of every statement included; sqlops keeps the method and the SQL.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            call = record.args[0]
+            if isinstance(call, functools.partial):
+                name = getattr(call.func, "__name__", "call")
+                sql = call.args[0] if call.args and isinstance(call.args[0], str) else ""
+                record.args = (f"{name}({sql!r}, …)" if sql else f"{name}(…)",)
+        return True
+
+
+_aiosqlite_call_filter = _AiosqliteCall()
 
 
 def _mysql_on_connect(dbapi_connection: Any, record: Any) -> None:

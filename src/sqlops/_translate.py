@@ -11,6 +11,8 @@ logs. The driver's own exception stays reachable as ``__cause__``.
 
 from __future__ import annotations
 
+import decimal
+import math
 import re
 import sqlite3
 import weakref
@@ -57,18 +59,32 @@ class _Context:
 # ----------------------------------------------------------------------------- entry points
 
 
+_BIND_ERRORS = (TypeError, ValueError, ArithmeticError, LookupError)
+
+
 def on_handle_error(ctx: ExceptionContext) -> BaseException | None:
     """``handle_error`` hook: return the sqlops error to raise instead, if any."""
     if isinstance(ctx.original_exception, SqlopsError) or not isinstance(
         ctx.original_exception, Exception
     ):
         return None  # cancellation / KeyboardInterrupt must propagate as themselves
+    if ctx.is_pre_ping:
+        # pool_pre_ping found a dead connection: SQLAlchemy replaces it only if the
+        # error reaches it untouched (a new exception here would fail the checkout).
+        return None
     context = _statement_context(ctx)
     original = ctx.original_exception
-    if isinstance(original, TypeError | ValueError | ArithmeticError) and ctx.execution_context:
-        # raised while binding a parameter (e.g. sqlite3's OverflowError for 2**70)
+    if isinstance(original, _BIND_ERRORS) and ctx.statement:
+        # raised while binding a parameter: by a bind processor (a dict for an Enum, a
+        # UUID for a Boolean) or by the driver (sqlite3's OverflowError for 2**70)
+        if isinstance(original, LookupError):  # an Enum's message starts with the value
+            return _invalid_value(context, "not one of the column's allowed values")
         return _invalid_value(context, _no_values(original))
     err = translate(original, context)
+    if err is None and ctx.statement:
+        column = _non_finite_column(context)  # MariaDB's drivers cannot even send them
+        if column is not None:
+            err = _invalid_value(context, "NaN and infinity cannot be stored here", column)
     if err is None and ctx.is_disconnect:
         err = DatabaseUnavailableError(f"connection to the database was lost: {_short(ctx)}")
     return err
@@ -94,6 +110,8 @@ def translate(exc: BaseException, context: _Context | None = None) -> SqlopsErro
         orig, TypeError | ValueError | ArithmeticError
     ):
         return InvalidValueError(f"a value could not be sent to the database: {_no_values(orig)}")
+    if isinstance(orig, OverflowError):  # a driver given an int wider than its column type
+        return InvalidValueError(f"a number is too large for the database: {_no_values(orig)}")
     if isinstance(orig, OSError | ConnectionError) and not isinstance(orig, FileNotFoundError):
         return DatabaseUnavailableError(f"cannot reach the database: {orig}")
     return None
@@ -274,6 +292,8 @@ def _translate_sqlite(err: sqlite3.Error, context: _Context) -> SqlopsError | No
         (c for prefix, c in _SQLITE_BY_PREFIX if message.startswith(prefix)), None
     )
     if code is None:
+        if isinstance(err, sqlite3.ProgrammingError) and message.startswith("Error binding"):
+            return _invalid_value(context, "a value of a type SQLite cannot store")
         return None
     target = message.split(": ", 1)[1] if ": " in message else ""
     if code in _SQLITE_UNIQUE:
@@ -479,6 +499,17 @@ def _guess_bad_column(context: _Context) -> str | None:
             col = table.columns.get(_strip_suffix(key))
             if col is not None and _breaks_limit(col, value):
                 return col.name
+    return None
+
+
+def _non_finite_column(context: _Context) -> str | None:
+    """The column whose bound value is a NaN or an infinity (float or Decimal), if any."""
+    for params in context.params:
+        for key, value in params.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                return _strip_suffix(key)
+            if isinstance(value, decimal.Decimal) and not value.is_finite():
+                return _strip_suffix(key)
     return None
 
 
