@@ -65,32 +65,40 @@ class Layouts:
 
     def __init__(self, info: ModelInfo) -> None:
         self.info = info
-        self._valid: set[tuple[str, ...]] = set()
+        self._valid: dict[tuple[str, ...], list[tuple[str, Callable[[Any], Any]]]] = {}
 
     def runs(self, chunk: Sequence[Any], offset: int) -> list[Run]:
         """Consecutive rows sharing one key layout (order kept), as mappings."""
         out: list[Run] = []
         current: tuple[str, ...] | None = None
         rows: list[Mapping[str, Any]] = []
+        checks: list[tuple[str, Callable[[Any], Any]]] = []
         for i, row in enumerate(chunk):
             mapping = _row_dict(self.info, row, offset + i)
             keys = tuple(mapping)
             if keys != current:
-                if keys not in self._valid:
-                    self._check(keys, offset + i)
+                known = self._valid.get(keys)
+                checks = known if known is not None else self._check(keys, offset + i)
                 current, rows = keys, []
                 out.append((keys, rows))
+            for key, check in checks:  # only Enum / integer columns: usually id alone
+                try:
+                    check(mapping[key])
+                except InvalidValueError as exc:
+                    raise InvalidValueError(f"row {offset + i}: {exc}") from None
             rows.append(mapping)
         return out
 
-    def _check(self, keys: tuple[str, ...], index: int) -> None:
+    def _check(self, keys: tuple[str, ...], index: int) -> list[tuple[str, Callable[[Any], Any]]]:
         unknown = [k for k in keys if k not in self.info.columns]
         if unknown:
             raise InvalidValueError(
                 f"row {index}: {self.info.name} has no column {', '.join(map(repr, unknown))}; "
                 f"columns are {', '.join(sorted(self.info.columns))}"
             )
-        self._valid.add(keys)
+        checks = [(k, self.info.value_checks[k]) for k in keys if k in self.info.value_checks]
+        self._valid[keys] = checks
+        return checks
 
     def by_column_key(self, keys: tuple[str, ...], rows: list[Mapping[str, Any]]) -> list[Any]:
         """Rows keyed by table column keys (the same as attribute keys, usually)."""
@@ -376,7 +384,7 @@ async def upsert_one(
     update_: Sequence[Any] | None,
 ) -> Any:
     info = repo.info
-    info.check_values(values, "upsert")
+    values = info.check_values(values, "upsert")
     names = _conflict_columns(info, conflict)
     missing = [n for n in names if n not in {info.column(k).name for k in values}]
     if missing:

@@ -149,9 +149,21 @@ def _parse(info: ModelInfo, key: str) -> Term:
             if len(rest) > 1 or (rest and rest[0] not in OPERATORS):
                 raise _unknown_operator(key, rest)
             op = rest[0] if rest else "eq"
+            if op in _TEXT_OPS:
+                _check_text_column(current, part, key, op)
             return Term(key, tuple(hops), current, part, op, coercer(current, part, key))
         raise _unknown_field(key, part, current)
     raise _unknown_field(key, parts[-1], current)  # "team" alone: a relationship, no column
+
+
+def _check_text_column(info: ModelInfo, name: str, key: str, op: str) -> None:
+    """Text operators need a text column (PostgreSQL has no LIKE on integers)."""
+    python_type = _python_type(info.column(name).type)
+    if python_type is not None and python_type is not str:
+        raise InvalidFilterError(
+            f"{key}: {op} works on text columns; {info.name}.{name} holds "
+            f"{python_type.__name__} values"
+        )
 
 
 def _through(

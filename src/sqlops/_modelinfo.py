@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Column, Table, inspect
 from sqlalchemy.orm import ColumnProperty, InstrumentedAttribute, Mapper, RelationshipProperty
 
-from . import _translate
+from . import _checks, _translate
 from ._errors import InvalidValueError
 
 
@@ -25,6 +26,7 @@ class ModelInfo:
     relationships: dict[str, RelationshipProperty[Any]]
     soft_delete: InstrumentedAttribute[Any] | None
     pk_types: tuple[type[Any] | None, ...]
+    value_checks: dict[str, Callable[[Any], Any]]
 
     @property
     def pk_attrs(self) -> tuple[InstrumentedAttribute[Any], ...]:
@@ -34,14 +36,27 @@ class ModelInfo:
         """The table column behind attribute ``key``."""
         return self.mapper.columns[key]
 
-    def check_values(self, values: dict[str, Any], action: str = "set") -> None:
-        """Raise :class:`InvalidValueError` for a key that is not a column of the model."""
+    def check_values(self, values: Mapping[str, Any], action: str = "set") -> dict[str, Any]:
+        """The values as the columns' types; :class:`InvalidValueError` for an unknown column
+        or a value it cannot hold."""
         unknown = [k for k in values if k not in self.columns]
         if unknown:
             raise InvalidValueError(
                 f"cannot {action} {', '.join(map(repr, unknown))}: {self.name} has no such "
                 f"column; columns are {', '.join(sorted(self.columns))}"
             )
+        return self.check_types(values)
+
+    def check_types(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """Refuse values the database would store wrongly rather than reject (see _checks);
+        return them as the columns' Python types."""
+        checks = self.value_checks
+        out = dict(values)
+        for key, value in values.items():
+            check = checks.get(key)
+            if check is not None:
+                out[key] = check(value)
+        return out
 
 
 _cache: dict[type[Any], ModelInfo] = {}
@@ -83,6 +98,7 @@ def _inspect_model(model: type[Any]) -> ModelInfo:
         relationships={r.key: r for r in mapper.relationships},
         soft_delete=columns.get(soft_key) if soft_key else None,
         pk_types=tuple(_python_type(mapper.columns[k].type) for k in pk_keys),
+        value_checks=_checks.for_columns(local.name, {k: mapper.columns[k] for k in columns}),
     )
 
 

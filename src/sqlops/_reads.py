@@ -330,9 +330,12 @@ class Reads(RepositoryBase[M]):
             found = _templates.template(dialect, key, query.types, result_types, make)
         except _templates.NotTemplatable:
             return None
-        return await self.db._driver_read(
-            lambda driver: _templates.fetch(found, dialect, driver, query.args)
-        )
+        try:
+            return await self.db._driver_read(
+                lambda driver: _templates.fetch(found, dialect, driver, query.args)
+            )
+        except _templates.Fallback:
+            return None
 
     def _filtered(
         self,

@@ -23,8 +23,10 @@ from sqlalchemy import BindParameter, ColumnElement, Integer, bindparam
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.type_api import TypeEngine
 
+from ._errors import SqlopsError
 from ._filters import Term, term_for
 from ._modelinfo import ModelInfo
+from ._translate import translate
 
 DRIVERS = ("asyncpg", "aiosqlite")
 _PREFIX = "sqlops_"
@@ -33,6 +35,14 @@ _MAX_TEMPLATES = 512  # per dialect; query shapes are few, values are not part o
 
 class NotTemplatable(Exception):
     """The statement binds a parameter the template does not own: use the normal path."""
+
+
+class Fallback(Exception):
+    """The driver raised something the translator does not know: redo the read normally.
+
+    The ordinary path raises it the way SQLAlchemy does (a ``DBAPIError``), so callers'
+    ``except`` clauses do not depend on which path served the read.
+    """
 
 
 @dataclass
@@ -131,17 +141,15 @@ async def fetch(
     template: Template, dialect: Dialect, driver: Any, args: Sequence[Any]
 ) -> list[Any]:
     """Run ``template`` on a driver connection; rows with result processors applied."""
-    parameters = template.parameters(args)
-    if dialect.driver == "asyncpg":
-        if template.result is None:
-            await _learn_asyncpg(template, dialect, driver)
-        rows = await driver.fetch(template.sql, *parameters)
-    else:
-        if template.result is None:
-            template.result = tuple(
-                t._cached_result_processor(dialect, None) for t in template.result_types
-            )
-        rows = await driver.execute_fetchall(template.sql, parameters)
+    try:
+        rows = await _run(template, dialect, driver, args)
+    except SqlopsError:
+        raise
+    except Exception as exc:
+        err = translate(exc)
+        if err is None:
+            raise Fallback(type(exc).__name__) from exc
+        raise err from exc
     result = template.result
     assert result is not None
     if not any(result):
@@ -150,6 +158,19 @@ async def fetch(
         [p(v) if p is not None and v is not None else v for p, v in zip(result, row, strict=True)]
         for row in rows
     ]
+
+
+async def _run(template: Template, dialect: Dialect, driver: Any, args: Sequence[Any]) -> Any:
+    parameters = template.parameters(args)
+    if dialect.driver == "asyncpg":
+        if template.result is None:
+            await _learn_asyncpg(template, dialect, driver)
+        return await driver.fetch(template.sql, *parameters)
+    if template.result is None:
+        template.result = tuple(
+            t._cached_result_processor(dialect, None) for t in template.result_types
+        )
+    return await driver.execute_fetchall(template.sql, parameters)
 
 
 async def _learn_asyncpg(template: Template, dialect: Dialect, driver: Any) -> None:

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, delete, inspect, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import attributes
 
 from . import _bulk, _filters
 from ._errors import (
@@ -31,13 +32,18 @@ class Writes(RepositoryBase[M]):
             for key, value in values.items():
                 setattr(obj, key, value)
             return obj
-        self.info.check_values(values)
         return self.model(**values)
 
     async def create(self, obj: M | None = None, /, **values: Any) -> M:
         """Insert one row, from an instance or from column values, and return it."""
-        self.info.check_values(values)
+        values = self.info.check_values(values)
         instance = self._build(obj, values)
+        if obj is not None:  # the instance's own values were never checked
+            state = attributes.instance_dict(instance)
+            given = {k: state[k] for k in self.info.columns if k in state}
+            for key, value in self.info.check_types(given).items():
+                if value is not given[key]:
+                    setattr(instance, key, value)
         async with self._writing() as session:
             session.add(instance)
             await session.flush()
@@ -72,7 +78,7 @@ class Writes(RepositoryBase[M]):
 
     async def update(self, pk: Any, /, **values: Any) -> M:
         """Set ``values`` on the row with primary key ``pk`` and return it (partial update)."""
-        self.info.check_values(values, "update")
+        values = self.info.check_values(values, "update")
         identity = self._pk_values(pk)
         async with self._writing() as session:
             obj = await session.get(self.model, identity)
@@ -92,8 +98,7 @@ class Writes(RepositoryBase[M]):
         **filters: Any,
     ) -> int:
         """Set ``values`` on every matching row in one UPDATE; return how many matched."""
-        values = dict(values)
-        self.info.check_values(values, "update")
+        values = self.info.check_values(values, "update")
         if not values:
             raise InvalidValueError("update_where needs at least one value to set")
         stmt = update(self.model).where(*where, *_filters.build_where(self.info, filters))
@@ -152,9 +157,8 @@ class Writes(RepositoryBase[M]):
         """
         if not lookup:
             raise ValueError("get_or_create needs at least one lookup value")
-        self.info.check_values(lookup, "look up")
-        values = {**lookup, **(defaults or {})}
-        self.info.check_values(values)
+        lookup = self.info.check_values(lookup, "look up")
+        values = self.info.check_values({**lookup, **(defaults or {})})
         async with self._writing() as session:
             if not _bulk.covers_unique(self.info, lookup):
                 await _bulk.lock_lookup(session, self, lookup)

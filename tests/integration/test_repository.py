@@ -297,3 +297,22 @@ async def test_for_update_locks_rows_in_an_injected_session(
 
     await asyncio.gather(holder(), waiter())
     assert order == ["locked", "first committed", "second saw first"]
+
+
+async def test_values_the_database_would_mangle_are_refused(db: sqlops.Database) -> None:
+    users = sqlops.Repository(User, db)
+    with pytest.raises(sqlops.InvalidValueError, match=r"users\.role: not one of admin, member"):
+        await users.create(email="a@x", name="a", role="superuser")
+    with pytest.raises(sqlops.InvalidValueError, match="cannot hold a fraction"):
+        await users.create(email="a@x", name="a", age=1.5)
+    with pytest.raises(sqlops.InvalidValueError, match=r"row 1: users\.age"):
+        await users.create_many(
+            [{"email": "b@x", "name": "b", "age": 2}, {"email": "c@x", "name": "c", "age": 2.5}]
+        )
+    assert await users.count() == 0
+    ok = await users.create(email="a@x", name="a", role="admin", age=3.0)
+    assert ok.role is Role.admin and ok.age == 3
+    with pytest.raises(sqlops.InvalidValueError):
+        await users.update(ok.id, role="nope")
+    with pytest.raises(sqlops.InvalidFilterError, match="works on text columns"):
+        await users.list(age__contains="1")

@@ -212,8 +212,7 @@ def _whole(value: Any) -> bool:
     return True
 
 
-# Known bugs have their own (xfail) tests below and are kept out of these strategies:
-# strings outside an Enum, fractions for integer columns.
+# Strings outside an Enum and fractions for integer columns have their own tests below.
 COLUMN_VALUES = {
     "email": st.one_of(st.text(min_size=1, max_size=300), VALUES),
     "name": st.one_of(st.text(max_size=120), VALUES),
@@ -300,12 +299,6 @@ def test_the_checker_does_not_take_text_for_a_value(sent: Any) -> None:
     assert _same(sent, sent)
 
 
-@pytest.mark.xfail(
-    reason="bug: an Enum column (validate_strings=False, SQLAlchemy's default) stores any "
-    "string; every later read of the row raises LookupError. Repository writes should "
-    "coerce values by column type (see docs/reliability.md)",
-    raises=AssertionError,
-)
 async def test_an_unknown_enum_string_is_refused_not_stored(
     users: sqlops.Repository[User], db: sqlops.Database
 ) -> None:
@@ -320,29 +313,13 @@ async def test_a_fraction_for_an_integer_column_is_refused_not_truncated(
     users: sqlops.Repository[User],
     db: sqlops.Database,
     fraction: Any,
-    backend: str,
-    request: pytest.FixtureRequest,
 ) -> None:
-    if not (backend == "sqlite" and isinstance(fraction, decimal.Decimal)):  # sqlite3 refuses
-        request.applymarker(
-            pytest.mark.xfail(
-                reason="bug: a fraction for an Integer column is truncated (PostgreSQL: "
-                "1.5 -> 1), rounded (MariaDB: 1.5 -> 2) or kept as a float (SQLite)",
-                raises=AssertionError,
-            )
-        )
     before = await _checksum(db)
     result = await _call(users.create(email="fraction@x.io", name="f", age=fraction))
     assert isinstance(result, sqlops.InvalidValueError), f"stored: {result!r}"
     assert await _checksum(db) == before
 
 
-@pytest.mark.xfail(
-    reason="bug: text operators are accepted on non-text columns; PostgreSQL then raises a "
-    "raw UndefinedFunctionError, others a raw TypeError / AttributeError or an "
-    "SADeprecationWarning. _filters.Term.bind should raise InvalidFilterError",
-    raises=AssertionError,
-)
 @pytest.mark.parametrize(
     "key", ["id__like", "age__contains", "created_at__startswith", "active__ilike"]
 )

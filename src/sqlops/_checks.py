@@ -1,0 +1,81 @@
+"""Write-time checks for values a database would store wrongly instead of rejecting.
+
+Most bad values are refused by the database itself and translated to
+:class:`InvalidValueError`. Two kinds are not: a string outside an ``Enum`` column's
+values (SQLAlchemy's ``Enum`` stores any string by default, and every later read of the
+row then fails), and a fraction for an integer column (PostgreSQL truncates 1.5 to 1,
+MariaDB rounds it to 2, SQLite keeps the float). Both are refused here, before anything
+is sent. Messages name the column, never the value.
+
+A check returns the value as the column's Python type (``"admin"`` becomes
+``Role.admin``, ``3.0`` becomes ``3``), so an instance sqlops builds holds what a read
+of the same row would return.
+"""
+
+from __future__ import annotations
+
+import decimal
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sqlalchemy import Column, Enum, Integer
+
+from ._errors import InvalidValueError
+
+Check = Callable[[Any], Any]
+
+
+def for_columns(table: str, columns: Mapping[str, Column[Any]]) -> dict[str, Check]:
+    """The checks of the columns that need one, by attribute key."""
+    checks: dict[str, Check] = {}
+    for key, column in columns.items():
+        check = _enum_check(table, key, column) or _integer_check(table, key, column)
+        if check is not None:
+            checks[key] = check
+    return checks
+
+
+def _enum_check(table: str, key: str, column: Column[Any]) -> Check | None:
+    type_ = column.type
+    if not isinstance(type_, Enum):
+        return None
+    names = frozenset(type_.enums)
+    enum_class = type_.enum_class
+    members = frozenset(enum_class.__members__) if enum_class is not None else frozenset()
+    valid = ", ".join(sorted(names))
+
+    def check(value: Any) -> Any:
+        if value is None or (enum_class is not None and isinstance(value, enum_class)):
+            return value
+        if isinstance(value, str) and value in names:
+            return enum_class[value] if enum_class is not None and value in members else value
+        raise InvalidValueError(
+            f"{table}.{key}: not one of {valid} (got a {type(value).__name__})",
+            table=table,
+            column=key,
+        )
+
+    return check
+
+
+def _integer_check(table: str, key: str, column: Column[Any]) -> Check | None:
+    if not isinstance(column.type, Integer):
+        return None
+
+    def check(value: Any) -> Any:
+        if type(value) is int or value is None or not isinstance(value, float | decimal.Decimal):
+            return value  # ints, and anything else the driver itself accepts or refuses
+        if not _is_whole(value):
+            raise InvalidValueError(
+                f"{table}.{key}: an integer column cannot hold a fraction", table=table, column=key
+            )
+        return int(value)
+
+    return check
+
+
+def _is_whole(value: float | decimal.Decimal) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value) and value.is_integer()
+    return value.is_finite() and value == value.to_integral_value()
