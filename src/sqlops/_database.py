@@ -35,7 +35,7 @@ logger = logging.getLogger("sqlops")
 T = TypeVar("T")
 LazyLoads = Literal["raise", "warn", "allow"]
 
-READONLY_OPTION = "sqlops_readonly"
+READONLY_OPTION = _dialects.READONLY_OPTION
 AUTOCOMMIT_OPTION = "sqlops_autocommit"
 _REPLICA_RETRY_AFTER = 5.0
 

@@ -23,6 +23,8 @@ CONNECT_TIMEOUT = 10
 # A PostgreSQL connection idle longer than this is pinged before use; a younger one is
 # trusted unless asyncpg already saw the server close it.
 PING_IDLE_AFTER = 10.0
+READONLY_OPTION = "sqlops_readonly"  # execution option set by transaction(readonly=True)
+_QUERY_ONLY = "sqlops_query_only"  # connection info: SQLite's PRAGMA query_only is on
 _IDLE_SINCE = "sqlops_idle_since"
 
 
@@ -45,6 +47,7 @@ def configure_engine(engine: Engine, family: str, url: URL) -> None:
         logging.getLogger("aiosqlite").addFilter(_aiosqlite_call_filter)  # a set, as below
     elif family == "mysql":
         event.listen(engine, "connect", _mysql_on_connect)
+        event.listen(engine, "begin", _mysql_begin)
         for name in ("asyncmy", "aiomysql"):
             logging.getLogger(name).addFilter(_pk_note_filter)  # a set: adding twice is a no-op
     elif (
@@ -188,19 +191,36 @@ def _configure_sqlite(engine: Engine, url: URL) -> None:
     def _on_reset(dbapi_connection: Any, record: Any, state: Any) -> None:
         # The pool's own rollback-on-return is off for SQLite (it always costs a hop to
         # aiosqlite's worker thread); roll back only what is really still open.
-        if state.terminate_only or not state.asyncio_safe or state.transaction_was_reset:
+        if state.terminate_only or not state.asyncio_safe:
             return
         driver = getattr(dbapi_connection, "driver_connection", None)
-        if driver is not None and driver.in_transaction:
+        if not state.transaction_was_reset and driver is not None and driver.in_transaction:
             dbapi_connection.rollback()
+        if record.info.pop(_QUERY_ONLY, False):
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA query_only = OFF")
+            cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         options = conn.get_execution_options()
         if options.get("isolation_level") == "AUTOCOMMIT" or options.get("sqlops_autocommit"):
             return  # a single-statement read: no transaction needed
-        readonly = options.get("sqlops_readonly")
-        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+        if options.get(READONLY_OPTION):
+            # SQLite has no read-only transaction; query_only refuses writes on this
+            # connection until the pool's reset hook (above) turns it off again.
+            conn.exec_driver_sql("PRAGMA query_only = ON")
+            conn.info[_QUERY_ONLY] = True
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _mysql_begin(conn: Connection) -> None:
+    """``transaction(readonly=True)`` on MariaDB / MySQL: START TRANSACTION READ ONLY."""
+    options = conn.get_execution_options()
+    if options.get(READONLY_OPTION) and options.get("isolation_level") != "AUTOCOMMIT":
+        conn.exec_driver_sql("START TRANSACTION READ ONLY")
 
 
 # MariaDB warnings that quote a value: "Truncated incorrect INTEGER value: 'x'",

@@ -15,6 +15,7 @@
     │   └── CheckViolation
     ├── TransactionConflictError      (.attempts)
     ├── DatabaseUnavailableError
+    ├── ReadOnlyTransactionError      a write in a read-only transaction or on a read-only server
     ├── LazyLoadError                 (also sqlalchemy InvalidRequestError)
     └── SessionMisuseError            one session used by two tasks, or from another event loop
 
@@ -151,6 +152,14 @@ class DatabaseUnavailableError(SqlopsError):
     """The database cannot be reached, the connection was lost, or the pool is exhausted."""
 
 
+class ReadOnlyTransactionError(SqlopsError):
+    """A write inside ``db.transaction(readonly=True)``, or on a read-only server (a replica).
+
+    Nothing was written: the transaction is rolled back. Open a write transaction
+    (``db.transaction()``) for work that writes.
+    """
+
+
 class LazyLoadError(SqlopsError, sa_exc.InvalidRequestError):
     """A relationship or expired attribute was touched without being loaded.
 
@@ -177,6 +186,7 @@ __all__ = [
     "MultipleFoundError",
     "NotFoundError",
     "NotNullViolation",
+    "ReadOnlyTransactionError",
     "SessionMisuseError",
     "SqlopsError",
     "TransactionConflictError",

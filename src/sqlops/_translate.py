@@ -33,6 +33,7 @@ from ._errors import (
     ForeignKeyViolation,
     InvalidValueError,
     NotNullViolation,
+    ReadOnlyTransactionError,
     SqlopsError,
     TransactionConflictError,
     UniqueViolation,
@@ -185,6 +186,8 @@ def _translate_postgresql(err: Any, context: _Context) -> SqlopsError | None:
         return _constraint(ConstraintViolation, table_name, (), err.constraint_name, None, context)
     if state in _PG_CONFLICT:
         return TransactionConflictError(f"transaction conflict ({state}): {err.args[0]}")
+    if state == "25006":  # read_only_sql_transaction: readonly=True, or a hot standby
+        return ReadOnlyTransactionError(f"write refused ({state}): {err.args[0]}")
     if state.startswith("22"):
         return _invalid_value(context, _pg_value_reason(err, state, context))
     if state.startswith(_PG_UNAVAILABLE_CLASSES) or state in {"3D000", "28000", "28P01"}:
@@ -215,6 +218,7 @@ _MY_NOT_NULL = {1048, 1364, 1263}
 _MY_CHECK = {3819, 4025}
 _MY_VALUE = {1406, 1264, 1366, 1292, 1265, 1367, 1690, 3140, 4078}
 _MY_CONFLICT = {1213, 1205, 1020}
+_MY_READ_ONLY = {1792, 1836}  # a READ ONLY transaction; a server in read-only mode
 _MY_UNAVAILABLE = {1040, 1045, 1049, 1053, 1927, 2002, 2003, 2005, 2006, 2013, 2055, 4031}
 _MY_QUOTED = re.compile(r"[`'\"]([^`'\"]+)[`'\"]")
 
@@ -266,6 +270,8 @@ def _translate_mysql(code: int, message: str, context: _Context) -> SqlopsError 
         return _invalid_value(context, reason.strip(), column.group(1) if column else None)
     if code in _MY_CONFLICT:
         return TransactionConflictError(f"transaction conflict ({code}): {message}")
+    if code in _MY_READ_ONLY or (code == 1290 and "read-only" in message):
+        return ReadOnlyTransactionError(f"write refused ({code}): {message}")
     if code in _MY_UNAVAILABLE:
         return DatabaseUnavailableError(f"database unavailable ({code}): {message}")
     return None
@@ -282,6 +288,7 @@ _SQLITE_BY_PREFIX = (
     ("CHECK constraint failed", 275),
     ("database is locked", 5),
     ("database table is locked", 6),
+    ("attempt to write a readonly database", 8),
     ("unable to open database", 14),
 )
 
@@ -311,6 +318,8 @@ def _translate_sqlite(err: sqlite3.Error, context: _Context) -> SqlopsError | No
         return _sqlite_foreign_key(context)
     if code in _SQLITE_CONFLICT:
         return TransactionConflictError(f"database is locked (SQLite code {code})")
+    if code & 0xFF == 8:  # SQLITE_READONLY: PRAGMA query_only, or a read-only file
+        return ReadOnlyTransactionError(f"write refused (SQLite code {code}): {message}")
     if code in {14, 10, 26}:
         return DatabaseUnavailableError(f"cannot open the SQLite database: {message}")
     if code in {18, 20, 3091}:

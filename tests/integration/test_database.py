@@ -7,7 +7,7 @@ import gc
 from typing import Any
 
 import pytest
-from sqlalchemy import inspect, select, text
+from sqlalchemy import func, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import sqlops
@@ -83,16 +83,37 @@ async def test_isolation_level_is_applied(db: sqlops.Database, backend: str) -> 
     assert level != "serializable" or backend == "sqlite"
 
 
-async def test_readonly_transaction_is_enforced_on_postgresql(
-    db: sqlops.Database, backend: str
-) -> None:
-    if backend != "postgresql":
-        pytest.skip("read-only transactions are enforced by PostgreSQL only")
-    with pytest.raises(Exception, match="read-only"):
+async def test_readonly_transaction_refuses_writes(db: sqlops.Database) -> None:
+    with pytest.raises(sqlops.ReadOnlyTransactionError, match="write refused") as caught:
         async with db.transaction(readonly=True) as s:
+            assert await s.scalar(select(func.count()).select_from(Team)) == 0  # reads work
             s.add(Team(name="nope"))
             await s.flush()
+    assert caught.value.__cause__ is not None
     assert await sqlops.Repository(Team, db).count() == 0
+
+
+async def test_readonly_transaction_gives_back_a_writable_connection(
+    db: sqlops.Database, url: Any
+) -> None:
+    # one pooled connection: the write transactions reuse the read-only one's connection
+    single = sqlops.Database(url, pool_size=1, max_overflow=0)
+    try:
+        teams = sqlops.Repository(Team, single)
+        for i in range(3):
+            async with single.transaction(readonly=True) as s:
+                await s.scalar(select(func.count()).select_from(Team))
+            async with single.transaction() as s:
+                s.add(Team(name=f"t{i}"))
+            await teams.create(name=f"r{i}")
+        with pytest.raises(sqlops.ReadOnlyTransactionError):
+            async with single.transaction(readonly=True) as s:
+                await s.execute(text("DELETE FROM teams"))
+        await teams.update_where(Team.name == "t0", values={"name": "u0"})
+        assert await teams.count() == 6
+        assert await teams.exists(name="u0")
+    finally:
+        await single.dispose()
 
 
 # ----------------------------------------------------------------------------- run()

@@ -12,7 +12,6 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
-from sqlalchemy import exc as sa_exc
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column
@@ -218,9 +217,19 @@ async def test_with_every_replica_down_reads_go_to_the_primary(
         await asyncio.to_thread(healthy.stop, replica, "immediate")
     for name, read in READS.items():
         assert await read(replicated) == healthy.primary.port, name
-    # still read-only on the primary (SQLSTATE 25006; sqlops has no error class for it)
-    with pytest.raises(sa_exc.DBAPIError, match="read-only transaction"):
+    # still read-only on the primary (SQLSTATE 25006)
+    with pytest.raises(sqlops.ReadOnlyTransactionError, match="read-only transaction"):
         async with replicated.transaction(readonly=True) as s:
+            await s.execute(text("CREATE TABLE nope (x int)"))
+
+
+async def test_a_write_in_a_replica_transaction_is_a_typed_error(
+    replicated: sqlops.Database, healthy: Cluster
+) -> None:
+    with pytest.raises(sqlops.ReadOnlyTransactionError, match="read-only transaction"):
+        async with replicated.transaction(readonly=True) as s:
+            port = (await s.execute(text("SELECT inet_server_port()"))).scalar_one()
+            assert port != healthy.primary.port  # on a standby
             await s.execute(text("CREATE TABLE nope (x int)"))
 
 
