@@ -78,6 +78,8 @@ class ReadPlan:
 
 
 _plans: dict[type[Any], ReadPlan] = {}
+# What ClassManager.new_instance() uses; private to SQLAlchemy (2.0 and 2.1 have them).
+_MANAGER_INTERNALS = ("_state_constructor", "_state_setter")
 
 
 def plan_for(info: ModelInfo) -> ReadPlan:
@@ -113,6 +115,10 @@ def _all_in(info: ModelInfo, keys: list[str]) -> bool:
 def _eligible(mapper: Mapper[Any], columns: list[Column[Any]]) -> bool:
     """Whether instances can be built without the ORM loader changing anything."""
     if mapper.inherits is not None or mapper.polymorphic_on is not None:
+        return False
+    if not all(hasattr(mapper.class_manager, a) for a in _MANAGER_INTERNALS):
+        return False  # a SQLAlchemy without them: the ordinary session path still works
+    if not hasattr(mapper, "_identity_class"):
         return False
     if mapper.composites or mapper.with_polymorphic:
         return False

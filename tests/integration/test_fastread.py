@@ -118,6 +118,21 @@ async def test_models_the_fast_path_cannot_build_use_the_orm(
     assert (await shelves.page()).total == 1
 
 
+@pytest.mark.parametrize("internal", ["_state_constructor", "_state_setter"])
+def test_a_sqlalchemy_without_the_internals_the_fast_path_uses_is_not_used(
+    monkeypatch: pytest.MonkeyPatch, internal: str
+) -> None:
+    """The fast path inlines ClassManager.new_instance(); without its internals, no plan."""
+    from sqlalchemy.orm.instrumentation import ClassManager
+
+    assert _fastread._make_plan(model_info(Team)).eligible
+    manager = inspect(Team).class_manager
+    if internal in vars(manager):  # a memoized property caches itself on the instance
+        monkeypatch.delitem(vars(manager), internal)
+    monkeypatch.delattr(ClassManager, internal)
+    assert not _fastread._make_plan(model_info(Team)).eligible
+
+
 async def test_select_still_returns_an_orm_statement(db: sqlops.Database) -> None:
     stmt = sqlops.Repository(User, db).select(name="x")
     assert stmt.column_descriptions[0]["entity"] is User
