@@ -226,9 +226,9 @@ class Database:
 
         Cancellation included: the rollback and the close are shielded, so no connection
         is left "idle in transaction". ``readonly=True`` may be served by a replica, and
-        is enforced by PostgreSQL.
+        a write inside it raises :class:`ReadOnlyTransactionError` on every backend.
         """
-        session = await self._begin(isolation, readonly)
+        session = await self._begin(isolation, readonly, enforce=readonly)
         try:
             yield session
             await session.commit()
@@ -365,13 +365,21 @@ class Database:
             raise
         return session
 
-    async def _begin(self, isolation: str | None, readonly: bool) -> AsyncSession:
-        """Open a session whose transaction has started, on a replica when it can."""
+    async def _begin(
+        self, isolation: str | None, readonly: bool, *, enforce: bool = False
+    ) -> AsyncSession:
+        """Open a session whose transaction has started, on a replica when it can.
+
+        ``enforce`` makes MariaDB and SQLite refuse writes too (PostgreSQL always does,
+        at no cost); sqlops' own standalone reads skip it, as it costs them a statement.
+        """
         options: dict[str, Any] = {}
         if isolation:
             options["isolation_level"] = isolation
         if readonly:
             options[READONLY_OPTION] = True
+            if enforce:
+                options[_dialects.ENFORCE_READONLY_OPTION] = True
             if self.dialect == "postgresql":
                 options["postgresql_readonly"] = True
             if self._replicas:

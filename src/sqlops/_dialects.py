@@ -23,7 +23,8 @@ CONNECT_TIMEOUT = 10
 # A PostgreSQL connection idle longer than this is pinged before use; a younger one is
 # trusted unless asyncpg already saw the server close it.
 PING_IDLE_AFTER = 10.0
-READONLY_OPTION = "sqlops_readonly"  # execution option set by transaction(readonly=True)
+READONLY_OPTION = "sqlops_readonly"  # a read-only transaction: replica, deferred BEGIN
+ENFORCE_READONLY_OPTION = "sqlops_enforce_readonly"  # transaction(readonly=True): refuse writes
 _QUERY_ONLY = "sqlops_query_only"  # connection info: SQLite's PRAGMA query_only is on
 _IDLE_SINCE = "sqlops_idle_since"
 
@@ -206,20 +207,22 @@ def _configure_sqlite(engine: Engine, url: URL) -> None:
         options = conn.get_execution_options()
         if options.get("isolation_level") == "AUTOCOMMIT" or options.get("sqlops_autocommit"):
             return  # a single-statement read: no transaction needed
-        if options.get(READONLY_OPTION):
+        if options.get(ENFORCE_READONLY_OPTION):
             # SQLite has no read-only transaction; query_only refuses writes on this
-            # connection until the pool's reset hook (above) turns it off again.
-            conn.exec_driver_sql("PRAGMA query_only = ON")
+            # connection until the pool's reset hook (above) turns it off again. Sent on
+            # the driver connection: statement listeners (count_queries) do not see it,
+            # as they do not see BEGIN.
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            cursor.execute("PRAGMA query_only = ON")
+            cursor.close()
             conn.info[_QUERY_ONLY] = True
-            conn.exec_driver_sql("BEGIN")
-        else:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if options.get(READONLY_OPTION) else "BEGIN IMMEDIATE")
 
 
 def _mysql_begin(conn: Connection) -> None:
     """``transaction(readonly=True)`` on MariaDB / MySQL: START TRANSACTION READ ONLY."""
     options = conn.get_execution_options()
-    if options.get(READONLY_OPTION) and options.get("isolation_level") != "AUTOCOMMIT":
+    if options.get(ENFORCE_READONLY_OPTION) and options.get("isolation_level") != "AUTOCOMMIT":
         conn.exec_driver_sql("START TRANSACTION READ ONLY")
 
 

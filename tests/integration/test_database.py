@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import sqlops
 from sqlops import _transaction
+from sqlops.testing import count_queries
 from tests.models import Account, Team, User
 
 
@@ -91,6 +92,10 @@ async def test_readonly_transaction_refuses_writes(db: sqlops.Database) -> None:
             await s.flush()
     assert caught.value.__cause__ is not None
     assert await sqlops.Repository(Team, db).count() == 0
+    with count_queries(db) as q:  # enforcing it adds no statement that listeners see
+        async with db.transaction(readonly=True) as s:
+            await s.scalar(select(func.count()).select_from(Team))
+    assert q.count == 1, q.statements
 
 
 async def test_readonly_transaction_gives_back_a_writable_connection(

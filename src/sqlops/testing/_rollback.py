@@ -69,7 +69,9 @@ class BoundDatabase(Database):
         if self._session_tracker is not None:
             self._session_tracker.report(repr(self))
 
-    async def _begin(self, isolation: str | None, readonly: bool) -> AsyncSession:
+    async def _begin(
+        self, isolation: str | None, readonly: bool, *, enforce: bool = False
+    ) -> AsyncSession:
         """A session on the test connection; the options cannot apply inside it."""
         return self._sessionmaker()
 
