@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint typecheck check bench clean
+.PHONY: install demo test test-fast test-compat lint typecheck check bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,18 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The oldest supported pair: Python 3.10 and SQLAlchemy 2.0 (make test covers the newest).
+# python3.10 on PATH; with pyenv, its newest 3.10 even when it is not the selected version
+COMPAT_PYTHON ?= $(shell PYENV_VERSION=$$(pyenv versions --bare 2>/dev/null | grep '^3\.10' | tail -1) \
+	python3.10 -c 'import sys; print(sys.executable)' 2>/dev/null || echo python3.10)
+COMPAT_VENV   := .venv-compat
+
+test-compat:
+	test -x $(COMPAT_VENV)/bin/python || $(COMPAT_PYTHON) -m venv $(COMPAT_VENV)
+	$(COMPAT_VENV)/bin/python -m pip install -q --upgrade pip
+	$(COMPAT_VENV)/bin/python -m pip install -q -e '.[dev]' 'sqlalchemy>=2.0,<2.1'
+	$(COMPAT_VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -x -q -m "not slow" $(PYTEST_ARGS)
@@ -36,4 +48,4 @@ bench: $(STAMP)
 	$(BIN)/sqlops bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) build dist .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(COMPAT_VENV) build dist .mypy_cache .ruff_cache

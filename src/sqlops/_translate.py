@@ -299,7 +299,10 @@ def _translate_sqlite(err: sqlite3.Error, context: _Context) -> SqlopsError | No
         (c for prefix, c in _SQLITE_BY_PREFIX if message.startswith(prefix)), None
     )
     if code is None:
-        if isinstance(err, sqlite3.ProgrammingError) and message.startswith("Error binding"):
+        # Python 3.11+: ProgrammingError "Error binding parameter 2: type 'list' is not
+        # supported"; 3.10: InterfaceError "Error binding parameter 2 - probably unsupported type."
+        binding = isinstance(err, (sqlite3.ProgrammingError, sqlite3.InterfaceError))
+        if binding and message.startswith("Error binding"):
             return _invalid_value(context, "a value of a type SQLite cannot store")
         return None
     target = message.split(": ", 1)[1] if ": " in message else ""

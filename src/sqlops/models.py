@@ -17,7 +17,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, MetaData, Uuid, func
+from sqlalchemy import DateTime, Dialect, Double, MetaData, Uuid, func
 from sqlalchemy.dialects import mysql
 from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
@@ -75,7 +75,10 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value.astimezone(dt.timezone.utc)  # type: ignore[no-any-return]
 
 
-TYPE_ANNOTATION_MAP: dict[Any, Any] = {dt.datetime: UTCDateTime()}
+# ``Mapped[float]`` is a Python float, a double: SQLAlchemy's default ``Float`` is a 4-byte
+# FLOAT on MariaDB / MySQL, which keeps about 6 significant digits (1361197 reads back as
+# 1361200). ``Double`` is DOUBLE there and the same double precision elsewhere.
+TYPE_ANNOTATION_MAP: dict[Any, Any] = {dt.datetime: UTCDateTime(), float: Double()}
 
 
 def new_metadata() -> MetaData:
