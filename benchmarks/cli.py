@@ -1,4 +1,5 @@
-"""The command line: ``python -m benchmarks [run options]``, ``… scale``, ``… profile``.
+"""The command line: ``python -m benchmarks [run options]``, ``… scale``, ``… profile``,
+``… breakdown``.
 
 :func:`main` is what ``sqlops bench`` calls; it returns the exit status (1 when an
 implementation failed or produced different rows, 2 on a usage error).
@@ -28,6 +29,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .scale import main as scale_main
 
             return scale_main(args[1:])
+        if args and args[0] == "breakdown":
+            from .breakdown import main as breakdown_main
+
+            return breakdown_main(args[1:])
         if args and args[0] == "profile":
             from .profiling import main as profile_main
 
@@ -43,7 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
         description="sqlops beside raw drivers, SQLAlchemy Core/ORM, advanced-alchemy and "
-        "fastcrud, on a throwaway database. Sub-commands: scale, profile (see --help of each).",
+        "fastcrud, on a throwaway database. "
+        "Sub-commands: scale, profile, breakdown (see --help of each).",
     )
     parser.add_argument("--backend", choices=[*BACKENDS, "all"], default="postgresql")
     parser.add_argument("--url", default=DEFAULT_SERVER_URL, help="server to create the db on")

@@ -143,3 +143,14 @@ def test_cli_reports_a_saved_run_and_draws_the_chart(tmp_path: Any) -> None:
     assert main(["--rounds", "0"]) == 2
     assert main(["--backend", "oracle"]) == 2
     assert main(["scale", "--help"]) == 0
+
+
+@pytest.mark.postgresql
+def test_breakdown_runs_every_step(servers: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    url = servers.url("postgresql")
+    url = url.render_as_string(hide_password=False) if isinstance(url, URL) else str(url)
+    assert main(["breakdown", "--url", url, "--calls", "20", "--runs", "1"]) == 0
+    out = capsys.readouterr().out
+    for step in ("1 raw asyncpg", "3 the same fetch", "4 greenlet_spawn", "5 sqlops"):
+        assert step in out
+    assert main(["breakdown", "--help"]) == 0
