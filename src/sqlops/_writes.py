@@ -19,6 +19,9 @@ from ._repobase import RepositoryBase
 from .models import utcnow
 
 M = TypeVar("M")
+# Racing callers of one MariaDB lookup deadlock; each round one of them wins, and the
+# others find its row on their next attempt.
+_MYSQL_LOOKUP_RETRIES = 10
 
 
 class Writes(RepositoryBase[M]):
@@ -153,37 +156,59 @@ class Writes(RepositoryBase[M]):
         row and exactly one gets ``created=True``: the INSERT runs in a savepoint, and a
         unique violation means another caller won, so we read its row. Without a unique
         constraint on the lookup columns, the lookup is serialized with an advisory lock
-        (PostgreSQL) or the write lock (SQLite).
+        (PostgreSQL), the write lock (SQLite) or a locking read (MariaDB: its gap locks
+        make racing inserts deadlock, and a standalone call retries; an injected one
+        raises ``TransactionConflictError`` for ``db.run()`` to retry).
         """
         if not lookup:
             raise ValueError("get_or_create needs at least one lookup value")
         lookup = self.info.check_values(lookup, "look up")
         values = self.info.check_values({**lookup, **(defaults or {})})
+        unique = _bulk.covers_unique(self.info, lookup)
+        if not unique and self.session is None and self.dialect == "mysql":
+            assert self.db is not None
+            return await self.db.run(
+                self._get_or_create_in, lookup, values, unique, retries=_MYSQL_LOOKUP_RETRIES
+            )
         async with self._writing() as session:
-            if not _bulk.covers_unique(self.info, lookup):
-                await _bulk.lock_lookup(session, self, lookup)
-            found = await self._lookup(session, lookup)
-            if found is not None:
-                return found, False
-            try:
-                async with session.begin_nested():
-                    obj = self.model(**values)
-                    session.add(obj)
-                    await session.flush()
-            except UniqueViolation:
-                found = await self._lookup(session, lookup, locking=True)
-                if found is None:
-                    raise
-                return found, False
+            return await self._get_or_create_in(session, lookup, values, unique)
+
+    async def _get_or_create_in(
+        self, session: AsyncSession, lookup: dict[str, Any], values: dict[str, Any], unique: bool
+    ) -> tuple[M, bool]:
+        if not unique:
+            await _bulk.lock_lookup(session, self, lookup)
+        found = await self._lookup(session, lookup, locking=not unique)
+        if found is not None:
+            return found, False
+        if not unique and self.dialect == "mysql":
+            # No savepoint: the deadlock a racing insert meets has already rolled the
+            # whole transaction back on MariaDB, so there would be none to return to.
+            obj = self.model(**values)
+            session.add(obj)
+            await session.flush()
             await self._load_unloaded_columns(session, obj)
             return obj, True
+        try:
+            async with session.begin_nested():
+                obj = self.model(**values)
+                session.add(obj)
+                await session.flush()
+        except UniqueViolation:
+            found = await self._lookup(session, lookup, locking=True)
+            if found is None:
+                raise
+            return found, False
+        await self._load_unloaded_columns(session, obj)
+        return obj, True
 
     async def _lookup(
         self, session: AsyncSession, lookup: dict[str, Any], *, locking: bool = False
     ) -> M | None:
         stmt = self.select(**lookup).limit(1)
         if locking and self.dialect == "mysql":
-            # REPEATABLE READ would show our old snapshot; a locking read sees the winner.
+            # REPEATABLE READ would show our old snapshot; a locking read sees the winner
+            # (and, before an insert, takes the gap lock that makes a racing insert wait).
             stmt = stmt.with_for_update(read=True)
         return (await session.scalars(stmt)).first()
 
