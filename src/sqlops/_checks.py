@@ -8,8 +8,8 @@ MariaDB rounds it to 2, SQLite keeps the float). Both are refused here, before a
 is sent. Messages name the column, never the value.
 
 A check returns the value as the column's Python type (``"admin"`` becomes
-``Role.admin``, ``3.0`` becomes ``3``), so an instance sqlops builds holds what a read
-of the same row would return.
+``Role.admin``, ``3.0`` becomes ``3``, and ``5`` for a float column ``5.0``), so an
+instance sqlops builds holds what a read of the same row would return.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import Column, Enum, Integer
+from sqlalchemy import Column, Enum, Float, Integer
 
 from ._errors import InvalidValueError
 
@@ -30,7 +30,11 @@ def for_columns(table: str, columns: Mapping[str, Column[Any]]) -> dict[str, Che
     """The checks of the columns that need one, by attribute key."""
     checks: dict[str, Check] = {}
     for key, column in columns.items():
-        check = _enum_check(table, key, column) or _integer_check(table, key, column)
+        check = (
+            _enum_check(table, key, column)
+            or _integer_check(table, key, column)
+            or _float_check(column)
+        )
         if check is not None:
             checks[key] = check
     return checks
@@ -71,6 +75,18 @@ def _integer_check(table: str, key: str, column: Column[Any]) -> Check | None:
                 f"{table}.{key}: an integer column cannot hold a fraction", table=table, column=key
             )
         return int(value)
+
+    return check
+
+
+def _float_check(column: Column[Any]) -> Check | None:
+    """An int for a float column becomes the float a read of the row returns (5 -> 5.0)."""
+    type_ = column.type
+    if not isinstance(type_, Float) or type_.asdecimal:
+        return None
+
+    def check(value: Any) -> Any:
+        return float(value) if type(value) is int else value
 
     return check
 

@@ -321,8 +321,10 @@ async def test_values_the_database_would_mangle_are_refused(db: sqlops.Database)
             [{"email": "b@x", "name": "b", "age": 2}, {"email": "c@x", "name": "c", "age": 2.5}]
         )
     assert await users.count() == 0
-    ok = await users.create(email="a@x", name="a", role="admin", age=3.0)
+    ok = await users.create(email="a@x", name="a", role="admin", age=3.0, score=5)
     assert ok.role is Role.admin and ok.age == 3
+    assert type(ok.age) is int and type(ok.score) is float and ok.score == 5.0  # as a read
+    assert type((await users.update(ok.id, score=7)).score) is float
     with pytest.raises(sqlops.InvalidValueError):
         await users.update(ok.id, role="nope")
     with pytest.raises(sqlops.InvalidFilterError, match="works on text columns"):
