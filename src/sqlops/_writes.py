@@ -181,24 +181,22 @@ class Writes(RepositoryBase[M]):
         found = await self._lookup(session, lookup, locking=not unique)
         if found is not None:
             return found, False
+        obj = self.model(**values)
         if not unique and self.dialect == "mysql":
             # No savepoint: the deadlock a racing insert meets has already rolled the
             # whole transaction back on MariaDB, so there would be none to return to.
-            obj = self.model(**values)
             session.add(obj)
             await session.flush()
-            await self._load_unloaded_columns(session, obj)
-            return obj, True
-        try:
-            async with session.begin_nested():
-                obj = self.model(**values)
-                session.add(obj)
-                await session.flush()
-        except UniqueViolation:
-            found = await self._lookup(session, lookup, locking=True)
-            if found is None:
-                raise
-            return found, False
+        else:
+            try:
+                async with session.begin_nested():
+                    session.add(obj)
+                    await session.flush()
+            except UniqueViolation:
+                found = await self._lookup(session, lookup, locking=True)
+                if found is None:
+                    raise
+                return found, False
         await self._load_unloaded_columns(session, obj)
         return obj, True
 
