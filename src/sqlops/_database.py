@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 from sqlalchemy.util import greenlet_spawn
 
-from . import _dialects, _guards, _lazyload, _translate
+from . import _aiosqlite, _dialects, _guards, _lazyload, _translate
 from ._dialects import configure_engine
 from ._errors import DatabaseUnavailableError, SqlopsError
 from ._transaction import Counters, RetryStats, quietly, run_with_retries, shielded
@@ -460,6 +460,8 @@ def _make_engine(
     options.update(engine_options)
     engine = create_async_engine(url, **options)
     configure_engine(engine.sync_engine, family, url)
+    if family == "sqlite":
+        _aiosqlite.release_locks_on_invalidate(engine.sync_engine)
     event.listen(engine.sync_engine, "handle_error", _translate.on_handle_error)
     if family != "sqlite":  # aiosqlite connections work from any loop; the others do not
         _guards.watch_loop(engine.sync_engine, f"Database({safe_url(url)!r})")

@@ -110,7 +110,14 @@ async def begin_now(conn: AsyncConnection) -> BaseException | None:
         return None  # not SQLAlchemy's asyncpg adapter, or already begun
     try:
         await start()
-    except Exception as exc:
+    except BaseException as exc:
+        if not isinstance(exc, Exception):
+            # Cancelled while BEGIN was in flight: asyncpg already thinks a transaction
+            # is open (its next BEGIN would be a SAVEPOINT inside it) while SQLAlchemy's
+            # adapter does not, and the server may or may not have begun one. Nothing
+            # can make that connection consistent again: discard it.
+            raw.invalidate(exc)
+            raise
         driver = raw.driver_connection
         if not (driver is None or driver.is_closed()) and not is_lost(exc):
             raise translate(exc) or exc from exc
@@ -212,10 +219,12 @@ def _configure_sqlite(engine: Engine, url: URL) -> None:
             # connection until the pool's reset hook (above) turns it off again. Sent on
             # the driver connection: statement listeners (count_queries) do not see it,
             # as they do not see BEGIN.
+            # Flagged first: a cancellation between here and BEGIN must still find the
+            # flag, or the connection would go back to the pool refusing every write.
+            conn.info[_QUERY_ONLY] = True
             cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             cursor.execute("PRAGMA query_only = ON")
             cursor.close()
-            conn.info[_QUERY_ONLY] = True
         conn.exec_driver_sql("BEGIN" if options.get(READONLY_OPTION) else "BEGIN IMMEDIATE")
 
 

@@ -10,9 +10,11 @@ alongside, must end with every increment counted.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import sqlops
@@ -77,3 +79,59 @@ async def test_twenty_writers_lose_no_increment_and_readers_never_fail(
             f"{total} of {total} counted; {stats.conflicts} 'database is locked' retried; "
             f"{sum(map(len, seen))} reads alongside",
         )
+
+
+SLOW_CTE = (
+    "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 30000000) "
+    "SELECT count(*) FROM n"
+)
+
+
+def _write_lock_free(path: Path) -> bool:
+    """Whether a writer outside sqlops (another process, say) can take the write lock now."""
+    conn = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        conn.close()
+
+
+async def test_a_write_cancelled_during_a_slow_statement_releases_the_write_lock(
+    tmp_path: Path,
+) -> None:
+    """The statement is interrupted at once and the transaction rolled back, not left to GC.
+
+    aiosqlite goes on running a cancelled call on its thread, and a connection closed
+    while a cursor holds a statement stays open as a zombie, write lock included:
+    every writer, in any process, got "database is locked" until a garbage collection.
+    """
+    path = tmp_path / "locked.db"
+    async with sqlops.Database(f"sqlite+aiosqlite:///{path}") as db:
+        await db.create_all(Base.metadata)
+        started = asyncio.Event()
+
+        async def work() -> None:
+            async with db.transaction() as s:
+                s.add(Team(name="never"))
+                await s.flush()
+                started.set()
+                await s.execute(text(SLOW_CTE))  # a second or more of CPU in the thread
+
+        task = asyncio.create_task(work())
+        await asyncio.wait_for(started.wait(), 10)
+        await asyncio.sleep(0.2)
+        loop = asyncio.get_running_loop()
+        cancelled_at = loop.time()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        took = loop.time() - cancelled_at
+        assert took < 3, f"the cancellation waited {took:.1f} s for the statement to finish"
+        assert _write_lock_free(path), "the cancelled transaction still holds the write lock"
+        record("a cancelled slow statement (SQLite): cancel to lock free", f"{took * 1000:.0f} ms")
+        assert await sqlops.Repository(Team, db).count(name="never") == 0
+        await sqlops.Repository(Team, db).create(name="after")  # the pool still writes
