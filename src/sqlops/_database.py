@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 from sqlalchemy.util import greenlet_spawn
 
-from . import _aiosqlite, _dialects, _guards, _lazyload, _translate
+from . import _aiosqlite, _dialects, _guards, _lazyload, _pagination, _translate
 from ._dialects import configure_engine
 from ._errors import DatabaseUnavailableError, SqlopsError
 from ._transaction import Counters, RetryStats, quietly, run_with_retries, shielded
@@ -105,7 +105,11 @@ class Database:
             self.engine,
             class_=_guards.GuardedAsyncSession,
             expire_on_commit=False,
-            info={_lazyload.INFO_KEY: lazy_loads, _guards.N_PLUS_ONE_KEY: n_plus_one},
+            info={
+                _lazyload.INFO_KEY: lazy_loads,
+                _guards.N_PLUS_ONE_KEY: n_plus_one,
+                _pagination.SECRET_INFO_KEY: cursor_secret,
+            },
             sqlops_tracker=self._session_tracker,
         )
         self._retries = Counters()

@@ -19,15 +19,16 @@ import enum
 import hashlib
 import hmac
 import json
+import logging
 import math
 import os
+import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, and_, false, or_, tuple_
-from sqlalchemy.engine import URL
 
 from ._errors import InvalidCursorError
 from ._filters import SortKey, coercer
@@ -37,6 +38,10 @@ T = TypeVar("T")
 
 _MAC_BYTES = 16
 _SECRET_ENV = "SQLOPS_CURSOR_SECRET"
+_process_key: bytes | None = None  # the fallback key, made on first use
+SECRET_INFO_KEY = "sqlops.cursor_secret"  # a sqlops session's info: its Database's secret
+
+logger = logging.getLogger("sqlops")
 
 
 @dataclass(frozen=True)
@@ -77,17 +82,28 @@ class CursorPage(Generic[T]):
 # ----------------------------------------------------------------------------- cursor codec
 
 
-def cursor_key(secret: str | bytes | None, url: URL | None) -> bytes:
-    """The HMAC key: an explicit secret, ``$SQLOPS_CURSOR_SECRET``, else one derived from the URL.
+def cursor_key(secret: str | bytes | None) -> bytes:
+    """The HMAC key: an explicit secret, else ``$SQLOPS_CURSOR_SECRET``, else a random one.
 
-    Deriving from the full URL (password included) keeps cursors valid across the workers
-    of one deployment without configuration.
+    Never derived from the database URL: a key made from the password would let anyone
+    holding one cursor test password guesses offline, and one made from a password-less
+    URL can be computed by anyone. The random fallback is generated once per process,
+    so cursors then do not survive a restart or move between workers: set a secret in
+    any deployment with more than one process (a warning says so, once).
     """
     secret = secret or os.environ.get(_SECRET_ENV)
     if secret:
         return secret.encode() if isinstance(secret, str) else secret
-    material = url.render_as_string(hide_password=False) if url is not None else "sqlops"
-    return hashlib.sha256(b"sqlops-cursor\x00" + material.encode()).digest()
+    global _process_key
+    if _process_key is None:
+        _process_key = secrets.token_bytes(32)
+        logger.warning(
+            "no cursor_secret: pagination cursors are signed with a random key of this "
+            "process and are invalid in other workers and after a restart; set "
+            "Database(cursor_secret=...) or $%s",
+            _SECRET_ENV,
+        )
+    return _process_key
 
 
 def fingerprint(info: ModelInfo, keys: Sequence[SortKey]) -> str:

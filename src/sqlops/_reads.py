@@ -436,10 +436,9 @@ class Reads(RepositoryBase[M]):
 
     def _cursor_secret(self) -> bytes:
         if self.db is not None:
-            return _pagination.cursor_key(self.db.cursor_secret, self.db.url)
-        assert self.session is not None
-        bind = self.session.sync_session.get_bind(self.info.mapper)
-        return _pagination.cursor_key(None, bind.engine.url)
+            return _pagination.cursor_key(self.db.cursor_secret)
+        assert self.session is not None  # a sqlops session knows its Database's secret
+        return _pagination.cursor_key(self.session.info.get(_pagination.SECRET_INFO_KEY))
 
     async def stream(
         self,

@@ -143,7 +143,8 @@ async def test_cursor_from_another_database_is_invalid(
 async def test_cursor_valid_across_database_objects(
     users: sqlops.Repository[User], db: sqlops.Database
 ) -> None:
-    """Workers of one deployment share cursors without configuration."""
+    """Database objects of one process share the fallback key (tests/integration/
+    test_cursor_secret.py shows why other processes do not)."""
     page = await users.cursor_page(limit=3)
     other = sqlops.Database(db.url)
     try:
