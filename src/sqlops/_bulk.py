@@ -13,7 +13,17 @@ import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Column, ColumnElement, Table, UniqueConstraint, insert, select, text, update
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Table,
+    UniqueConstraint,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import attributes
@@ -468,7 +478,8 @@ async def increment(
 ) -> int | float:
     info = repo.info
     column = info.columns[key]
-    stmt = update(info.table).where(*where).values({info.column(key).name: column + by})
+    counter = func.coalesce(column, 0) + by  # a NULL counter counts from 0
+    stmt = update(info.table).where(*where).values({info.column(key).name: counter})
     if info.soft_delete is not None:
         stmt = stmt.where(info.soft_delete.is_(None))
     if repo.dialect == "mysql":

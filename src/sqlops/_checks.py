@@ -3,9 +3,9 @@
 Most bad values are refused by the database itself and translated to
 :class:`InvalidValueError`. Two kinds are not: a string outside an ``Enum`` column's
 values (SQLAlchemy's ``Enum`` stores any string by default, and every later read of the
-row then fails), and a fraction for an integer column (PostgreSQL truncates 1.5 to 1,
-MariaDB rounds it to 2, SQLite keeps the float). Both are refused here, before anything
-is sent. Messages name the column, never the value.
+row then fails), a fraction for an integer column (PostgreSQL truncates 1.5 to 1,
+MariaDB rounds it to 2, SQLite keeps the float), and NaN (NULL on SQLite). They are
+refused here, before anything is sent. Messages name the column, never the value.
 
 A check returns the value as the column's Python type (``"admin"`` becomes
 ``Role.admin``, ``3.0`` becomes ``3``, and ``5`` for a float column ``5.0``), so an
@@ -19,7 +19,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from sqlalchemy import Column, Enum, Float, Integer
+from sqlalchemy import Column, Enum, Float, Integer, Numeric
 
 from ._errors import InvalidValueError
 
@@ -33,7 +33,7 @@ def for_columns(table: str, columns: Mapping[str, Column[Any]]) -> dict[str, Che
         check = (
             _enum_check(table, key, column)
             or _integer_check(table, key, column)
-            or _float_check(column)
+            or _float_check(table, key, column)
         )
         if check is not None:
             checks[key] = check
@@ -79,14 +79,28 @@ def _integer_check(table: str, key: str, column: Column[Any]) -> Check | None:
     return check
 
 
-def _float_check(column: Column[Any]) -> Check | None:
-    """An int for a float column becomes the float a read of the row returns (5 -> 5.0)."""
+def _float_check(table: str, key: str, column: Column[Any]) -> Check | None:
+    """NaN is refused; an int for a float column becomes the float a read returns (5 -> 5.0).
+
+    SQLite stores NaN as NULL (or reports a NOT NULL violation), MariaDB refuses it and
+    PostgreSQL keeps it: refused everywhere, so a row means the same on every backend
+    (and a cursor over the column stays valid JSON).
+    """
     type_ = column.type
-    if not isinstance(type_, Float) or type_.asdecimal:
+    if not isinstance(type_, Numeric | Float):  # Float is no Numeric on SQLAlchemy 2.1
         return None
+    to_float = isinstance(type_, Float) and not type_.asdecimal
 
     def check(value: Any) -> Any:
-        return float(value) if type(value) is int else value
+        if type(value) is int:
+            return float(value) if to_float else value
+        if isinstance(value, float | decimal.Decimal) and value != value:  # NaN
+            raise InvalidValueError(
+                f"{table}.{key}: NaN cannot be stored (use None for a missing value)",
+                table=table,
+                column=key,
+            )
+        return value
 
     return check
 

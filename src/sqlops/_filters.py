@@ -23,6 +23,7 @@ from sqlalchemy.sql.elements import UnaryExpression
 from sqlalchemy.sql.operators import asc_op, desc_op
 
 from ._errors import InvalidFilterError
+from ._membership import membership
 from ._modelinfo import ModelInfo, model_info
 
 OPERATORS = (
@@ -89,7 +90,7 @@ class Term:
         if op == "is_null":
             expr = attr.is_(None) if shape else attr.is_not(None)
         elif op in ("in", "not_in"):
-            expr = attr.in_(list(args)) if op == "in" else attr.not_in(list(args))
+            expr = membership(attr, args, negate=op == "not_in")
         elif op == "between":
             expr = attr.between(args[0], args[1])
         elif op == "like":

@@ -9,13 +9,14 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from . import _fastread, _filters, _pagination, _templates
+from . import _fastread, _filters, _membership, _pagination, _templates
 from ._errors import (
+    InvalidValueError,
     MultipleFoundError,
     NotFoundError,
 )
 from ._pagination import CursorPage, Page
-from ._repobase import RepositoryBase, _non_negative
+from ._repobase import MAX_ROW_COUNT, RepositoryBase, _bounded, _non_negative
 
 M = TypeVar("M")
 
@@ -228,6 +229,12 @@ class Reads(RepositoryBase[M]):
             raise ValueError(f"page must be an integer >= 1, got {page!r}")
         if not isinstance(per_page, int) or per_page < 1:
             raise ValueError(f"per_page must be an integer >= 1, got {per_page!r}")
+        _bounded("per_page", per_page)
+        if (page - 1) * per_page > MAX_ROW_COUNT:
+            raise InvalidValueError(
+                f"page is too large: page {page} of {per_page} rows would skip more than "
+                f"{MAX_ROW_COUNT} (2**63 - 1) rows"
+            )
         plan = self._plan(load)
         rows = None
         if self._templatable(where, plan):
@@ -277,6 +284,7 @@ class Reads(RepositoryBase[M]):
         """
         if not isinstance(limit, int) or limit < 1:
             raise ValueError(f"limit must be an integer >= 1, got {limit!r}")
+        _bounded("limit", limit + 1)  # one row more is fetched: is there a next page?
         keys = self._cursor_keys(order_by)
         tag = _pagination.fingerprint(self.info, keys)
         secret = self._cursor_secret()
@@ -325,6 +333,8 @@ class Reads(RepositoryBase[M]):
     ) -> builtins.list[Any] | None:
         """Rows of the compiled shape ``key`` (None: this shape cannot be a template)."""
         assert self.db is not None
+        if len(query.args) > _membership.LONG:
+            return None  # a long IN list: bound as one array off the template path
         dialect = self.db.engine.sync_engine.dialect
         try:
             found = _templates.template(dialect, key, query.types, result_types, make)

@@ -15,6 +15,7 @@ from . import _fastread, _filters
 from ._database import Database
 from ._errors import (
     InvalidFilterError,
+    InvalidValueError,
 )
 from ._modelinfo import ModelInfo, model_info
 from ._url import dialect_family
@@ -217,7 +218,17 @@ class RepositoryBase(Generic[M]):
         return await self._read(run)
 
 
+MAX_ROW_COUNT = 2**63 - 1  # the largest LIMIT / OFFSET every backend accepts (BIGINT)
+
+
 def _non_negative(name: str, value: int) -> int:
-    if not isinstance(value, int) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise ValueError(f"{name} must be an integer >= 0, got {value!r}")
+    return _bounded(name, value)
+
+
+def _bounded(name: str, value: int) -> int:
+    """``value``, if the databases can take it as a row count (else InvalidValueError)."""
+    if value > MAX_ROW_COUNT:
+        raise InvalidValueError(f"{name} is too large: at most {MAX_ROW_COUNT} (2**63 - 1)")
     return value

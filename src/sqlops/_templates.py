@@ -19,7 +19,7 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import BindParameter, ColumnElement, Integer, bindparam
+from sqlalchemy import BigInteger, BindParameter, ColumnElement, bindparam
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.type_api import TypeEngine
 
@@ -134,7 +134,7 @@ def template(
     return found
 
 
-INT = Integer()
+INT = BigInteger()  # LIMIT / OFFSET: anything up to 2**63 - 1 (asyncpg checks the width)
 
 
 async def fetch(
