@@ -189,16 +189,29 @@ class Database:
             )
 
     async def ping(self) -> None:
-        """Round-trip a trivial statement; raise :class:`DatabaseUnavailableError` if it fails."""
-        try:
-            async with self.engine.connect() as conn:
-                await conn.exec_driver_sql("SELECT 1")
-        except SqlopsError:
-            raise
-        except Exception as exc:
-            raise DatabaseUnavailableError(
-                f"cannot reach {safe_url(self.url)}: {type(exc).__name__}: {exc}"
-            ) from exc
+        """Round-trip a trivial statement; raise :class:`DatabaseUnavailableError` if it fails.
+
+        A pooled connection that the server dropped (restart, failover, idle kill) is
+        replaced and the ping tried once more on a fresh one, so a health check reports
+        the server, not a stale connection: it does not flap after every failover.
+        """
+        for attempt in (1, 2):
+            try:
+                async with self.engine.connect() as conn:
+                    await conn.exec_driver_sql("SELECT 1")
+                return
+            except PoolTimeoutError:
+                raise
+            except DatabaseUnavailableError as exc:
+                if attempt == 2:
+                    raise
+                logger.info("ping found a dropped connection, trying a fresh one: %s", exc)
+            except SqlopsError:
+                raise
+            except Exception as exc:
+                raise DatabaseUnavailableError(
+                    f"cannot reach {safe_url(self.url)}: {type(exc).__name__}: {exc}"
+                ) from exc
 
     async def create_all(self, metadata: MetaData) -> None:
         """Create every table of ``metadata`` that does not exist yet."""

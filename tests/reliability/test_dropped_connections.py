@@ -64,7 +64,14 @@ async def _run(db: sqlops.Database, name: str) -> object:
     return await db.run(work)
 
 
+async def _ping(db: sqlops.Database, name: str) -> object:
+    """A health check: it must not flap after the server dropped the pool."""
+    await db.ping()
+    return None
+
+
 OPERATIONS: dict[str, Operation] = {
+    "ping()": _ping,
     "standalone read": _standalone_read,
     "standalone get": _standalone_get,
     "standalone write": _standalone_write,
