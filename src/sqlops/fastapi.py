@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from . import _httperrors
 from ._database import Database
 from ._errors import SqlopsError
+from ._fastapi_crud import crud_router
 from ._httperrors import error_body
 from ._params import (
     RESERVED_PARAMS,
@@ -289,6 +290,7 @@ __all__ = [
     "RESERVED_PARAMS",
     "CursorParams",
     "PageParams",
+    "crud_router",
     "cursor_params",
     "database",
     "error_body",
