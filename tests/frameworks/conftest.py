@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy.engine import URL
 
 import sqlops
+import sqlops.litestar
 
 from .models import Author, Base
 

@@ -9,7 +9,7 @@ constraints work of wave 2 fixes that; then this can be a plain ``DeclarativeBas
 import uuid
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import ForeignKey, MetaData, String
+from sqlalchemy import ForeignKey, ForeignKeyConstraint, MetaData, String
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from sqlops.models import NAMING_CONVENTION
@@ -84,3 +84,16 @@ class GroupOut(GroupIn):
 
 
 FILTERS = ["name", "name__ilike", "age__gt", "age__in", "age__is_null"]
+
+
+class Note(Base):
+    """A deferred foreign key: checked at COMMIT (PostgreSQL, SQLite), not at INSERT."""
+
+    __tablename__ = "fw_notes"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["author_id"], ["fw_authors.id"], deferrable=True, initially="DEFERRED"
+        ).ddl_if(dialect=("postgresql", "sqlite")),  # MariaDB has no deferred constraints
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    author_id: Mapped[int]

@@ -10,6 +10,7 @@ import time
 from typing import Any
 
 import pytest
+import schemathesis
 from fastapi import FastAPI
 from hypothesis import HealthCheck, Phase, given, settings
 from openapi_spec_validator import validate
@@ -19,8 +20,6 @@ import sqlops
 import sqlops.fastapi as sf
 
 from .models import FILTERS, Author, AuthorIn, AuthorOut, AuthorPatch, Member, MemberIn, MemberOut
-
-schemathesis = pytest.importorskip("schemathesis")
 
 
 def make_app(db: sqlops.Database | None = None, pagination: str = "offset") -> FastAPI:
