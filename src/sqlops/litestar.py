@@ -229,7 +229,9 @@ def _document_filters(fn: Any, keys: Sequence[str]) -> None:
 
 __all__ = [
     "STATE_KEY",
+    "CursorParams",
     "Db",
+    "PageParams",
     "Session",
     "SqlopsPlugin",
     "Transaction",
