@@ -258,10 +258,11 @@ def _is_uuid(kind: Any) -> bool:
 def _query_dependency(resource: Resource) -> Endpoint:
     """The allowlisted filters (typed, documented) and ``?q=``; any other key is a 400."""
     keys = sorted(resource.filters)
+    allowed = frozenset(keys)
     ignore = RESERVED_PARAMS | ({_crud.SEARCH_PARAM} if resource.search else set())
 
     def list_query(request: Request, **given: Any) -> tuple[list[Any], dict[str, Any]]:
-        parse_filters(request.query_params.multi_items(), keys, ignore)  # 400 on the unknown
+        parse_filters(request.query_params.multi_items(), allowed, ignore)  # 400 on the unknown
         values = _crud.clean_filters({key: given[f"filter_{i}"] for i, key in enumerate(keys)})
         return _crud.where_for(resource, given.get("search")), values
 
