@@ -102,12 +102,13 @@ def _add(
     method, path, status, response_model = route
     endpoint = custom or getattr(build, name)()
     extra: dict[str, Any] = {"response_class": Response} if status == 204 else {}
+    if custom is None:  # yours answers with the model its return annotation names
+        extra["response_model"] = response_model
     router.add_api_route(
         path,
         endpoint,
         methods=[method],
         status_code=status,
-        response_model=response_model,
         name=f"{name}_{resource.name}",
         responses=dict(_ERRORS),
         **extra,

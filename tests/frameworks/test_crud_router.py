@@ -298,3 +298,13 @@ def test_without_schemas_there_are_no_write_endpoints():
         ("/fw_authors/{id}", "DELETE"),
         ("/fw_authors/{id}", "GET"),
     ]
+
+
+async def test_an_override_answers_with_its_own_model(fw_db: sqlops.Database):
+    async def count_only() -> dict[str, int]:
+        return {"count": await sqlops.Repository(Author, fw_db).count()}
+
+    app = make_app(fw_db, methods={"list": count_only})
+    async with await client_for(app) as http:
+        response = await http.get("/fw_authors")
+    assert (response.status_code, response.json()) == (200, {"count": 0})
