@@ -308,3 +308,15 @@ async def test_an_override_answers_with_its_own_model(fw_db: sqlops.Database):
     async with await client_for(app) as http:
         response = await http.get("/fw_authors")
     assert (response.status_code, response.json()) == (200, {"count": 0})
+
+
+async def test_a_value_too_long_for_its_column_is_422(client: httpx.AsyncClient, backend: str):
+    response = await client.post("/fw_authors", json={"email": "a@x.org", "name": "n" * 60})
+    if backend == "sqlite":  # SQLite does not enforce VARCHAR lengths
+        assert response.status_code == 201
+        return
+    assert response.status_code == 422
+    assert response.json() == {
+        "detail": "invalid value for name (at most 50 characters)",
+        "field": "name",
+    }
