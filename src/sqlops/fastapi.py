@@ -33,8 +33,19 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Depends, FastAPI, Query, Request
-from fastapi.responses import JSONResponse
+from ._errors import MissingDependencyError
+
+try:
+    from fastapi import Depends, FastAPI, Query, Request
+    from fastapi.responses import JSONResponse
+except ModuleNotFoundError as exc:  # pragma: no cover - tested in the bare-install check
+    if exc.name not in ("fastapi", "starlette", "pydantic"):
+        raise
+    raise MissingDependencyError(
+        "sqlops.fastapi needs FastAPI: pip install 'sqlops[fastapi]'",
+        extra="fastapi",
+        name=exc.name,
+    ) from None
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ._database import Database

@@ -287,7 +287,9 @@ async def run_demo(url: str | None = None, *, rows: int = 100_000, console: Cons
                 _remove_sqlite_files(path)
     console.rule("[bold green]done", align="left")
     command = escape(sqlops_command())
-    console.print(f"  demo tables dropped. Next: `{command} doctor`, then `{command} migrate init`.")
+    console.print(
+        f"  demo tables dropped. Next: `{command} doctor`, then `{command} migrate init`."
+    )
 
 
 def sqlops_command() -> str:
