@@ -71,9 +71,7 @@ def _console() -> Console:
     return Console(highlight=False, soft_wrap=True)
 
 
-@click.group(
-    "sqlops", cls=_Group, context_settings={"help_option_names": ["-h", "--help"]}
-)
+@click.group("sqlops", cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--debug", is_flag=True, help="Show the traceback of an error.")
 @click.version_option(sqlops.__version__, prog_name="sqlops")
 def app(debug: bool) -> None:

@@ -92,8 +92,10 @@ def _mask(raw: str) -> str:
 def require_driver(url: URL) -> None:
     """Refuse, in one line naming what to install, a URL whose driver is not installed."""
     backend, driver = url.get_backend_name(), url.get_driver_name()
-    module, package = _DRIVER_PACKAGES.get(driver, (None, None))
-    if package is None or module in sys.modules or importlib.util.find_spec(module) is not None:
+    if driver not in _DRIVER_PACKAGES:
+        return
+    module, package = _DRIVER_PACKAGES[driver]
+    if sys.modules.get(module) or importlib.util.find_spec(module):
         return
     raise MissingDependencyError(
         f"{backend}+{driver}:// needs the {driver} driver: pip install '{package}'",

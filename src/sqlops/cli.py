@@ -49,8 +49,7 @@ def run(args: list[str]) -> int:
             raise
         shown = f"sqlops {command}" if command else "sqlops"
         print(
-            f"error: `{shown}` needs the CLI extra: {EXTRA_HINT} "
-            "(`sqlops audit` works without it)",
+            f"error: `{shown}` needs the CLI extra: {EXTRA_HINT} (`sqlops audit` works without it)",
             file=sys.stderr,
         )
         return 1

@@ -122,7 +122,7 @@ def _apply_marker(page: Page, marker: str, line: int) -> bool:
 
 
 def output_matches(expected: list[str] | tuple[str, ...], actual: list[str]) -> bool:
-    """Whether ``actual`` lines fit ``expected``: ``...`` lines and ``...`` in lines are wildcards."""
+    """Whether ``actual`` fits ``expected``: ``...`` lines and ``...`` in a line are wildcards."""
     want = [line.rstrip() for line in expected]
     while want and not want[-1]:
         want.pop()

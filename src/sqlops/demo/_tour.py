@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from sqlalchemy import inspect
 from rich.markup import escape
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.syntax import Syntax
 from rich.table import Table
+from sqlalchemy import inspect
 
 import sqlops
 from sqlops import Database, LazyLoadError, Repository, UniqueViolation
