@@ -1,7 +1,8 @@
 """Read the runnable parts of a Markdown page: ```python and ```console blocks, and markers.
 
 The convention (CONTRIBUTING.md): every ```python block runs, in page order, sharing one
-namespace; ``<!-- docs: skip -->`` on the line before a block (blank lines allowed)
+namespace, except one whose first line is ``# name.py``: that is written to ``name.py``
+in the page's directory for later blocks to import; ``<!-- docs: skip -->`` on the line before a block (blank lines allowed)
 keeps it from running; ``<!-- docs: backends=sqlite,postgresql,mysql -->`` anywhere runs
 the whole page once per backend. In ```console blocks the lines starting ``$ sqlops `` are
 run, and the lines under one (up to the next ``$ ``) are its expected output, where a line
@@ -17,6 +18,7 @@ from pathlib import Path
 BACKENDS = ("sqlite", "postgresql", "mysql")
 RUNNABLE = ("python", "console")
 _MARKER = re.compile(r"<!--\s*docs:\s*(.*?)\s*-->")
+_FILE_NAME = re.compile(r"^#\s*([\w./-]+\.py)\s*$")
 _FENCE = re.compile(r"^(\s*)(`{3,}|~{3,})\s*([\w+-]*)")
 
 
@@ -41,6 +43,12 @@ class Block:
     line: int
     text: str
     skip: bool = False
+
+    @property
+    def filename(self) -> str | None:
+        """``app.py`` for a python block whose first line is ``# app.py``: a file, not a script."""
+        match = _FILE_NAME.match(self.text.split("\n", 1)[0])
+        return match.group(1) if self.language == "python" and match else None
 
     def commands(self) -> list[Command]:
         """The ``$ sqlops`` commands of a console block, with their expected output."""

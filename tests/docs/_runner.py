@@ -19,7 +19,37 @@ import sqlops
 from ._markdown import Block, Command, Page, output_matches
 
 SRC = Path(sqlops.__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 COMMAND_TIMEOUT = 120
+PAGE_TIMEOUT = 300
+
+
+class DocPageError(AssertionError):
+    """A page's blocks did not run through (the child's traceback names the page line)."""
+
+
+def run_page_in_child(path: Path, workdir: Path, env: dict[str, str]) -> None:
+    """Run the page in a fresh interpreter (warnings are errors): nothing leaks between pages.
+
+    Pages define models on ``sqlops.models.Base`` and import modules they wrote; a new
+    process per page is what a reader pasting the page into a file gets.
+    """
+    env = {**env, "PYTHONPATH": _pythonpath(env, str(ROOT))}
+    done = subprocess.run(
+        [sys.executable, "-W", "error", "-m", "tests.docs._runner", str(path)],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=PAGE_TIMEOUT,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise DocPageError(f"{path.name} failed:\n{done.stderr[-6000:]}\n{done.stdout[-2000:]}")
+
+
+def _pythonpath(env: dict[str, str], *first: str) -> str:
+    return os.pathsep.join(filter(None, [*first, str(SRC), env.get("PYTHONPATH")]))
 
 
 class DocCommandError(AssertionError):
@@ -37,7 +67,11 @@ def run_page(page: Page, workdir: Path) -> None:
         for block in page.blocks:
             if block.skip:
                 continue
-            if block.language == "python":
+            if block.filename is not None:
+                target = workdir / block.filename
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text(block.text, encoding="utf-8")
+            elif block.language == "python":
                 run_python(block, page.path, module.__dict__, loop)
             else:
                 for command in block.commands():
@@ -63,7 +97,7 @@ def run_command(command: Command, path: Path, workdir: Path) -> None:
     """Run ``$ sqlops ...`` in ``workdir``; check its output when the page shows some."""
     args = shlex.split(command.argv, comments=True)
     env = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb"}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(SRC), env.get("PYTHONPATH")]))
+    env["PYTHONPATH"] = _pythonpath(env)
     done = subprocess.run(
         [sys.executable, "-m", "sqlops.cli", *args[1:]],
         cwd=workdir,
@@ -102,3 +136,10 @@ def _forget_modules_under(workdir: Path) -> None:
     for name, module in list(sys.modules.items()):
         if (getattr(module, "__file__", None) or "").startswith(root):
             del sys.modules[name]
+
+
+if __name__ == "__main__":
+    from ._markdown import parse
+
+    sys.path.insert(0, str(Path.cwd()))  # the page's own files are importable, as in a REPL
+    run_page(parse(Path(sys.argv[1])), Path.cwd())
