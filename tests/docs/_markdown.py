@@ -5,8 +5,9 @@ one whose first line is ``# name.py``: that is written to ``name.py`` in the pag
 directory for later blocks to import. ``<!-- docs: skip -->`` on the line before a block
 (blank lines allowed) keeps it from running; ``<!-- docs: backends=sqlite,postgresql -->``
 anywhere runs the whole page once per backend listed. In ```console blocks the lines
-starting ``$ sqlops `` are run, and the lines under one (up to the next ``$ ``) are its expected output, where a line
-``...`` matches any number of lines and ``...`` inside a line matches any text.
+starting ``$ sqlops `` are run, and the lines under one (up to the next ``$ ``) are its
+expected output, where a line ``...`` matches any number of lines and ``...`` inside a
+line matches any text.
 """
 
 from __future__ import annotations
