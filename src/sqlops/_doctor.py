@@ -191,8 +191,8 @@ def _static_checks(target: _Target, report: Report) -> None:
         report.add(
             "pool pre-ping",
             "ok",
-            "off by design: sqlops replaces a connection the server closed when it is "
-            "checked out, and pings only one idle for a while (no round trip per query)",
+            "off by design: sqlops replaces closed connections at checkout and pings "
+            "idle ones (no round trip per query)",
         )
     else:
         report.add(
