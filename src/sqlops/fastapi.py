@@ -33,7 +33,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from ._errors import MissingDependencyError
+from sqlops import MissingDependencyError  # via sqlops: shown as sqlops.MissingDependencyError
 
 try:
     from fastapi import Depends, FastAPI, Query, Request

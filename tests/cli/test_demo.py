@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -89,3 +91,23 @@ def test_demo_refuses_a_database_with_a_table_named_like_its_own(url: URL | str)
         ]
     finally:
         asyncio.run(sql("DROP TABLE demo_users"))
+
+
+@pytest.mark.sqlite
+@pytest.mark.parametrize(
+    ("argv0", "on_path", "shown"),
+    [
+        (".venv/bin/sqlops", None, ".venv/bin/sqlops"),  # make demo: not on PATH
+        ("/usr/local/bin/sqlops", "/usr/local/bin/sqlops", "sqlops"),
+        ("sqlops", "/usr/local/bin/sqlops", "sqlops"),
+        ("/usr/lib/python3/site-packages/pytest/__main__.py", None, "sqlops"),
+    ],
+)
+def test_the_closing_hint_names_the_command_as_it_can_be_run(
+    monkeypatch: pytest.MonkeyPatch, argv0: str, on_path: str | None, shown: str
+) -> None:
+    from sqlops.demo import _tour
+
+    monkeypatch.setattr(sys, "argv", [argv0, "demo"])
+    monkeypatch.setattr(shutil, "which", lambda name: on_path)
+    assert _tour.sqlops_command() == shown

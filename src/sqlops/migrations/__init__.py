@@ -13,7 +13,7 @@ Needs Alembic (``pip install 'sqlops[cli]'``). The same functions drive
 ``sqlops migrate ...`` and the pytest plugin's ``sqlops_alembic`` schema.
 """
 
-from sqlops._errors import MissingDependencyError
+from sqlops import MissingDependencyError  # via sqlops: shown as sqlops.MissingDependencyError
 
 try:
     import alembic  # noqa: F401 - only to say which extra is missing
