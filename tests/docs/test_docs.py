@@ -3,7 +3,7 @@
 One test per page and backend: the page's blocks run top to bottom in a fresh temporary
 directory with ``DATABASE_URL`` unset (``sqlops.Database()`` is a new ``./sqlops.db``),
 or, for a page marked ``<!-- docs: backends=... -->``, set to a throwaway database on
-each server listed. The convention is in CONTRIBUTING.md.
+each server listed. The convention is in CONTRIBUTING.md ("Docs are tests").
 """
 
 from __future__ import annotations
