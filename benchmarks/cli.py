@@ -18,10 +18,11 @@ from .target import BACKENDS, DEFAULT_SERVER_URL
 from .workload import OPERATIONS
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "python -m benchmarks") -> int:
     """Run the benchmark (or ``scale`` / ``profile``) and print the results.
 
     Always returns the exit status (``--help`` and usage errors included), never exits.
+    ``prog`` is the command shown in the usage line (``sqlops bench`` passes its own).
     """
     args = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -39,14 +40,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return profile_main(args[1:])
         if args and args[0] == "run":
             args = args[1:]
-        return _run(_parser().parse_args(args))
+        return _run(_parser(prog).parse_args(args))
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return exc.code if isinstance(exc.code, int) else 2
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(prog: str = "python -m benchmarks") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks",
+        prog=prog,
         description="sqlops beside raw drivers, SQLAlchemy Core/ORM, advanced-alchemy and "
         "fastcrud, on a throwaway database. "
         "Sub-commands: scale, profile, breakdown (see --help of each).",

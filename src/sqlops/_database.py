@@ -28,7 +28,7 @@ from . import _aiosqlite, _dialects, _guards, _lazyload, _pagination, _translate
 from ._dialects import configure_engine
 from ._errors import DatabaseUnavailableError, SqlopsError
 from ._transaction import Counters, RetryStats, quietly, run_with_retries, shielded
-from ._url import dialect_family, is_memory_sqlite, resolve_url, safe_url
+from ._url import dialect_family, is_memory_sqlite, require_driver, resolve_url, safe_url
 
 logger = logging.getLogger("sqlops")
 
@@ -84,6 +84,7 @@ class Database:
         self.n_plus_one: _guards.NPlusOne = n_plus_one
         self._session_tracker = _guards.SessionTracker() if leaked_sessions == "warn" else None
         self.url = resolve_url(url)
+        require_driver(self.url)  # one line naming the extra, not SQLAlchemy's traceback
         self.lazy_loads: LazyLoads = lazy_loads
         self.cursor_secret = cursor_secret
         pool = {

@@ -17,7 +17,10 @@
     ├── DatabaseUnavailableError
     ├── ReadOnlyTransactionError      a write in a read-only transaction or on a read-only server
     ├── LazyLoadError                 (also sqlalchemy InvalidRequestError)
-    └── SessionMisuseError            one session used by two tasks, or from another event loop
+    ├── SessionMisuseError            one session used by two tasks, or from another event loop
+    ├── SyncDriverError               (also ValueError) a blocking driver in the URL
+    ├── InvalidURLError               (also ValueError, sqlalchemy ArgumentError) not a URL
+    └── MissingDependencyError        (also ImportError, .extra) pip install 'sqlops[extra]'
 
 Database errors are turned into these by :func:`sqlops._translate.translate`; every
 translated error keeps the driver's exception as ``__cause__``.
@@ -174,6 +177,20 @@ class SessionMisuseError(SqlopsError):
     """One ``AsyncSession`` was used by two tasks at once, or from another event loop."""
 
 
+class InvalidURLError(SqlopsError, sa_exc.ArgumentError, ValueError):
+    """The text is not a database URL (``backend://user@host:port/database``)."""
+
+    code: str | None = None  # no "Background on this error at: …" link
+
+
+class MissingDependencyError(SqlopsError, ImportError):
+    """An optional dependency is not installed; the message names the extra to install."""
+
+    def __init__(self, message: str, *, extra: str | None = None, name: str | None = None) -> None:
+        super().__init__(message, name=name)
+        self.extra = extra
+
+
 __all__ = [
     "CheckViolation",
     "ConstraintViolation",
@@ -181,8 +198,10 @@ __all__ = [
     "ForeignKeyViolation",
     "InvalidCursorError",
     "InvalidFilterError",
+    "InvalidURLError",
     "InvalidValueError",
     "LazyLoadError",
+    "MissingDependencyError",
     "MultipleFoundError",
     "NotFoundError",
     "NotNullViolation",

@@ -33,8 +33,20 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Depends, FastAPI, Query, Request
-from fastapi.responses import JSONResponse
+from sqlops import MissingDependencyError  # via sqlops: shown as sqlops.MissingDependencyError
+
+try:
+    from fastapi import Depends, FastAPI, Query, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+except ModuleNotFoundError as exc:  # pragma: no cover - tested in the bare-install check
+    if exc.name not in ("fastapi", "starlette", "pydantic"):
+        raise
+    raise MissingDependencyError(
+        "sqlops.fastapi needs FastAPI: pip install 'sqlops[fastapi]'",
+        extra="fastapi",
+        name=exc.name,
+    ) from None
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ._database import Database
@@ -282,6 +294,8 @@ def _invalid_value_body(exc: InvalidValueError) -> dict[str, Any]:
         # The reason the driver gave may quote the value; keep only what sqlops computed.
         limit = _LENGTH_LIMIT.search(str(exc))
         hint = f" (at most {limit[1]} characters)" if limit else ""
+        if "NUL byte" in str(exc):  # PostgreSQL refuses \x00 in text, whatever the length
+            hint = " (a NUL byte, \\x00, cannot be stored)"
         return {"detail": f"invalid value for {exc.column}{hint}", "field": exc.column}
     text = str(exc)
     if exc.table is not None or text.startswith(("a value could not be sent", "invalid value")):
@@ -308,13 +322,22 @@ class CursorParams:
     limit: int
 
 
+MAX_PAGE = 2**31 - 1  # (page - 1) * per_page must fit the database's 64-bit OFFSET
+
+
 def page_params(per_page: int = 20, max_per_page: int = 100) -> Any:
-    """Depend on ``?page=`` (>= 1) and ``?per_page=`` (1..``max_per_page``); 422 otherwise."""
+    """Depend on ``?page=`` (1..2**31-1) and ``?per_page=`` (1..``max_per_page``); 422 otherwise.
+
+    ``?limit=`` or ``?after=`` (cursor pagination's) are a 422 too, rather than ignored.
+    """
     default = per_page
 
     def sqlops_page_params(
-        page: int = Query(1, ge=1), per_page: int = Query(default, ge=1, le=max_per_page)
+        request: Request,
+        page: int = Query(1, ge=1, le=MAX_PAGE),
+        per_page: int = Query(default, ge=1, le=max_per_page),
     ) -> PageParams:
+        _refuse_params(request, ("limit", "after"), "?page= and ?per_page=")
         return PageParams(page=page, per_page=per_page)
 
     return Depends(sqlops_page_params)
@@ -325,12 +348,31 @@ def cursor_params(limit: int = 50, max_limit: int = 200) -> Any:
     default = limit
 
     def sqlops_cursor_params(
+        request: Request,
         after: str | None = Query(None, max_length=4096),
         limit: int = Query(default, ge=1, le=max_limit),
     ) -> CursorParams:
+        _refuse_params(request, ("page", "per_page"), "?after= and ?limit=")
         return CursorParams(after=after, limit=limit)
 
     return Depends(sqlops_cursor_params)
+
+
+def _refuse_params(request: Request, names: Sequence[str], expected: str) -> None:
+    """A 422 naming each of ``names`` in the query string: they belong to the other paging."""
+    given = [name for name in names if name in request.query_params]
+    if given:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "extra_forbidden",
+                    "loc": ("query", name),
+                    "msg": f"this endpoint pages with {expected}, not ?{name}=",
+                    "input": request.query_params[name][:_MAX_ECHO],
+                }
+                for name in given
+            ]
+        )
 
 
 def ordering(allow: Iterable[str], default: str | Sequence[str] | None = None) -> Any:
