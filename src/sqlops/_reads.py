@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from . import _fastread, _filters, _pagination, _templates
+from . import _fastread, _filters, _pagination, _schemas, _templates
 from ._errors import (
     MultipleFoundError,
     NotFoundError,
@@ -478,6 +478,13 @@ class Reads(RepositoryBase[M]):
         """
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
+        if _schemas.pages_instead(self, schema):
+            pages = _schemas.stream_pages(
+                self, where, order_by, batch_size, with_deleted, schema, filters
+            )
+            async for item in pages:
+                yield item
+            return
         stmt = self.select(*where, with_deleted=with_deleted, **filters)
         stmt = stmt.options(*self._schema_options(schema))
         stmt = stmt.order_by(*_filters.order_clauses(self.info, order_by))

@@ -18,14 +18,17 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import load_only, selectinload
 
 from ._errors import SchemaError
 from ._modelinfo import ModelInfo, model_info
+
+if TYPE_CHECKING:
+    from ._reads import Reads
 
 _MAX_DEPTH = 8
 _COLLECTIONS = (list, tuple, set, frozenset, Sequence, Iterable)
@@ -42,8 +45,10 @@ def _is_pydantic(obj: Any) -> bool:
 def _pydantic() -> Any:
     try:
         import pydantic
-    except ImportError as exc:  # pragma: no cover - pydantic comes with the fastapi extra
-        raise ImportError("schema= with Pydantic models needs pydantic: pip install 'sqlops[fastapi]'") from exc
+    except ImportError as exc:
+        raise ImportError(
+            "schema= with a Pydantic model needs pydantic: pip install 'sqlops[fastapi]'"
+        ) from exc
     return pydantic
 
 
@@ -260,3 +265,47 @@ def _schema_in(annotation: Any) -> type[Any] | None:
 
 def _is_collection(origin: Any) -> bool:
     return isinstance(origin, type) and issubclass(origin, Iterable) and origin is not str
+
+
+# ----------------------------------------------------------------------------- streams
+
+
+def pages_instead(repo: Reads[Any], schema: Any) -> bool:
+    """Whether ``stream(schema=…)`` must read keyset pages instead of a server-side cursor.
+
+    MariaDB cannot run the nested relationships' SELECTs on a connection whose unbuffered
+    result is still open; keyset pages keep memory flat and never skip or repeat a row.
+    """
+    return (
+        schema is not None
+        and bool(plan_for(repo.model, schema).nested)
+        and repo.dialect == "mysql"
+    )
+
+
+async def stream_pages(
+    repo: Reads[Any],
+    where: Sequence[Any],
+    order_by: Any,
+    batch_size: int,
+    with_deleted: bool,
+    schema: Any,
+    filters: dict[str, Any],
+) -> AsyncIterator[Any]:
+    """Yield ``schema`` instances, ``batch_size`` rows (one cursor page) at a time."""
+    after = None
+    while True:
+        page = await repo.cursor_page(
+            *where,
+            after=after,
+            limit=batch_size,
+            order_by=order_by,
+            with_deleted=with_deleted,
+            schema=schema,
+            **filters,
+        )
+        for item in page.items:
+            yield item
+        if page.next_cursor is None:
+            return
+        after = page.next_cursor
