@@ -43,6 +43,7 @@ def _model(name: str, make: Callable[[], uuid.UUID]) -> type[Any]:
     return type(f"Key_{name}", (_Base,), namespace)
 
 
+_SIZES = "SELECT pg_relation_size(CAST(:i AS regclass)), pg_relation_size(CAST(:t AS regclass))"
 KINDS = {"uuid4": _model("uuid4", uuid.uuid4), "uuid7": _model("uuid7", uuid7)}
 
 
@@ -81,7 +82,7 @@ async def _sizes(db: sqlops.Database, model: type[Any]) -> tuple[int, int]:
     index = table.primary_key.name or f"{table.name}_pkey"
     async with db.session() as session:
         found = await session.execute(
-            text("SELECT pg_relation_size(CAST(:i AS regclass)), pg_relation_size(CAST(:t AS regclass))"),
+            text(_SIZES),
             {"i": index, "t": table.name},
         )
         index_size, table_size = found.one()

@@ -102,7 +102,9 @@ class SchemaPlan:
         for key, child in self.nested:
             loader = selectinload(getattr(self.info.model, key))
             if child is not None:
-                loader = loader.options(*child.options(restrict=restrict, extra=_remote(self.info, key)))
+                loader = loader.options(
+                    *child.options(restrict=restrict, extra=_remote(self.info, key))
+                )
             found.append(loader)
         return found
 
@@ -132,7 +134,10 @@ class SchemaPlan:
             if not field.init:
                 continue
             if not hasattr(obj, field.name):
-                if field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
+                if (
+                    field.default is dataclasses.MISSING
+                    and field.default_factory is dataclasses.MISSING
+                ):
                     raise SchemaError(
                         f"{self.schema.__name__}.{field.name}: {self.info.name} has no attribute "
                         f"{field.name!r}",
@@ -242,9 +247,7 @@ def _fields(schema: type[Any], pydantic: bool) -> dict[str, Any]:
     if dataclasses.is_dataclass(schema):
         hints = typing.get_type_hints(schema)
         return {f.name: hints.get(f.name, Any) for f in dataclasses.fields(schema) if f.init}
-    raise TypeError(
-        f"schema= takes a Pydantic model or a dataclass class, got {schema!r}"
-    )
+    raise TypeError(f"schema= takes a Pydantic model or a dataclass class, got {schema!r}")
 
 
 def _schema_in(annotation: Any) -> type[Any] | None:
@@ -258,7 +261,9 @@ def _schema_in(annotation: Any) -> type[Any] | None:
     if origin is not None and (origin in _COLLECTIONS or _is_collection(origin)):
         args = typing.get_args(annotation)
         return _schema_in(args[0]) if args else None
-    if isinstance(annotation, type) and (_is_pydantic(annotation) or dataclasses.is_dataclass(annotation)):
+    if isinstance(annotation, type) and (
+        _is_pydantic(annotation) or dataclasses.is_dataclass(annotation)
+    ):
         return annotation
     return None
 
@@ -277,9 +282,7 @@ def pages_instead(repo: Reads[Any], schema: Any) -> bool:
     result is still open; keyset pages keep memory flat and never skip or repeat a row.
     """
     return (
-        schema is not None
-        and bool(plan_for(repo.model, schema).nested)
-        and repo.dialect == "mysql"
+        schema is not None and bool(plan_for(repo.model, schema).nested) and repo.dialect == "mysql"
     )
 
 

@@ -78,7 +78,9 @@ async def update_row(
         values = {**values, key: column + 1}
     else:
         stmt = stmt.where(column == expected)
-        values = {**values, key: mapper.version_id_generator(expected)}  # type: ignore[operator]
+        generator = mapper.version_id_generator
+        assert callable(generator)  # single_statement() checked it
+        values = {**values, key: generator(expected)}
     options = {"synchronize_session": False}
     result = await session.execute(stmt.values(values), execution_options=options)
     if not result.rowcount:  # type: ignore[attr-defined]
@@ -154,8 +156,7 @@ def stale_error(
         model = matches[0][0].class_
     what = model.__name__ if model is not None else f"a row of {table or 'a table'}"
     return StaleVersionError(
-        f"{what} was changed or deleted by someone else since it was read; read it again "
-        "and retry",
+        f"{what} was changed or deleted by someone else since it was read; read it again and retry",
         model=model,
     )
 

@@ -21,9 +21,9 @@ import uuid
 from typing import Any
 
 from sqlalchemy import DateTime, Dialect, Double, MetaData, Uuid, func
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects import mysql
 from sqlalchemy.ext.asyncio import AsyncAttrs
-from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -253,7 +253,7 @@ def _versioned_args(cls: type[Any], inherited: Any) -> dict[str, Any]:
     args = dict(fget(cls) if fget is not None else inherited or {})
     mapped_parent = any(sa_inspect(b, raiseerr=False) is not None for b in cls.__mro__[1:])
     if not mapped_parent:  # an inheriting mapper takes its parent's version column
-        args.setdefault("version_id_col", cls.version)  # type: ignore[attr-defined]
+        args.setdefault("version_id_col", cls.version)
     return args
 
 

@@ -63,7 +63,10 @@ def make_app(db: sqlops.Database) -> FastAPI:
 
     @app.put("/pages/{pk}/body")
     async def put_body(
-        pk: int, body: PagePatch, session: Tx, version: Annotated[int | None, sf.if_match(required=False)]
+        pk: int,
+        body: PagePatch,
+        session: Tx,
+        version: Annotated[int | None, sf.if_match(required=False)],
     ) -> dict[str, Any]:
         if body.body is None:
             raise HTTPException(422, "body needed")

@@ -48,9 +48,7 @@ class PlainAuthor(Plain):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(50))
     bio: Mapped[str] = mapped_column(String(200), default="")
-    books: Mapped[list[PlainBook]] = relationship(
-        back_populates="author", order_by="PlainBook.id"
-    )
+    books: Mapped[list[PlainBook]] = relationship(back_populates="author", order_by="PlainBook.id")
 
 
 class PlainBook(Plain):
@@ -159,7 +157,9 @@ async def lib(request: pytest.FixtureRequest, url: URL | str) -> AsyncIterator[L
         await db.drop_all(author.metadata)
         await db.create_all(author.metadata)
         try:
-            yield Library(db, sqlops.Repository(author, db), sqlops.Repository(book, db), author, book)
+            yield Library(
+                db, sqlops.Repository(author, db), sqlops.Repository(book, db), author, book
+            )
         finally:
             await db.drop_all(author.metadata)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -13,7 +14,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 import sqlops
 from sqlops import models
-from sqlops.models import UUIDPK, _UUID7
+from sqlops.models import _UUID7, UUIDPK
 
 
 class Plain(DeclarativeBase):
@@ -51,7 +52,7 @@ def test_the_timestamp_is_the_creation_millisecond(make: _UUID7) -> None:
 def test_fast_generation_is_strictly_increasing_and_unique(make: _UUID7) -> None:
     keys = [make() for _ in range(50_000)]  # many per millisecond
     assert len(set(keys)) == len(keys)
-    assert all(a < b for a, b in zip(keys, keys[1:], strict=False))
+    assert all(a < b for a, b in itertools.pairwise(keys))
     assert keys == sorted(keys, key=str)  # the text form sorts the same way
 
 
@@ -96,9 +97,7 @@ async def test_keys_sort_in_creation_order_in_the_database(
     events: sqlops.Repository[Event],
 ) -> None:
     made = [await events.create(name=f"e{i}") for i in range(20)]
-    made += await events.create_many(
-        ({"name": f"bulk{i}"} for i in range(200)), returning=True
-    )
+    made += await events.create_many(({"name": f"bulk{i}"} for i in range(200)), returning=True)
     assert all(e.id.version == 7 for e in made)
     stored = await events.list(order_by="id")
     assert [e.id for e in stored] == [e.id for e in made]
