@@ -14,7 +14,7 @@ from typing import Any
 
 import pydantic
 import pytest
-from sqlalchemy import String, inspect
+from sqlalchemy import ForeignKey, String, inspect
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, MappedAsDataclass, declared_attr, mapped_column
@@ -48,6 +48,15 @@ class PlainDoc(Versioned, Plain):
     title: Mapped[str] = mapped_column(String(50))
     body: Mapped[str] = mapped_column(String(200), default="")
     __mapper_args__ = {"polymorphic_on": "kind", "polymorphic_identity": "doc"}
+
+
+class PlainMemo(PlainDoc):
+    """Joined inheritance: two tables, so update() takes the ORM route (read, check, flush)."""
+
+    __tablename__ = "ver_plain_memos"
+    id: Mapped[int] = mapped_column(ForeignKey("ver_plain_docs.id"), primary_key=True)
+    due: Mapped[str] = mapped_column(String(10), default="")
+    __mapper_args__ = {"polymorphic_identity": "memo"}
 
 
 class Dataclassy(MappedAsDataclass, DeclarativeBase):
@@ -111,12 +120,21 @@ def test_the_mixin_composes_with_another_mixins_mapper_args() -> None:
 
 
 def test_a_subclass_inherits_the_version_column() -> None:
-    class Memo(PlainDoc):
-        __mapper_args__ = {"polymorphic_identity": "memo"}
+    class Other(DeclarativeBase):
+        pass
 
-    mapper = inspect(Memo)
-    assert mapper.version_id_col is PlainDoc.__table__.c.version
-    assert mapper.polymorphic_identity == "memo"
+    class Parent(Versioned, Other):
+        __tablename__ = "ver_parents"
+        id: Mapped[int] = mapped_column(primary_key=True)
+        kind: Mapped[str] = mapped_column(String(10))
+        __mapper_args__ = {"polymorphic_on": "kind", "polymorphic_identity": "parent"}
+
+    class Child(Parent):
+        __mapper_args__ = {"polymorphic_identity": "child"}
+
+    mapper = inspect(Child)
+    assert mapper.version_id_col is Parent.__table__.c.version
+    assert mapper.polymorphic_identity == "child"
 
 
 async def test_create_starts_at_1_and_every_update_bumps(
@@ -153,6 +171,28 @@ async def test_a_missing_row_stays_not_found(db: sqlops.Database, model: type[An
         await docs.update(12345, title="x", expected_version=1)
     with pytest.raises(sqlops.NotFoundError):
         await docs.update(12345, title="x")
+
+
+@pytest.mark.parametrize("model", ["plain"], indirect=True)
+async def test_joined_inheritance_checks_the_version_too(db: sqlops.Database) -> None:
+    memos = sqlops.Repository(PlainMemo, db)
+    memo = await memos.create(title="a", due="mon")
+    memo = await memos.update(memo.id, title="b", due="tue", expected_version=1)
+    assert (memo.title, memo.due, memo.version) == ("b", "tue", 2)
+    with pytest.raises(sqlops.StaleVersionError) as info:
+        await memos.update(memo.id, due="wed", expected_version=1)
+    assert (info.value.expected, info.value.actual) == (1, 2)
+    assert (await memos.get_one(memo.id)).due == "tue"
+
+
+@pytest.mark.parametrize("model", ["sqlops"], indirect=True)
+async def test_the_checked_update_refreshes_updated_at(db: sqlops.Database) -> None:
+    docs = sqlops.Repository(SqlopsDoc, db)
+    doc = await docs.create(title="a")
+    await asyncio.sleep(0.002)
+    updated = await docs.update(doc.id, title="b", expected_version=1)
+    assert updated.updated_at > doc.updated_at
+    assert updated.created_at == doc.created_at
 
 
 @pytest.mark.parametrize("model", ["sqlops"], indirect=True)
