@@ -229,6 +229,7 @@ async def test_update_with_a_schema_and_expected_version(
     assert (doc.title, doc.body, doc.version) == ("b", "kept", 2)
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # refused before any SQL
 async def test_expected_version_on_an_unversioned_model_is_refused(url: URL | str) -> None:
     from tests.models import Base as TestBase
     from tests.models import Tag
