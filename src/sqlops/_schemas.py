@@ -121,8 +121,15 @@ class SchemaPlan:
         """``schema`` built from the loaded instance ``obj``."""
         if self.pydantic:
             pydantic = _pydantic()
+            built = {  # Pydantic cannot build a plain dataclass from attributes: we do
+                key: _convert_value(child, value)
+                for key, child in self.nested
+                if child is not None and not child.pydantic
+                if (value := getattr(obj, key)) is not None
+            }
+            source = _Overlay(obj, built) if built else obj
             try:
-                return self.schema.model_validate(obj, from_attributes=True)
+                return self.schema.model_validate(source, from_attributes=True)
             except pydantic.ValidationError as exc:
                 raise _validation_error(self.schema, exc) from exc
         return self._dataclass(obj)
@@ -154,6 +161,20 @@ class SchemaPlan:
             return self.schema(**values)
         except (TypeError, ValueError) as exc:
             raise SchemaError(f"{self.schema.__name__}: {exc}", schema=self.schema) from exc
+
+
+class _Overlay:
+    """``obj``'s attributes, with some replaced by values sqlops converted itself."""
+
+    __slots__ = ("_obj", "_values")
+
+    def __init__(self, obj: Any, values: dict[str, Any]) -> None:
+        self._obj, self._values = obj, values
+
+    def __getattr__(self, name: str) -> Any:
+        if name in self._values:
+            return self._values[name]
+        return getattr(self._obj, name)
 
 
 def _convert_value(plan: SchemaPlan, value: Any) -> Any:

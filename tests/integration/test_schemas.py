@@ -368,3 +368,27 @@ async def test_without_pydantic_installed_the_error_names_the_extra(
     monkeypatch.setattr(builtins, "__import__", no_pydantic)
     with pytest.raises(ImportError, match=r"sqlops\[fastapi\]"):
         _schemas._pydantic()
+
+
+class AuthorWithCards(pydantic.BaseModel):
+    name: str
+    books: list[BookCard]
+
+
+@dataclasses.dataclass
+class CardWithBooks:
+    name: str
+    books: list[BookOut]
+
+
+async def test_pydantic_and_dataclass_schemas_nest_in_each_other(
+    lib: Library, assert_max_queries: Any
+) -> None:
+    await _seed(lib, authors=2, books=2)
+    with assert_max_queries(4):
+        mixed = await lib.authors.list(schema=AuthorWithCards)
+        other = await lib.authors.list(schema=CardWithBooks)
+    assert mixed[0] == AuthorWithCards(name="a0", books=[BookCard("a0-b0"), BookCard("a0-b1")])
+    assert other[1] == CardWithBooks(
+        name="a1", books=[BookOut(title="a1-b0"), BookOut(title="a1-b1")]
+    )
