@@ -57,9 +57,11 @@ def _pydantic() -> Any:
 
 def is_schema(obj: Any) -> bool:
     """Whether ``obj`` is a value sqlops reads columns from (not a model instance)."""
+    if _mapped(obj):  # a SQLModel table or a MappedAsDataclass row is a model, not a schema
+        return False
     if isinstance(obj, Mapping) or _is_pydantic(obj):
         return True
-    return dataclasses.is_dataclass(obj) and not isinstance(obj, type) and not _mapped(obj)
+    return dataclasses.is_dataclass(obj) and not isinstance(obj, type)
 
 
 def _mapped(obj: Any) -> bool:

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import ForeignKey, String
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import DeclarativeBase, Mapped, MappedAsDataclass, mapped_column, relationship
+from sqlmodel import Field, SQLModel
 
 import sqlops
 from sqlops.models import Base, IntPK
@@ -392,3 +393,47 @@ async def test_pydantic_and_dataclass_schemas_nest_in_each_other(
     assert other[1] == CardWithBooks(
         name="a1", books=[BookOut(title="a1-b0"), BookOut(title="a1-b1")]
     )
+
+
+# ----------------------------------------------------------------------------- SQLModel
+
+
+class Squad(SQLModel, table=True):
+    __tablename__ = "sch_sqlmodel_squads"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=50)
+    motto: str = Field(default="", max_length=100)
+
+
+class Rival(SQLModel, table=True):
+    __tablename__ = "sch_sqlmodel_rivals"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=50)
+
+
+class SquadUpdate(SQLModel):
+    name: str | None = None
+    motto: str | None = None
+
+
+class SquadPublic(SQLModel):
+    id: int
+    name: str
+
+
+async def test_sqlmodel_schemas_in_and_out(url: URL | str, assert_max_queries: Any) -> None:
+    async with sqlops.Database(url) as db:
+        await db.create_all(SQLModel.metadata)
+        try:
+            squads = sqlops.Repository(Squad, db)
+            squad = await squads.create(Squad(name="red", motto="go"))
+            squad = await squads.update(squad.id, SquadUpdate(name="blue"))
+            assert (squad.name, squad.motto) == ("blue", "go")
+            with assert_max_queries(1) as q:
+                out = await squads.list(schema=SquadPublic)
+            assert out == [SquadPublic(id=squad.id, name="blue")]
+            assert "motto" not in q.statements[0]
+            with pytest.raises(TypeError):  # a row of another table is not a schema
+                await squads.create(Rival(name="x"))
+        finally:
+            await db.drop_all(SQLModel.metadata)
