@@ -96,7 +96,7 @@ class Writes(RepositoryBase[M]):
         values = self.info.check_values(values, "update")
         if expected_version is not None and self.info.mapper.version_id_col is None:
             raise TypeError(f"expected_version: {self.info.name} has no version column")
-        if _versioning.single_statement(self.info):
+        if (values or expected_version is not None) and _versioning.single_statement(self.info):
             async with self._writing() as session:
                 row = await _versioning.update_row(self, session, pk, values, expected_version)
                 await self._load_unloaded_columns(session, row)

@@ -148,6 +148,7 @@ async def test_create_starts_at_1_and_every_update_bumps(
     doc = await docs.update(doc.id, title="c", expected_version=2)
     assert (doc.title, doc.version) == ("c", 3)
     assert (await docs.get_one(doc.id)).version == 3
+    assert (await docs.update(doc.id)).version == 3  # nothing to write: no bump
 
 
 async def test_a_stale_expected_version_raises_and_writes_nothing(
