@@ -292,6 +292,30 @@ async def test_overlapping_transactions_one_blocks_then_loses(
     assert (await sqlops.Repository(model, db).get_one(doc.id)).title == "A"
 
 
+async def test_two_sessions_editing_the_same_object_one_flush_loses(
+    db: sqlops.Database, model: type[Any], backend: str
+) -> None:
+    """Both load version 1 and change it; the second COMMIT's flush matches no row."""
+    if backend == "sqlite":
+        pytest.skip("SQLite writers queue at BEGIN IMMEDIATE: the second one reads version 2")
+    doc = await sqlops.Repository(model, db).create(title="start")
+    both_loaded = asyncio.Barrier(2)
+
+    async def edit(title: str, delay: float) -> None:
+        async with db.transaction() as session:
+            mine = await session.get(model, doc.id)
+            await both_loaded.wait()
+            await asyncio.sleep(delay)
+            mine.title = title  # flushed at commit: UPDATE … WHERE version = 1
+
+    results = await asyncio.gather(edit("A", 0), edit("B", 0.1), return_exceptions=True)
+    assert results[0] is None, results
+    assert isinstance(results[1], sqlops.StaleVersionError), results
+    assert (results[1].model, results[1].key, results[1].expected) == (model, doc.id, 1)
+    final = await sqlops.Repository(model, db).get_one(doc.id)
+    assert (final.title, final.version) == ("A", 2)
+
+
 async def test_a_flush_of_a_stale_object_raises_stale_version(
     db: sqlops.Database, model: type[Any]
 ) -> None:
