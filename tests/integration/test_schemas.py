@@ -192,6 +192,7 @@ async def test_create_from_pydantic_dataclass_and_mapping(lib: Library) -> None:
     assert {first.name, second.name, third.name} == {"p", "d", "m"}
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # refused before SQL
 async def test_create_with_a_field_the_model_lacks_names_it(lib: Library) -> None:
     class Extra(pydantic.BaseModel):
         name: str
@@ -338,6 +339,7 @@ async def test_a_field_the_model_lacks_names_it(lib: Library) -> None:
         await lib.authors.list(schema=WrongCard)
 
 
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # refused before SQL
 async def test_a_schema_that_nests_itself_is_refused(lib: Library) -> None:
     class Loop(pydantic.BaseModel):
         title: str
