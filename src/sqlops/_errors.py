@@ -18,6 +18,8 @@
     ├── ReadOnlyTransactionError      a write in a read-only transaction or on a read-only server
     ├── LazyLoadError                 (also sqlalchemy InvalidRequestError)
     ├── SessionMisuseError            one session used by two tasks, or from another event loop
+    ├── StaleVersionError             (.model, .key, .expected, .actual) optimistic-lock mismatch
+    ├── SchemaError                   (.schema, .field, .errors) a row that does not fit schema=
     ├── SyncDriverError               (also ValueError) a blocking driver in the URL
     ├── InvalidURLError               (also ValueError, sqlalchemy ArgumentError) not a URL
     └── MissingDependencyError        (also ImportError, .extra) pip install 'sqlops[extra]'
@@ -191,6 +193,58 @@ class MissingDependencyError(SqlopsError, ImportError):
         self.extra = extra
 
 
+class StaleVersionError(SqlopsError):
+    """A write to a ``Versioned`` row found another version than the one it was based on.
+
+    Someone else changed (or deleted) the row since it was read: re-read it and decide
+    again. ``expected`` is the version the write was based on, ``actual`` the one in the
+    database when sqlops could read it back (else None; None as well if the row is gone).
+    """
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        model: type[Any] | None = None,
+        key: Any = None,
+        expected: Any = None,
+        actual: Any = None,
+    ) -> None:
+        self.model = model
+        self.key = key
+        self.expected = expected
+        self.actual = actual
+        super().__init__(message or self._describe())
+
+    def _describe(self) -> str:
+        name = self.model.__name__ if self.model is not None else "row"
+        what = f"{name} {self.key!r}" if self.key is not None else name
+        now = f", it is now {self.actual!r}" if self.actual is not None else ""
+        based = f" (expected version {self.expected!r}{now})" if self.expected is not None else ""
+        return f"{what} was changed by someone else{based}; read it again and retry"
+
+
+class SchemaError(SqlopsError):
+    """A row read with ``schema=`` does not fit that schema (names the schema and field).
+
+    A bug in the code, not in the request: the schema asks for a field the model lacks,
+    or the stored value fails the schema's validation. ``errors`` is the validator's list.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        schema: type[Any] | None = None,
+        field: str | None = None,
+        errors: Sequence[Any] = (),
+    ) -> None:
+        self.schema = schema
+        self.field = field
+        self.errors = list(errors)
+        super().__init__(message)
+
+
 __all__ = [
     "CheckViolation",
     "ConstraintViolation",
@@ -206,8 +260,10 @@ __all__ = [
     "NotFoundError",
     "NotNullViolation",
     "ReadOnlyTransactionError",
+    "SchemaError",
     "SessionMisuseError",
     "SqlopsError",
+    "StaleVersionError",
     "TransactionConflictError",
     "UniqueViolation",
 ]

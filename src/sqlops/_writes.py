@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import attributes
 from sqlalchemy.sql import sqltypes
 
-from . import _bulk, _filters
+from . import _bulk, _filters, _schemas, _versioning
 from ._errors import (
     InvalidValueError,
     NotFoundError,
@@ -40,8 +40,11 @@ class Writes(RepositoryBase[M]):
             return obj
         return self.model(**values)
 
-    async def create(self, obj: M | None = None, /, **values: Any) -> M:
-        """Insert one row, from an instance or from column values, and return it."""
+    async def create(self, obj: Any = None, /, **values: Any) -> M:
+        """Insert one row, from an instance, a schema (Pydantic, dataclass, mapping) or
+        column values, and return it."""
+        if obj is not None and not isinstance(obj, self.model) and _schemas.is_schema(obj):
+            obj, values = None, {**_schemas.values_of(obj), **values}
         values = self.info.check_values(values)
         instance = self._build(obj, values)
         if obj is not None:  # the instance's own values were never checked
@@ -82,14 +85,31 @@ class Writes(RepositoryBase[M]):
                 self, session, rows, returning=returning, chunk_size=chunk_size, progress=progress
             )
 
-    async def update(self, pk: Any, /, **values: Any) -> M:
-        """Set ``values`` on the row with primary key ``pk`` and return it (partial update)."""
+    async def update(
+        self, pk: Any, schema: Any = None, /, *, expected_version: Any = None, **values: Any
+    ) -> M:
+        """Set ``values`` on the row with primary key ``pk`` and return it (partial update).
+
+        ``schema`` (a Pydantic model: its set fields; a dataclass; a mapping) gives values
+        too. On a versioned model the version is bumped, and with ``expected_version`` the
+        row is written only if it is still at that version (else ``StaleVersionError``).
+        """
+        if schema is not None:
+            values = {**_schemas.values_of(schema, partial=True), **values}
         values = self.info.check_values(values, "update")
+        if expected_version is not None and self.info.mapper.version_id_col is None:
+            raise TypeError(f"expected_version: {self.info.name} has no version column")
+        if (values or expected_version is not None) and _versioning.single_statement(self.info):
+            async with self._writing() as session:
+                row = await _versioning.update_row(self, session, pk, values, expected_version)
+                await self._load_unloaded_columns(session, row)
+            return row  # type: ignore[no-any-return]
         identity = self._pk_values(pk)
         async with self._writing() as session:
             obj = await session.get(self.model, identity)
             if obj is None or self._is_deleted(obj):
                 raise NotFoundError(self.model, pk)
+            _versioning.check_loaded(self.info, obj, pk, expected_version)
             for key, value in values.items():
                 setattr(obj, key, value)
             await session.flush()
@@ -215,7 +235,7 @@ class Writes(RepositoryBase[M]):
 
     async def upsert(
         self,
-        values: Mapping[str, Any],
+        values: Any,
         *,
         conflict: Sequence[Any] | str | None = None,
         update: Sequence[Any] | None = None,
@@ -224,9 +244,11 @@ class Writes(RepositoryBase[M]):
 
         ``conflict`` defaults to the primary key, ``update`` to every other given column.
         On MariaDB any unique key triggers the update (ON DUPLICATE KEY UPDATE).
+        ``values`` may be a mapping, a Pydantic model or a dataclass instance.
         """
+        values = _schemas.values_of(values)
         async with self._writing() as session:
-            row: M = await _bulk.upsert_one(self, session, dict(values), conflict, update)
+            row: M = await _bulk.upsert_one(self, session, values, conflict, update)
         return row
 
     async def upsert_many(

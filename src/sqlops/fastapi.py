@@ -36,7 +36,7 @@ from typing import Any
 from sqlops import MissingDependencyError  # via sqlops: shown as sqlops.MissingDependencyError
 
 try:
-    from fastapi import Depends, FastAPI, Query, Request
+    from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
 except ModuleNotFoundError as exc:  # pragma: no cover - tested in the bare-install check
@@ -60,6 +60,7 @@ from ._errors import (
     NotFoundError,
     NotNullViolation,
     SqlopsError,
+    StaleVersionError,
     TransactionConflictError,
     UniqueViolation,
 )
@@ -209,6 +210,7 @@ _STATUS: tuple[tuple[type[SqlopsError], int], ...] = (
     (InvalidValueError, 422),
     (ConstraintViolation, 409),
     (TransactionConflictError, 409),
+    (StaleVersionError, 412),
     (DatabaseUnavailableError, 503),
 )
 
@@ -218,7 +220,8 @@ def install_exception_handlers(app: FastAPI) -> None:
 
     ``NotFoundError`` 404; ``InvalidFilterError`` / ``InvalidCursorError`` 400;
     ``InvalidValueError`` 422; ``UniqueViolation`` and every other constraint 409;
-    ``TransactionConflictError`` 409; ``DatabaseUnavailableError`` 503. Bodies are built
+    ``TransactionConflictError`` 409; ``StaleVersionError`` 412 (with the current
+    ``ETag`` when known); ``DatabaseUnavailableError`` 503. Bodies are built
     from the error's structured fields, never from driver text: no SQL, no bound
     parameters, no row values. Other errors (a ``LazyLoadError`` is a bug) stay 500s.
     """
@@ -238,6 +241,8 @@ def error_response(exc: SqlopsError) -> JSONResponse:
     log = logger.warning if status >= 500 else logger.debug
     log("%s -> %d: %s", type(exc).__name__, status, exc)
     headers = {"Retry-After": "1"} if status == 503 else None
+    if isinstance(exc, StaleVersionError) and exc.actual is not None:
+        headers = {"ETag": _quote(exc.actual)}  # the version to re-read against
     return JSONResponse(body, status_code=status, headers=headers)
 
 
@@ -252,6 +257,8 @@ def error_body(exc: SqlopsError) -> dict[str, Any]:
         return _invalid_value_body(exc)
     if isinstance(exc, ConstraintViolation):
         return _constraint_body(exc)
+    if isinstance(exc, StaleVersionError):
+        return {"detail": "the resource was changed by someone else; fetch it again"}
     if isinstance(exc, TransactionConflictError):
         return {"detail": "the request conflicted with a concurrent change; try again"}
     if isinstance(exc, DatabaseUnavailableError):
@@ -462,6 +469,69 @@ def parse_filters(
     return filters
 
 
+# ----------------------------------------------------------------------------- ETag / If-Match
+
+
+def etag(obj: Any) -> str:
+    """The strong ``ETag`` of a versioned object: its version, quoted (``"3"``).
+
+    ``obj`` is a model instance (``Versioned``, or any ``version_id_col``) or a schema
+    with a ``version`` field. Strong, because ``If-Match`` compares strongly.
+    """
+    from ._versioning import version_of
+
+    try:
+        version = version_of(obj)
+    except TypeError:
+        version = getattr(obj, "version", None)
+        if version is None:
+            raise
+    return _quote(version)
+
+
+def _quote(version: Any) -> str:
+    return f'"{version}"'
+
+
+def if_match(*, required: bool = True) -> Any:
+    """Depend on the ``If-Match`` header: the ``expected_version`` for ``Repository.update``.
+
+    Gives the version in the tag (an ``int``), or None for ``If-Match: *`` or, when
+    ``required=False``, no header. A missing header with ``required=True`` is a 428
+    (Precondition Required); a tag that cannot be a current version (weak, not a number)
+    a 412; more than one tag or a malformed one a 400. A stale version is a 412 from
+    :func:`install_exception_handlers` (``StaleVersionError``).
+    """
+
+    def sqlops_if_match(
+        value: str | None = Header(None, alias="If-Match", max_length=200),
+    ) -> int | None:
+        if value is None:
+            if required:
+                raise HTTPException(428, "this request needs an If-Match header (the ETag)")
+            return None
+        return parse_if_match(value)
+
+    return Depends(sqlops_if_match)
+
+
+def parse_if_match(value: str) -> int | None:
+    """``'"3"'`` -> 3, ``"*"`` -> None; ``HTTPException`` 400 / 412 for other values."""
+    raw = value.strip()
+    if raw == "*":
+        return None
+    if "," in raw:
+        raise HTTPException(400, "If-Match must hold one entity tag")
+    if raw.startswith("W/"):  # weak tags never match under If-Match's strong comparison
+        raise HTTPException(412, "If-Match needs a strong entity tag (no W/)")
+    if len(raw) < 2 or raw[0] != '"' or raw[-1] != '"':
+        raise HTTPException(400, 'If-Match must be a quoted entity tag, like "3"')
+    tag = raw[1:-1]
+    if not tag.isascii() or not tag.isdigit():
+        raise HTTPException(412, "the If-Match entity tag matches no version of this resource")
+    return int(tag)
+
+
 __all__ = [
     "RESERVED_PARAMS",
     "CursorParams",
@@ -470,11 +540,14 @@ __all__ = [
     "database",
     "error_body",
     "error_response",
+    "etag",
+    "if_match",
     "install_exception_handlers",
     "lifespan",
     "ordering",
     "page_params",
     "parse_filters",
+    "parse_if_match",
     "parse_ordering",
     "query_filters",
     "session",
