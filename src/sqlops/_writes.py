@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import decimal
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, delete, inspect, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import attributes
-from sqlalchemy.sql import sqltypes
 
-from . import _bulk, _filters, _schemas, _versioning
+from . import _bulk, _filters, _increments, _schemas, _versioning
 from ._errors import (
     InvalidValueError,
     NotFoundError,
@@ -276,7 +273,7 @@ class Writes(RepositoryBase[M]):
         key = column if isinstance(column, str) else getattr(column, "key", None)
         if key not in self.info.columns:
             raise InvalidValueError(f"{self.info.name} has no column {column!r} to increment")
-        by = _increment_step(self.info.table.name, key, self.info.columns[key], by)
+        by = _increments.step(self.info.table.name, key, self.info.columns[key], by)
         async with self._writing() as session:
             return await _bulk.increment(self, session, self._pk_where(pk), key, by, pk)
 
@@ -301,55 +298,3 @@ class Writes(RepositoryBase[M]):
         async with self._writing() as session:
             result = await session.execute(stmt, execution_options={"synchronize_session": sync})
         return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-def _increment_step(table: str, key: str, column: Any, by: Any) -> Any:
-    """``by`` as the column's number type; InvalidValueError if the column cannot hold it."""
-    where = f"{table}.{key}"
-    if not isinstance(column.type, sqltypes.Numeric | sqltypes.Float | sqltypes.Integer):
-        raise InvalidValueError(
-            f"{where} is not a number column: it cannot be incremented", table=table, column=key
-        )
-    if isinstance(by, bool) or not isinstance(by, int | float | decimal.Decimal):
-        raise InvalidValueError(
-            f"{where}: increment by must be a number, got {type(by).__name__}",
-            table=table,
-            column=key,
-        )
-    if not (by.is_finite() if isinstance(by, decimal.Decimal) else math.isfinite(by)):
-        raise InvalidValueError(
-            f"{where}: cannot increment by NaN or infinity", table=table, column=key
-        )
-    if isinstance(column.type, sqltypes.Integer):
-        if by != int(by):
-            raise InvalidValueError(
-                f"{where}: an integer column cannot be incremented by a fraction",
-                table=table,
-                column=key,
-            )
-        return int(by)
-    if isinstance(column.type, sqltypes.Float):
-        return float(by) if not column.type.asdecimal else by
-    scale = getattr(column.type, "scale", None)
-    if scale is not None:  # NUMERIC(p, s) would round the sum, silently, each time
-        exact = by if isinstance(by, decimal.Decimal) else decimal.Decimal(repr(by))
-        if _decimal_places(exact) > scale:
-            raise InvalidValueError(
-                f"{where}: the column keeps {scale} decimal places; "
-                f"an increment with more would be rounded",
-                table=table,
-                column=key,
-            )
-        return exact
-    return by
-
-
-def _decimal_places(value: decimal.Decimal) -> int:
-    """How many places after the point ``value`` needs (``1.50`` -> 1, ``1E+3`` -> 0)."""
-    _, digits, exponent = value.as_tuple()
-    assert isinstance(exponent, int)  # finite: checked by the caller
-    places = -exponent
-    index = len(digits) - 1
-    while places > 0 and index >= 0 and digits[index] == 0:
-        places, index = places - 1, index - 1
-    return max(places, 0)
