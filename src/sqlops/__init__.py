@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # the names are imported on first use: see __getattr__
         TransactionConflictError,
         UniqueViolation,
     )
+    from ._expressions import Q, Search
     from ._filters import OPERATORS
     from ._guards import NPlusOneError, NPlusOneWarning, SessionLeakWarning
     from ._pagination import CursorPage, Page
@@ -47,6 +48,8 @@ _MODULES = {
     "Database": "._database",
     "PoolTimeoutError": "._database",
     "OPERATORS": "._filters",
+    "Q": "._expressions",
+    "Search": "._expressions",
     "CursorPage": "._pagination",
     "Page": "._pagination",
     "Repository": "._repository",
@@ -90,8 +93,10 @@ __all__ = [
     "OPERATORS",
     "Page",
     "PoolTimeoutError",
+    "Q",
     "ReadOnlyTransactionError",
     "Repository",
+    "Search",
     "SessionLeakWarning",
     "SessionMisuseError",
     "SqlopsError",

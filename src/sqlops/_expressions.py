@@ -116,12 +116,17 @@ class Q(Expression):
 
     @property
     def empty(self) -> bool:
-        return not self.negated and all(_item_empty(i) for i in self.items)
+        """Whether this matches every row: an AND of blanks, or an OR with one blank."""
+        if self.negated:
+            return False
+        if self.connector == "or":
+            return any(_item_empty(i) for i in self.items)
+        return all(_item_empty(i) for i in self.items)
 
     def resolve(self, info: ModelInfo, dialect: str) -> ColumnElement[bool]:
         resolved = (_resolve_item(info, dialect, item) for item in self.items)
         parts = [p for p in resolved if p is not None]
-        if not parts:
+        if not parts or (self.connector == "or" and len(parts) < len(self.items)):
             expr: ColumnElement[bool] = true()
         elif len(parts) == 1:
             expr = parts[0]
