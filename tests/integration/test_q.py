@@ -238,10 +238,8 @@ async def test_hostile_values_match_nothing_and_break_nothing(
     people: sqlops.Repository[Person], value: str
 ) -> None:
     where = Q(name=value) | Q(email__contains=value) | Q(name__in=[value, value])
-    try:
+    with contextlib.suppress(sqlops.InvalidFilterError):  # a NUL in a pattern: refused
         assert await names(people, where) == []
-    except sqlops.SqlopsError:
-        pass  # a NUL on PostgreSQL: refused with a typed error, never a driver error
     assert await people.count() == 4
 
 
@@ -249,6 +247,9 @@ async def test_huge_in_lists(people: sqlops.Repository[Person]) -> None:
     many = list(range(10, 5000))
     assert await names(people, Q(id__in=[*many, 2]) | Q(name="Ann")) == ["Ann", "Bob"]
     assert await people.count(~Q(id__in=many)) == 4
+
+
+KEYS = ["name", "email__contains", "age__gt", "team__name"]
 
 
 async def test_q_from_a_query_string_cannot_reach_sql(
@@ -261,10 +262,7 @@ async def test_q_from_a_query_string_cannot_reach_sql(
         suppress_health_check=[HealthCheck.function_scoped_fixture],
     )
     @given(
-        key=st.one_of(
-            st.sampled_from(["name", "email__contains", "age__gt", "team__name"]),
-            st.text(max_size=12),
-        ),  # fmt: skip
+        key=st.one_of(st.sampled_from(KEYS), st.text(max_size=12)),
         value=st.one_of(
             st.text(max_size=20), st.integers(), st.none(), st.lists(st.text(max_size=3))
         ),
@@ -277,10 +275,8 @@ async def test_q_from_a_query_string_cannot_reach_sql(
     check()
     for key, value, negate in calls:
         where = ~Q(**{key: value}) if negate else Q(**{key: value}) | Q(name="Ann")
-        try:
+        with contextlib.suppress(sqlops.SqlopsError):  # anything else fails the test
             await people.list(where)
-        except (sqlops.SqlopsError, ValueError) as exc:
-            assert isinstance(exc, sqlops.SqlopsError), repr(exc)
     async with db.session() as session:
         total = await session.scalar(select(func.count()).select_from(Person))
     assert total == 5
