@@ -17,7 +17,7 @@ from sqlalchemy.orm import QueryableAttribute
 
 from . import _filters
 from ._errors import InvalidFilterError
-from ._modelinfo import ModelInfo
+from ._modelinfo import ModelInfo, model_info
 
 MAX_SEARCH_WORDS = 32
 MAX_SEARCH_LENGTH = 1000
@@ -167,7 +167,7 @@ def _resolve_item(info: ModelInfo, dialect: str, item: Item) -> ColumnElement[bo
     return item  # type: ignore[no-any-return]  # a SQLAlchemy expression, as in *where
 
 
-@dataclass(frozen=True, init=False)
+@dataclass(frozen=True, init=False, repr=False)
 class Search(Expression):
     """Every word of ``text`` in any of ``fields``, case-insensitively: ``Search("ada lo",
     "name", "email", "team.name")``.
@@ -190,6 +190,10 @@ class Search(Expression):
         object.__setattr__(self, "fields", keys)
         object.__setattr__(self, "owners", owners)
         object.__setattr__(self, "words", _words(text))
+
+    def __repr__(self) -> str:
+        fields = ", ".join(repr(f.replace("__", ".")) for f in self.fields)
+        return f"Search({self.text!r}, {fields})"
 
     @property
     def empty(self) -> bool:
@@ -255,11 +259,29 @@ def _field_groups(
             raise InvalidFilterError(
                 f"cannot search {owner.__name__}.{key}: not a column of {info.name}"
             )
+        _refuse_relationship(info, key)
         term = _filters.term_for(info, f"{key}__contains")  # validates path and text type
         path = tuple(name for _, name in term.hops)
         _, attrs = groups.setdefault(path, (term.hops, []))
         attrs.append(term.owner.columns[term.column])
     return list(groups.values())
+
+
+def _refuse_relationship(info: ModelInfo, key: str) -> None:
+    current = info
+    for part in key.split("__"):
+        relationship = current.relationships.get(part)
+        if relationship is None:
+            return
+        current = model_info(relationship.mapper.class_)
+    shown = key.replace("__", ".")
+    text = [
+        c for c in sorted(current.columns) if _filters._python_type(current.column(c).type) is str
+    ]
+    example = (text or sorted(current.columns))[0]
+    raise InvalidFilterError(
+        f"cannot search {shown!r}: a relationship; name its columns, e.g. '{shown}.{example}'"
+    )
 
 
 def _match(attr: Any, word: str, dialect: str) -> ColumnElement[bool]:
