@@ -27,6 +27,7 @@ from sqlalchemy import (
     column,
     or_,
     select,
+    text,
     union_all,
     update,
     values,
@@ -76,7 +77,7 @@ async def update_many(
             stmt = _statement(form, info, keys, columns, group, {**stamp})
             if info.soft_delete is not None and not with_deleted:
                 stmt = stmt.where(info.soft_delete.is_(None))
-            total += await _execute(session, stmt, group)
+            total += await _execute(session, stmt, group, form)
         _sync_identity_map(session, info, keys, merged, stamp, with_deleted)
         done += len(chunk)
     return total
@@ -201,7 +202,7 @@ def _statement(
         rows = rows.data(data)
         source = rows.cte("sqlops_rows") if form == "cte" else rows.alias("sqlops_rows")
     stmt = update(table).where(
-        *(info.column(k) == source.c[lb] for k, lb in zip(keys, labels, strict=True))
+        *(info.column(k) == source.c[lb] for k, lb in zip(keys, labels[: len(keys)], strict=True))
     )
     for name, label in zip(columns, labels[len(keys) :], strict=True):
         sets[info.column(name).name] = source.c[label]
@@ -237,11 +238,13 @@ def _case_statement(
     return update(table).where(or_(*matches)).values(sets)
 
 
-async def _execute(session: AsyncSession, stmt: Any, group: Sequence[_Row]) -> int:
+async def _execute(session: AsyncSession, stmt: Any, group: Sequence[_Row], form: str) -> int:
     try:
         result = await session.execute(stmt)
     except (ConstraintViolation, InvalidValueError) as exc:
         raise _blamed(exc, group) from exc.__cause__
+    if form == "cte":  # sqlite3 reports no rowcount for a statement that starts with WITH
+        return int((await session.execute(text("SELECT changes()"))).scalar_one())
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
