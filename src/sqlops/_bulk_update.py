@@ -1,8 +1,7 @@
 """update_many: different values per row, one UPDATE per chunk, the backend's fastest form.
 
 * PostgreSQL: ``UPDATE t SET … FROM (VALUES …) AS v (…) WHERE t.key = v.key``
-* SQLite 3.33+: the same, with the rows in a ``WITH v(…) AS (VALUES …)`` (SQLite cannot
-  name a derived table's columns); older SQLite gets ``SET c = CASE … END``.
+* SQLite 3.33+: the same; older SQLite gets ``SET c = CASE … END``.
 * MariaDB / MySQL: a multi-table ``UPDATE t, (SELECT … UNION ALL SELECT …) AS v SET …``.
   Never ``INSERT … ON DUPLICATE KEY UPDATE``: it would insert a row whose key is missing.
 
@@ -19,8 +18,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
-    ColumnElement,
-    Table,
     and_,
     bindparam,
     case,
@@ -30,7 +27,6 @@ from sqlalchemy import (
     text,
     union_all,
     update,
-    values,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import attributes
@@ -74,10 +70,10 @@ async def update_many(
         merged = _merge(info, keys, chunk, done)
         stamp = _onupdate_values(info)
         for columns, group in _by_columns(merged):
-            stmt = _statement(form, info, keys, columns, group, {**stamp})
-            if info.soft_delete is not None and not with_deleted:
-                stmt = stmt.where(info.soft_delete.is_(None))
-            total += await _execute(session, stmt, group, form)
+            stamped = tuple(k for k in stamp if k not in columns)
+            shape = (form, info.model, keys, columns, stamped, len(group), not with_deleted)
+            params = _parameters(shape, group, stamp)
+            total += await _execute(session, _statement(shape, info), params, group, form)
         _sync_identity_map(session, info, keys, merged, stamp, with_deleted)
         done += len(chunk)
     return total
@@ -107,9 +103,21 @@ def _merge(
 ) -> dict[tuple[Any, ...], _Row]:
     """Check every row (naming it on error) and merge rows that share a key, in order."""
     merged: dict[tuple[Any, ...], _Row] = {}
+    layouts: dict[tuple[str, ...], list[tuple[str, Any]]] = {}
     for i, raw in enumerate(chunk):
         index = offset + i
-        row = _checked(info, keys, _bulk._row_dict(info, raw, index), index)
+        row = dict(_bulk._row_dict(info, raw, index))
+        layout = tuple(row)
+        checks = layouts.get(layout)
+        if checks is None:
+            checks = layouts[layout] = _layout_checks(info, keys, layout, index)
+        for name, check in checks:  # only Enum / number columns: usually none or the key
+            try:
+                row[name] = check(row[name])
+            except InvalidValueError as exc:
+                raise InvalidValueError(
+                    f"row {index}: {exc}", column=exc.column, table=exc.table
+                ) from None
         identity = tuple(row.pop(k) for k in keys)
         try:
             found = merged.get(identity)
@@ -122,18 +130,22 @@ def _merge(
     return merged
 
 
-def _checked(
-    info: ModelInfo, keys: tuple[str, ...], row: Mapping[str, Any], index: int
-) -> dict[str, Any]:
-    missing = [k for k in keys if k not in row]
+def _layout_checks(
+    info: ModelInfo, keys: tuple[str, ...], layout: tuple[str, ...], index: int
+) -> list[tuple[str, Any]]:
+    """Validate one key layout (once per chunk, not per row); its value checks."""
+    missing = [k for k in keys if k not in layout]
     if missing:
         raise InvalidValueError(f"row {index}: missing key column(s) {', '.join(missing)}")
-    if len(row) == len(keys):
+    if len(layout) == len(keys):
         raise InvalidValueError(f"row {index}: nothing to set besides the key {', '.join(keys)}")
-    try:
-        return info.check_values(row, "update")
-    except InvalidValueError as exc:
-        raise InvalidValueError(f"row {index}: {exc}", column=exc.column, table=exc.table) from None
+    unknown = [k for k in layout if k not in info.columns]
+    if unknown:
+        raise InvalidValueError(
+            f"row {index}: cannot update {', '.join(map(repr, unknown))}: {info.name} has no "
+            f"such column; columns are {', '.join(sorted(info.columns))}"
+        )
+    return [(k, info.value_checks[k]) for k in layout if k in info.value_checks]
 
 
 def _by_columns(merged: Mapping[tuple[Any, ...], _Row]) -> list[tuple[tuple[str, ...], list[_Row]]]:
@@ -162,7 +174,7 @@ def _form(dialect: str) -> str:
         return "values"
     if dialect == "mysql":
         return "union"
-    return "cte" if sqlite_has_update_from() else "case"
+    return "values" if sqlite_has_update_from() else "case"
 
 
 def sqlite_has_update_from() -> bool:
@@ -170,81 +182,109 @@ def sqlite_has_update_from() -> bool:
     return sqlite3.sqlite_version_info >= (3, 33)
 
 
-def _statement(
+Shape = tuple[str, type[Any], tuple[str, ...], tuple[str, ...], tuple[str, ...], int, bool]
+_shapes: dict[Shape, Any] = {}
+_MAX_SHAPES = 128
+
+
+def _statement(shape: Shape, info: ModelInfo) -> Any:
+    """The UPDATE for ``shape``, built once: parameters are named, values come at execute.
+
+    Building (and compiling) a 1,000-row VALUES with its values inside cost more than the
+    database spent running it; with named parameters SQLAlchemy's compiled cache and
+    asyncpg's prepared statements are reused chunk after chunk.
+    """
+    found = _shapes.get(shape)
+    if found is None:
+        if len(_shapes) >= _MAX_SHAPES:
+            _shapes.clear()
+        found = _shapes[shape] = _build(shape, info)
+    return found
+
+
+def _build(shape: Shape, info: ModelInfo) -> Any:
+    form, _, keys, columns, stamped, count, soft = shape
+    types = [info.column(n).type for n in (*keys, *columns)]
+    sets: dict[str, Any] = {
+        info.column(k).name: bindparam(f"sqlops_s_{k}", type_=info.column(k).type) for k in stamped
+    }
+    grid = [
+        [bindparam(f"sqlops_{r}_{c}", type_=t) for c, t in enumerate(types)] for r in range(count)
+    ]
+    build = _case_statement if form == "case" else _from_statement
+    stmt = build(form, info, keys, columns, grid, sets)
+    return stmt.where(info.soft_delete.is_(None)) if soft and info.soft_delete is not None else stmt
+
+
+def _from_statement(
     form: str,
     info: ModelInfo,
     keys: tuple[str, ...],
     columns: tuple[str, ...],
-    group: Sequence[_Row],
-    stamp: dict[str, Any],
+    grid: list[list[Any]],
+    sets: dict[str, Any],
 ) -> Any:
-    table = info.table
-    names = [*keys, *columns]
-    labels = [f"sqlops_{i}" for i in range(len(names))]
-    types = [info.column(n).type for n in names]
-    data = [(*row.key, *(row.values[c] for c in columns)) for row in group]
-    sets: dict[str, Any] = {info.column(k).name: v for k, v in stamp.items() if k not in columns}
-    if form == "case":
-        return _case_statement(info, keys, columns, group, sets)
+    """``UPDATE t SET … FROM <rows> WHERE t.key = rows.key`` (MariaDB: ``UPDATE t, <rows>``)."""
     if form == "union":
+        labels = [f"sqlops_{i}" for i in range(len(grid[0]))]
         selects = [
-            select(
-                *(
-                    bindparam(None, v, type_=t).label(lb)
-                    for v, t, lb in zip(row, types, labels, strict=True)
-                )
-            )
-            for row in data
+            select(*(p.label(lb) for p, lb in zip(row, labels, strict=True))) for row in grid
         ]
         source: Any = union_all(*selects).subquery("sqlops_rows")
     else:
-        rows = values(*(column(lb, t) for lb, t in zip(labels, types, strict=True)))
-        rows = rows.data(data)
-        source = rows.cte("sqlops_rows") if form == "cte" else rows.alias("sqlops_rows")
-    stmt = update(table).where(
-        *(info.column(k) == source.c[lb] for k, lb in zip(keys, labels[: len(keys)], strict=True))
+        # VALUES names its columns column1, column2, … on PostgreSQL and SQLite. Written as
+        # text: SQLAlchemy's values() construct is never cached, so a 1,000-row chunk was
+        # compiled anew each time, which took longer than the UPDATE itself.
+        labels = [f"column{i + 1}" for i in range(len(grid[0]))]
+        tuples = ", ".join("(" + ", ".join(f":{p.key}" for p in row) + ")" for row in grid)
+        rows = text(f"VALUES {tuples}").bindparams(*(p for row in grid for p in row))
+        typed = rows.columns(*(column(lb, p.type) for lb, p in zip(labels, grid[0], strict=True)))
+        source = typed.subquery("sqlops_rows")
+    width = len(keys)
+    stmt = update(info.table).where(
+        *(info.column(k) == source.c[lb] for k, lb in zip(keys, labels[:width], strict=True))
     )
-    for name, label in zip(columns, labels[len(keys) :], strict=True):
+    for name, label in zip(columns, labels[width:], strict=True):
         sets[info.column(name).name] = source.c[label]
-    stmt = stmt.values(sets)
-    return stmt.add_cte(source) if form == "cte" else stmt
+    return stmt.values(sets)
 
 
 def _case_statement(
+    form: str,
     info: ModelInfo,
     keys: tuple[str, ...],
     columns: tuple[str, ...],
-    group: Sequence[_Row],
+    grid: list[list[Any]],
     sets: dict[str, Any],
 ) -> Any:
-    """``SET c = CASE WHEN key = … THEN … END WHERE key IN (…)``: any SQL backend."""
-    table: Table = info.table
-
-    def match(row: _Row) -> ColumnElement[bool]:
-        parts = [
-            info.column(k) == bindparam(None, v, type_=info.column(k).type)
-            for k, v in zip(keys, row.key, strict=True)
-        ]
-        return parts[0] if len(parts) == 1 else and_(*parts)
-
-    matches = [match(row) for row in group]
-    for name in columns:
+    """``SET c = CASE WHEN key = … THEN … END WHERE key = … OR …``: any SQL backend."""
+    matches = []
+    for row in grid:
+        parts = [info.column(k) == p for k, p in zip(keys, row, strict=False)]
+        matches.append(parts[0] if len(parts) == 1 else and_(*parts))
+    for offset, name in enumerate(columns, start=len(keys)):
         col = info.column(name)
-        whens = [
-            (m, bindparam(None, r.values[name], type_=col.type))
-            for m, r in zip(matches, group, strict=True)
-        ]
+        whens = [(m, row[offset]) for m, row in zip(matches, grid, strict=True)]
         sets[col.name] = case(*whens, else_=col)
-    return update(table).where(or_(*matches)).values(sets)
+    return update(info.table).where(or_(*matches)).values(sets)
 
 
-async def _execute(session: AsyncSession, stmt: Any, group: Sequence[_Row], form: str) -> int:
+def _parameters(shape: Shape, group: Sequence[_Row], stamp: Mapping[str, Any]) -> dict[str, Any]:
+    columns = shape[3]
+    params = {f"sqlops_s_{k}": stamp[k] for k in shape[4]}
+    for r, row in enumerate(group):
+        for c, value in enumerate((*row.key, *(row.values[name] for name in columns))):
+            params[f"sqlops_{r}_{c}"] = value
+    return params
+
+
+async def _execute(
+    session: AsyncSession, stmt: Any, params: dict[str, Any], group: Sequence[_Row], form: str
+) -> int:
     try:
-        result = await session.execute(stmt)
+        result = await session.execute(stmt, params)
     except (ConstraintViolation, InvalidValueError) as exc:
         raise _blamed(exc, group) from exc.__cause__
-    if form == "cte":  # sqlite3 reports no rowcount for a statement that starts with WITH
-        return int((await session.execute(text("SELECT changes()"))).scalar_one())
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
