@@ -118,7 +118,9 @@ async def main(rows: int) -> None:
                          f"({column} gin_trgm_ops)")
                 )  # fmt: skip
             await session.execute(text("ANALYZE people"))
-        print(f"\npg_trgm GIN indexes on name and email built in {time.perf_counter() - start:.1f} s")
+        print(
+            f"\npg_trgm GIN indexes on name and email built in {time.perf_counter() - start:.1f} s"
+        )
         await run_queries(people, "with pg_trgm GIN indexes")
         print(await explain(db, "ada lovelace"))
         print(await explain(db, "zyxwv"))
