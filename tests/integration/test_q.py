@@ -96,32 +96,30 @@ async def names(repo: sqlops.Repository[Person], *where: Any, **filters: Any) ->
     return [p.name for p in await repo.list(*where, order_by="id", **filters)]
 
 
-@pytest.mark.parametrize(
-    ("where", "expected"),
-    [
-        (Q(name="Ann") | Q(email__endswith="@y.io"), ["Ann", "Cat", "Dan"]),
-        (Q(name="Ann") & Q(age=20), ["Ann"]),
-        (Q(name="Ann") & Q(age=21), []),
-        (~Q(age__gt=25), ["Ann", "Cat"]),  # the complement: Cat's NULL age included
-        (~Q(age=20), ["Bob", "Cat", "Dan"]),
-        (~(Q(name="Ann") | Q(name="Bob")), ["Cat", "Dan"]),
-        (Q(age__gt="25") & ~Q(team__name="red"), ["Dan"]),  # strings converted, EXISTS
-        (Q(team__name="red") | Q(posts__title__contains="bye"), ["Ann", "Bob", "Cat"]),
-        (Q(posts__title__contains="hello") & Q(team__name="red"), ["Bob"]),
-        (Q(name__in=["Ann", "Dan"]) | Q(age__is_null=True), ["Ann", "Cat", "Dan"]),
-        (Q(Q(name="Ann") | Q(name="Bob"), age__ge=30), ["Bob"]),
-        (Q(name="Ann") | (Person.age > 35), ["Ann", "Dan"]),  # a SQLAlchemy expression too
-        (Q(), ["Ann", "Bob", "Cat", "Dan"]),
-        (Q() | Q(name="nobody"), ["Ann", "Bob", "Cat", "Dan"]),
-        (~Q(), []),
-    ],
-)
-async def test_combinations(
-    people: sqlops.Repository[Person], where: Q, expected: list[str]
-) -> None:
-    assert await names(people, where) == expected
-    assert await people.count(where) == len(expected)
-    assert await people.exists(where) is bool(expected)
+COMBINATIONS = [
+    (Q(name="Ann") | Q(email__endswith="@y.io"), ["Ann", "Cat", "Dan"]),
+    (Q(name="Ann") & Q(age=20), ["Ann"]),
+    (Q(name="Ann") & Q(age=21), []),
+    (~Q(age__gt=25), ["Ann", "Cat"]),  # the complement: Cat's NULL age included
+    (~Q(age=20), ["Bob", "Cat", "Dan"]),
+    (~(Q(name="Ann") | Q(name="Bob")), ["Cat", "Dan"]),
+    (Q(age__gt="25") & ~Q(team__name="red"), ["Dan"]),  # strings converted, EXISTS
+    (Q(team__name="red") | Q(posts__title__contains="bye"), ["Ann", "Bob", "Cat"]),
+    (Q(posts__title__contains="hello") & Q(team__name="red"), ["Bob"]),
+    (Q(name__in=["Ann", "Dan"]) | Q(age__is_null=True), ["Ann", "Cat", "Dan"]),
+    (Q(Q(name="Ann") | Q(name="Bob"), age__ge=30), ["Bob"]),
+    (Q(name="Ann") | (Person.age > 35), ["Ann", "Dan"]),  # a SQLAlchemy expression too
+    (Q(), ["Ann", "Bob", "Cat", "Dan"]),
+    (Q() | Q(name="nobody"), ["Ann", "Bob", "Cat", "Dan"]),
+    (~Q(), []),
+]
+
+
+async def test_combinations(people: sqlops.Repository[Person]) -> None:
+    for where, expected in COMBINATIONS:
+        assert await names(people, where) == expected, where
+        assert await people.count(where) == len(expected), where
+        assert await people.exists(where) is bool(expected), where
 
 
 async def test_every_method_takes_q(people: sqlops.Repository[Person]) -> None:
@@ -177,22 +175,22 @@ async def test_model_independent_until_used(db: sqlops.Database) -> None:
         await names(sqlops.Repository(Person, db), bad)
 
 
-@pytest.mark.parametrize(
-    ("where", "message"),
-    [
-        (Q(nope=1), "unknown filter 'nope': Person has no field 'nope'; valid fields: age, "),
-        (Q(name="a") | Q(age__near=3), "unknown filter operator 'near'"),
-        (~Q(age="thirty"), "age: 'thirty' is not a valid int"),
-        (Q(age__contains="3"), "contains works on text columns"),
-        (Q(team__nope="x"), "Team has no field 'nope'"),
-        (Q(age__between=[1]), "between takes two values"),
-        (Q(name__in={"a": 1}), "expected a list of values"),
-    ],
-)
-async def test_typed_errors(people: sqlops.Repository[Person], where: Q, message: str) -> None:
-    for call in (people.list(where), people.count(where), people.delete_where(where)):
-        with pytest.raises(sqlops.InvalidFilterError, match=message.replace("(", r"\(")):
-            await call
+BAD = [
+    (Q(nope=1), "unknown filter 'nope': Person has no field 'nope'; valid fields: age, "),
+    (Q(name="a") | Q(age__near=3), "unknown filter operator 'near'"),
+    (~Q(age="thirty"), "age: 'thirty' is not a valid int"),
+    (Q(age__contains="3"), "contains works on text columns"),
+    (Q(team__nope="x"), "Team has no field 'nope'"),
+    (Q(age__between=[1]), "between takes two values"),
+    (Q(name__in={"a": 1}), "expected a list of values"),
+]
+
+
+async def test_typed_errors(people: sqlops.Repository[Person]) -> None:
+    for where, message in BAD:
+        for call in (people.list(where), people.count(where), people.delete_where(where)):
+            with pytest.raises(sqlops.InvalidFilterError, match=message.replace("(", r"\(")):
+                await call
 
 
 async def test_no_condition_does_not_delete_everything(people: sqlops.Repository[Person]) -> None:
@@ -233,13 +231,13 @@ HOSTILE = [
 ]
 
 
-@pytest.mark.parametrize("value", HOSTILE)
 async def test_hostile_values_match_nothing_and_break_nothing(
-    people: sqlops.Repository[Person], value: str
+    people: sqlops.Repository[Person],
 ) -> None:
-    where = Q(name=value) | Q(email__contains=value) | Q(name__in=[value, value])
-    with contextlib.suppress(sqlops.InvalidFilterError):  # a NUL in a pattern: refused
-        assert await names(people, where) == []
+    for value in HOSTILE:
+        where = Q(name=value) | Q(email__contains=value) | Q(name__in=[value, value])
+        with contextlib.suppress(sqlops.InvalidFilterError):  # a NUL in a pattern: refused
+            assert await names(people, where) == [], repr(value)
     assert await people.count() == 4
 
 

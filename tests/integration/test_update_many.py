@@ -201,23 +201,21 @@ async def test_injected_session_rolls_back(db: sqlops.Database) -> None:
     assert (await sqlops.Repository(Item, db).get_one(1)).qty == 1
 
 
-@pytest.mark.parametrize(
-    ("rows", "message"),
-    [
-        ([{"id": 1, "qty": 1}, {"qty": 2}], "row 1: missing key column"),
-        ([{"id": 1}], "row 0: nothing to set besides the key id"),
-        ([{"id": 1, "qty": 1}, {"id": 2, "nope": 1}], "row 1: cannot update 'nope': Item has no"),
-        ([{"id": 1, "qty": 1.5}], "row 0: um_items.qty: an integer column cannot hold a fraction"),
-        ([{"id": 1, "status": "lost"}], "row 0: um_items.status: not one of done, new"),
-        ([{"id": 1, "qty": 1}, 42], "row 1: expected a mapping or a Item, got int"),
-    ],
-)
-async def test_bad_rows_are_named(
-    items: sqlops.Repository[Item], rows: list[Any], message: str
-) -> None:
-    with pytest.raises(sqlops.InvalidValueError, match=message):
-        await items.update_many(rows)
-    assert await table(items, "qty") == [(i,) for i in range(1, 11)]  # nothing written
+BAD_ROWS = [
+    ([{"id": 1, "qty": 1}, {"qty": 2}], "row 1: missing key column"),
+    ([{"id": 1}], "row 0: nothing to set besides the key id"),
+    ([{"id": 1, "qty": 1}, {"id": 2, "nope": 1}], "row 1: cannot update 'nope': Item has no"),
+    ([{"id": 1, "qty": 1.5}], "row 0: um_items.qty: an integer column cannot hold a fraction"),
+    ([{"id": 1, "status": "lost"}], "row 0: um_items.status: not one of done, new"),
+    ([{"id": 1, "qty": 1}, 42], "row 1: expected a mapping or a Item, got int"),
+]
+
+
+async def test_bad_rows_are_named(items: sqlops.Repository[Item]) -> None:
+    for rows, message in BAD_ROWS:
+        with pytest.raises(sqlops.InvalidValueError, match=message):
+            await items.update_many(rows)
+        assert await table(items, "qty") == [(i,) for i in range(1, 11)]  # nothing written
 
 
 async def test_database_errors_are_typed_and_name_rows(
