@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 UPDATE_CHUNK = 1_000
 _MAX_PARAMS = 30_000  # under PostgreSQL's 32,767 and SQLite's 32,766 bound parameters
+_OLD_SQLITE_PARAMS = 999  # SQLite before 3.32
 
 
 @dataclass
@@ -71,9 +72,10 @@ async def update_many(
         stamp = _onupdate_values(info)
         for columns, group in _by_columns(merged):
             stamped = tuple(k for k in stamp if k not in columns)
-            shape = (form, info.model, keys, columns, stamped, len(group), not with_deleted)
-            params = _parameters(shape, group, stamp)
-            total += await _execute(session, _statement(shape, info), params, group, form)
+            for piece in _pieces(group, len(keys) + len(columns), form):
+                shape = (form, info.model, keys, columns, stamped, len(piece), not with_deleted)
+                params = _parameters(shape, piece, stamp)
+                total += await _execute(session, _statement(shape, info), params, piece, form)
         _sync_identity_map(session, info, keys, merged, stamp, with_deleted)
         done += len(chunk)
     return total
@@ -153,6 +155,14 @@ def _by_columns(merged: Mapping[tuple[Any, ...], _Row]) -> list[tuple[tuple[str,
     for row in merged.values():
         groups.setdefault(tuple(sorted(row.values)), []).append(row)
     return list(groups.items())
+
+
+def _pieces(group: list[_Row], width: int, form: str) -> list[list[_Row]]:
+    """Split a group into statements of at most ``UPDATE_CHUNK`` rows and of no more
+    parameters than the backend takes (bigger statements only cost more to compile)."""
+    limit = _OLD_SQLITE_PARAMS if form == "case" else _MAX_PARAMS
+    rows = max(1, min(UPDATE_CHUNK, (limit - 8) // width))  # a few left for onupdate values
+    return [group[i : i + rows] for i in range(0, len(group), rows)]
 
 
 def _onupdate_values(info: ModelInfo) -> dict[str, Any]:

@@ -309,3 +309,10 @@ async def test_model_instances_as_rows(items: sqlops.Repository[Item]) -> None:
     rows = [Item(id=1, qty=70), Item(id=2, note="from an instance")]
     assert await items.update_many(rows) == 2
     assert (await table(items, "qty", "note"))[:2] == [(70, None), (2, "from an instance")]
+
+
+async def test_a_chunk_larger_than_the_parameter_limit(items: sqlops.Repository[Item]) -> None:
+    """16,000 distinct keys in one chunk would bind 32,000 parameters: split, not refused."""
+    rows = [{"id": i, "qty": -i} for i in range(1, 16_001)]  # ten of them exist
+    assert await items.update_many(rows, chunk_size=16_000) == 10
+    assert await table(items, "qty") == [(-i,) for i in range(1, 11)]
