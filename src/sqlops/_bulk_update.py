@@ -12,6 +12,8 @@ may set different columns: one statement per chunk and column set.
 
 from __future__ import annotations
 
+import enum
+import re
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import attributes
 
 from . import _bulk
-from ._errors import ConstraintViolation, InvalidValueError, NotNullViolation
+from ._errors import ConstraintViolation, InvalidValueError, NotNullViolation, UniqueViolation
 from ._modelinfo import ModelInfo
 
 if TYPE_CHECKING:
@@ -300,15 +302,14 @@ async def _execute(
 
 def _blamed(exc: ConstraintViolation | InvalidValueError, group: Sequence[_Row]) -> Exception:
     """The same error, its message naming the input row(s) the statement carried."""
-    indexes = sorted(i for row in group for i in row.indexes)
-    if isinstance(exc, NotNullViolation) and exc.columns:
-        nulls = [
-            row
-            for row in group
-            if any(c in row.values and row.values[c] is None for c in exc.columns)
-        ]
-        indexes = sorted(i for row in nulls for i in row.indexes) or indexes
-    where = f"row {indexes[0]}" if len(indexes) == 1 else f"rows {indexes[0]}-{indexes[-1]}"
+    culprits = _culprits(exc, group)
+    indexes = sorted(i for row in (culprits or group) for i in row.indexes)
+    if len(indexes) == 1:
+        where = f"row {indexes[0]}"
+    elif culprits:
+        where = "rows " + ", ".join(map(str, indexes))
+    else:
+        where = f"rows {indexes[0]}-{indexes[-1]}"
     message = f"{where}: {exc}"
     if isinstance(exc, ConstraintViolation):
         return type(exc)(
@@ -319,6 +320,36 @@ def _blamed(exc: ConstraintViolation | InvalidValueError, group: Sequence[_Row])
             detail=exc.detail,
         )
     return InvalidValueError(message, column=exc.column, table=exc.table)
+
+
+_PG_DUPLICATE = re.compile(r"^Key \((?P<columns>.+?)\)=\((?P<value>.*)\) already exists", re.S)
+_MYSQL_DUPLICATE = re.compile(r"^Duplicate entry '(?P<value>.*)' for key", re.S)
+
+
+def _culprits(exc: Exception, group: Sequence[_Row]) -> list[_Row]:
+    """The rows that caused ``exc``, when the driver's error tells (never put in messages).
+
+    A NOT NULL violation: the rows setting None there. A unique violation: the rows whose
+    new value is the duplicate PostgreSQL's detail or MariaDB's message names.
+    """
+    if isinstance(exc, NotNullViolation) and exc.columns:
+        return [r for r in group if any(r.values.get(c, 0) is None for c in exc.columns)]
+    if not isinstance(exc, UniqueViolation):
+        return []
+    driver = exc.__cause__
+    detail = getattr(driver, "detail", None) or ""
+    found = _PG_DUPLICATE.match(detail)
+    if found is None:
+        args: tuple[Any, ...] = getattr(driver, "args", ())
+        found = _MYSQL_DUPLICATE.match(str(args[1])) if len(args) > 1 else None
+    if found is None:
+        return []
+    value = found["value"]
+    return [r for r in group if any(_shown(v) == value for v in r.values.values())]
+
+
+def _shown(value: Any) -> str:
+    return value.value if isinstance(value, enum.Enum) else str(value)
 
 
 def _sync_identity_map(
