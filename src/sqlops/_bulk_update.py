@@ -336,16 +336,29 @@ def _culprits(exc: Exception, group: Sequence[_Row]) -> list[_Row]:
         return [r for r in group if any(r.values.get(c, 0) is None for c in exc.columns)]
     if not isinstance(exc, UniqueViolation):
         return []
-    driver = exc.__cause__
-    detail = getattr(driver, "detail", None) or ""
-    found = _PG_DUPLICATE.match(detail)
-    if found is None:
-        args: tuple[Any, ...] = getattr(driver, "args", ())
-        found = _MYSQL_DUPLICATE.match(str(args[1])) if len(args) > 1 else None
-    if found is None:
+    value = _duplicate_value(exc)
+    if value is None:
         return []
-    value = found["value"]
     return [r for r in group if any(_shown(v) == value for v in r.values.values())]
+
+
+def _duplicate_value(exc: BaseException) -> str | None:
+    """The duplicate value in the driver's error, wherever SQLAlchemy put the driver's error."""
+    seen: list[BaseException | None] = [exc.__cause__]
+    while seen:
+        err = seen.pop()
+        if err is None:
+            continue
+        found = _PG_DUPLICATE.match(str(getattr(err, "detail", None) or ""))
+        args: tuple[Any, ...] = getattr(err, "args", ())
+        if found is None and len(args) > 1 and isinstance(args[0], int):
+            found = _MYSQL_DUPLICATE.match(str(args[1]))
+        if found is not None:
+            return found["value"]
+        seen += [getattr(err, "orig", None), err.__cause__]
+        if len(seen) > 8:
+            break
+    return None
 
 
 def _shown(value: Any) -> str:
