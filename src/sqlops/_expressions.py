@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import ColumnElement, and_, false, func, not_, or_, true
 from sqlalchemy.orm import QueryableAttribute
@@ -173,9 +173,13 @@ class Search(Expression):
     "name", "email", "team.name")``.
 
     Words are ANDed, fields ORed; ``%``, ``_`` and ``\\`` are literal; a dotted field follows
-    relationships (EXISTS). Blank text is no condition. At most ``MAX_SEARCH_WORDS``
-    distinct words and ``MAX_SEARCH_LENGTH`` characters, else :class:`InvalidFilterError`.
+    relationships (EXISTS). Blank text is no condition. At most ``Search.MAX_WORDS`` (32)
+    distinct words and ``Search.MAX_LENGTH`` (1,000) characters, else
+    :class:`InvalidFilterError`.
     """
+
+    MAX_WORDS: ClassVar[int] = MAX_SEARCH_WORDS
+    MAX_LENGTH: ClassVar[int] = MAX_SEARCH_LENGTH
 
     text: str
     fields: tuple[str, ...]

@@ -21,7 +21,6 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 import sqlops
 import sqlops.fastapi as sf
 from sqlops import Q, Search
-from sqlops._expressions import MAX_SEARCH_LENGTH, MAX_SEARCH_WORDS
 
 
 class Base(DeclarativeBase):
@@ -158,12 +157,12 @@ async def test_injected_session(db: sqlops.Database) -> None:
         (lambda: Search(b"x", "name"), "must be a string, not bytes"),
         (lambda: Search("a\x00b", "name"), "NUL character"),
         (
-            lambda: Search(" ".join(f"w{i}" for i in range(MAX_SEARCH_WORDS + 1)), "name"),
-            f"{MAX_SEARCH_WORDS + 1} distinct words; at most {MAX_SEARCH_WORDS} allowed",
+            lambda: Search(" ".join(f"w{i}" for i in range(Search.MAX_WORDS + 1)), "name"),
+            f"{Search.MAX_WORDS + 1} distinct words; at most {Search.MAX_WORDS} allowed",
         ),
         (
-            lambda: Search("x" * (MAX_SEARCH_LENGTH + 1), "name"),
-            f"at most {MAX_SEARCH_LENGTH} allowed",
+            lambda: Search("x" * (Search.MAX_LENGTH + 1), "name"),
+            f"at most {Search.MAX_LENGTH} allowed",
         ),
     ],
 )
