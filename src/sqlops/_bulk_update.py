@@ -68,6 +68,7 @@ async def update_many(
     if size < 1:
         raise ValueError("chunk_size must be >= 1")
     form = _form(repo.dialect)
+    await session.flush()  # rows added or changed earlier in the session come first
     total = done = 0
     for chunk in _bulk.chunks(rows, size):
         merged = _merge(info, keys, chunk, done)

@@ -195,6 +195,14 @@ async def test_injected_session_sees_its_objects_change(db: sqlops.Database) -> 
     assert (await sqlops.Repository(Item, db).get_one(1)).qty == 111
 
 
+async def test_injected_session_flushes_pending_rows_first(db: sqlops.Database) -> None:
+    async with db.transaction() as session:
+        session.add(Item(id=20, name="pending", qty=0))
+        repo = sqlops.Repository(Item, session)
+        assert await repo.update_many([{"id": 20, "qty": 5}]) == 1
+    assert (await sqlops.Repository(Item, db).get_one(20)).qty == 5
+
+
 async def test_injected_session_rolls_back(db: sqlops.Database) -> None:
     with pytest.raises(RuntimeError):
         async with db.transaction() as session:
