@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # the names are imported on first use: see __getattr__
         TransactionConflictError,
         UniqueViolation,
     )
+    from ._expressions import Q, Search
     from ._filters import OPERATORS
     from ._guards import NPlusOneError, NPlusOneWarning, SessionLeakWarning
     from ._pagination import CursorPage, Page
@@ -52,6 +53,8 @@ _MODULES = {
     "Database": "._database",
     "PoolTimeoutError": "._database",
     "OPERATORS": "._filters",
+    "Q": "._expressions",
+    "Search": "._expressions",
     "CursorPage": "._pagination",
     "Page": "._pagination",
     "Repository": "._repository",
@@ -118,9 +121,11 @@ __all__ = [
     "OPERATORS",
     "Page",
     "PoolTimeoutError",
+    "Q",
     "ReadOnlyTransactionError",
     "Repository",
     "SchemaError",
+    "Search",
     "SessionLeakWarning",
     "SessionMisuseError",
     "SqlopsError",

@@ -5,16 +5,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, delete, inspect, update
+from sqlalchemy import delete, inspect, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import attributes
 
-from . import _bulk, _filters, _increments, _schemas, _versioning
+from . import _bulk, _bulk_update, _expressions, _increments, _schemas, _versioning
 from ._errors import (
     InvalidValueError,
     NotFoundError,
     UniqueViolation,
 )
+from ._expressions import Where
 from ._repobase import RepositoryBase
 from .models import utcnow
 
@@ -115,7 +116,7 @@ class Writes(RepositoryBase[M]):
 
     async def update_where(
         self,
-        *where: ColumnElement[bool],
+        *where: Where,
         values: Mapping[str, Any],
         with_deleted: bool = False,
         **filters: Any,
@@ -124,12 +125,32 @@ class Writes(RepositoryBase[M]):
         values = self.info.check_values(values, "update")
         if not values:
             raise InvalidValueError("update_where needs at least one value to set")
-        stmt = update(self.model).where(*where, *_filters.build_where(self.info, filters))
+        stmt = update(self.model).where(*self._where(where, filters))
         stmt = self._soft(stmt, with_deleted).values(values)
         sync = "auto" if self.session is not None else False
         async with self._writing() as session:
             result = await session.execute(stmt, execution_options={"synchronize_session": sync})
         return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def update_many(
+        self,
+        rows: Iterable[Mapping[str, Any] | M],
+        *,
+        key: Sequence[Any] | str | None = None,
+        chunk_size: int | None = None,
+        with_deleted: bool = False,
+    ) -> int:
+        """Set different values on many rows, one UPDATE per chunk; return rows matched.
+
+        Each row holds the key (the primary key, or the ``key`` columns) and the columns
+        to set. A row whose key matches nothing is counted out, not an error; rows may set
+        different columns (one statement per chunk and column set). Standalone, all
+        chunks are one transaction.
+        """
+        async with self._writing() as session:
+            return await _bulk_update.update_many(
+                self, session, rows, key, chunk_size, with_deleted
+            )
 
     async def delete(self, pk: Any) -> bool:
         """Delete the row with primary key ``pk`` (ORM cascades apply); False if absent."""
@@ -144,7 +165,7 @@ class Writes(RepositoryBase[M]):
 
     async def delete_where(
         self,
-        *where: ColumnElement[bool],
+        *where: Where,
         all: bool = False,
         with_deleted: bool = False,
         **filters: Any,
@@ -155,12 +176,12 @@ class Writes(RepositoryBase[M]):
         filter from a query string must not empty the table. ORM cascades do not run (use
         ``ON DELETE CASCADE`` or :meth:`delete`).
         """
-        if not where and not filters and not all:
+        if not all and not _expressions.has_condition(where, filters):
             raise ValueError(
                 f"delete_where() without a condition would delete every {self.info.name}; "
                 "pass all=True if that is what you want"
             )
-        stmt = delete(self.model).where(*where, *_filters.build_where(self.info, filters))
+        stmt = delete(self.model).where(*self._where(where, filters))
         stmt = self._soft(stmt, with_deleted)
         sync = "auto" if self.session is not None else False
         async with self._writing() as session:

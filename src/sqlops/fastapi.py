@@ -64,6 +64,7 @@ from ._errors import (
     TransactionConflictError,
     UniqueViolation,
 )
+from ._expressions import Search
 
 if "scope" not in inspect.signature(Depends).parameters:  # pragma: no cover - old FastAPI
     # Before 0.121 there is no way to say "run the exit code before the response is
@@ -410,7 +411,9 @@ def parse_ordering(raw: str, allowed: Iterable[str]) -> list[str]:
     return terms
 
 
-def query_filters(allow: Iterable[str], *, ignore: Iterable[str] = ()) -> Any:
+def query_filters(
+    allow: Iterable[str], *, ignore: Iterable[str] = (), search: Iterable[Any] = ()
+) -> Any:
     """Depend on query-string filters, each key from ``allow``: a dict for ``**filters``.
 
     ``allow`` lists exact filter keys of the repository DSL (``"name"``,
@@ -418,19 +421,32 @@ def query_filters(allow: Iterable[str], *, ignore: Iterable[str] = ()) -> Any:
     400 (:class:`InvalidFilterError`), except the pagination and ordering ones
     (``page per_page limit after order_by``) and those in ``ignore``. Values stay
     strings: the repository converts them to the column type (a bad one is a 400 too).
+    With ``search=["name", "team.name"]``, ``?q=ada lovelace`` becomes
+    ``sqlops.Search(q, *search)`` under the key ``"q"``.
     """
     allowed = frozenset(allow)
-    skipped = RESERVED_PARAMS | frozenset(ignore)
+    fields = tuple(search)
+    if fields and SEARCH_PARAM in allowed:
+        raise ValueError(f"{SEARCH_PARAM!r} is the search parameter; it cannot be a filter too")
+    skipped = RESERVED_PARAMS | frozenset(ignore) | ({SEARCH_PARAM} if fields else set())
 
     def sqlops_query_filters(request: Request, **_documented: Any) -> dict[str, Any]:
-        return parse_filters(request.query_params.multi_items(), allowed, skipped)
+        items = request.query_params.multi_items()
+        filters = parse_filters(items, allowed, skipped)
+        if fields:
+            texts = [v for k, v in items if k == SEARCH_PARAM]
+            if len(texts) > 1:
+                raise InvalidFilterError(f"{SEARCH_PARAM!r} was given more than once")
+            if texts:
+                filters[SEARCH_PARAM] = Search(texts[0], *fields)
+        return filters
 
     # Declare the allowed keys as optional query parameters so they show in OpenAPI.
     documented = [
         inspect.Parameter(
             key, inspect.Parameter.KEYWORD_ONLY, default=Query(None), annotation=str | None
         )
-        for key in sorted(allowed)
+        for key in sorted(allowed | ({SEARCH_PARAM} if fields else set()))
         if key.isidentifier()
     ]
     request_param = inspect.Parameter(
@@ -442,6 +458,7 @@ def query_filters(allow: Iterable[str], *, ignore: Iterable[str] = ()) -> Any:
     return Depends(sqlops_query_filters)
 
 
+SEARCH_PARAM = "q"
 _LIST_OPS = ("__in", "__not_in", "__between")
 
 
@@ -534,6 +551,7 @@ def parse_if_match(value: str) -> int | None:
 
 __all__ = [
     "RESERVED_PARAMS",
+    "SEARCH_PARAM",
     "CursorParams",
     "PageParams",
     "cursor_params",
