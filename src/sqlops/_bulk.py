@@ -49,7 +49,8 @@ def _row_dict(info: ModelInfo, row: Any, index: int) -> Mapping[str, Any]:
         state = attributes.instance_dict(row)
         return {k: state[k] for k in info.columns if k in state}
     raise InvalidValueError(
-        f"row {index}: expected a mapping or a {info.name}, got {type(row).__name__}"
+        f"row {index}: expected a mapping or a {info.name}, got {type(row).__name__}",
+        table=info.table.name,
     )
 
 
@@ -85,7 +86,9 @@ class Layouts:
                 try:
                     check(mapping[key])
                 except InvalidValueError as exc:
-                    raise InvalidValueError(f"row {offset + i}: {exc}") from None
+                    raise InvalidValueError(
+                        f"row {offset + i}: {exc}", table=exc.table, column=exc.column
+                    ) from None
             rows.append(mapping)
         return out
 
@@ -94,7 +97,9 @@ class Layouts:
         if unknown:
             raise InvalidValueError(
                 f"row {index}: {self.info.name} has no column {', '.join(map(repr, unknown))}; "
-                f"columns are {', '.join(sorted(self.info.columns))}"
+                f"columns are {', '.join(sorted(self.info.columns))}",
+                table=self.info.table.name,
+                column=unknown[0] if len(unknown) == 1 else None,
             )
         checks = [(k, self.info.value_checks[k]) for k in keys if k in self.info.value_checks]
         self._valid[keys] = checks
@@ -232,7 +237,8 @@ async def _copy(session: AsyncSession, info: ModelInfo, runs: list[Run]) -> None
                 table.name, records=records, columns=columns, schema_name=table.schema
             )
         except Exception as exc:
-            err = _translate.translate(exc, _translate._Context(table=table))
+            # the rows as parameters: the translator finds the column whose value broke
+            err = _translate.translate(exc, _translate._Context(table=table, params=run))
             if err is None:
                 raise
             raise err from exc

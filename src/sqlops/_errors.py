@@ -71,7 +71,11 @@ class InvalidValueError(SqlopsError, ValueError):
 
 
 class ConstraintViolation(SqlopsError):
-    """A write broke a constraint; names the table, the column(s) and the constraint."""
+    """A write broke a constraint; names the table, the column(s) and the constraint.
+
+    ``.table`` is the bare table name (``Table.name``); ``.schema`` is the table's schema
+    when the model names one (``MetaData(schema="app")``), else None.
+    """
 
     kind = "constraint"
 
@@ -83,21 +87,28 @@ class ConstraintViolation(SqlopsError):
         columns: Sequence[str] = (),
         constraint: str | None = None,
         detail: str | None = None,
+        schema: str | None = None,
     ) -> None:
         self.table = table
+        self.schema = schema
         self.columns = tuple(columns)
         self.constraint = constraint
         self.detail = detail
         super().__init__(message or self._describe())
 
+    @property
+    def _where(self) -> str | None:
+        if self.table and self.schema:
+            return f"{self.schema}.{self.table}"
+        return self.table
+
     def _describe(self) -> str:
         columns = ", ".join(self.columns)
-        if self.table and columns:
-            where = (
-                f"{self.table}.{columns}" if len(self.columns) == 1 else f"{self.table}({columns})"
-            )
+        table = self._where
+        if table and columns:
+            where = f"{table}.{columns}" if len(self.columns) == 1 else f"{table}({columns})"
         else:
-            where = self.table or columns or "an unnamed table"
+            where = table or columns or "an unnamed table"
         named = f" (constraint {self.constraint})" if self.constraint else ""
         return f"{self.kind} violation on {where}{named}"
 
@@ -112,7 +123,7 @@ class UniqueViolation(ConstraintViolation):
             cols = ", ".join(self.columns)
             noun = "value" if len(self.columns) == 1 else "combination"
             named = f" (constraint {self.constraint})" if self.constraint else ""
-            return f"{self.table}: {cols} already exists — that {noun} must be unique{named}"
+            return f"{self._where}: {cols} already exists — that {noun} must be unique{named}"
         return super()._describe()
 
 
@@ -129,7 +140,7 @@ class NotNullViolation(ConstraintViolation):
 
     def _describe(self) -> str:
         if self.columns:
-            where = f"{self.table}.{self.columns[0]}" if self.table else self.columns[0]
+            where = f"{self._where}.{self.columns[0]}" if self.table else self.columns[0]
             return f"{where} is required (NOT NULL) but no value was given"
         return super()._describe()
 

@@ -43,7 +43,9 @@ class ModelInfo:
         if unknown:
             raise InvalidValueError(
                 f"cannot {action} {', '.join(map(repr, unknown))}: {self.name} has no such "
-                f"column; columns are {', '.join(sorted(self.columns))}"
+                f"column; columns are {', '.join(sorted(self.columns))}",
+                table=self.table.name,
+                column=unknown[0] if len(unknown) == 1 else None,
             )
         return self.check_types(values)
 
