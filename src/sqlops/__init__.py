@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # the names are imported on first use: see __getattr__
         ReadOnlyTransactionError,
         SessionMisuseError,
         SqlopsError,
+        TransactionAbortedError,
         TransactionConflictError,
         UniqueViolation,
     )
@@ -95,6 +96,7 @@ __all__ = [
     "SessionLeakWarning",
     "SessionMisuseError",
     "SqlopsError",
+    "TransactionAbortedError",
     "TransactionConflictError",
     "UniqueViolation",
     "__version__",

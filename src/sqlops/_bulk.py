@@ -13,13 +13,25 @@ import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Column, ColumnElement, Table, UniqueConstraint, insert, select, text, update
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Table,
+    UniqueConstraint,
+    and_,
+    case,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import attributes
 
-from . import _translate
-from ._errors import InvalidValueError, NotFoundError, SqlopsError
+from . import _constraintnames as _names
+from . import _failures, _translate
+from ._errors import InvalidValueError, NotFoundError, SqlopsError, UniqueViolation
 from ._modelinfo import ModelInfo
 
 if TYPE_CHECKING:
@@ -230,6 +242,7 @@ async def _copy(session: AsyncSession, info: ModelInfo, runs: list[Run]) -> None
     if not driver.is_in_transaction():
         await conn.exec_driver_sql("SELECT 1")  # start the adapter's transaction first
     table = info.table
+    before = _failures.innermost(session)
     for keys, run in runs:
         columns, records = _copy_records(info, keys, run, conn.dialect)
         try:
@@ -241,6 +254,8 @@ async def _copy(session: AsyncSession, info: ModelInfo, runs: list[Run]) -> None
             err = _translate.translate(exc, _translate._Context(table=table, params=run))
             if err is None:
                 raise
+            err.__cause__ = exc
+            _failures.note(session, err, before)  # COPY bypasses the session's own guard
             raise err from exc
 
 
@@ -378,7 +393,11 @@ def upsert_statement(
         stmt = stmt.values(rows) if rows is not None else stmt
         sets = {c: stmt.inserted[c] for c in updating} or {conflict[0]: table.c[conflict[0]]}
         extra = _onupdate_values(info, updating, lambda c: stmt.inserted[c]) if updating else {}
-        return stmt.on_duplicate_key_update({**sets, **extra})
+        # ON DUPLICATE KEY fires on *any* unique key; update only the row whose conflict
+        # columns match, so a clash on another key changes nothing (and is reported)
+        same = and_(*(table.c[c] == stmt.inserted[c] for c in conflict))
+        guarded = {c: case((same, v), else_=table.c[c]) for c, v in {**sets, **extra}.items()}
+        return stmt.on_duplicate_key_update(guarded)
     raise SqlopsError(f"upsert is not supported on {dialect}")  # pragma: no cover
 
 
@@ -404,10 +423,32 @@ async def upsert_one(
         # A locking read: REPEATABLE READ's snapshot may predate a row another transaction
         # committed and our no-op ON DUPLICATE KEY UPDATE left unchanged (we hold its lock).
         lookup = lookup.with_for_update()
-        return (await session.scalars(lookup, execution_options={"populate_existing": True})).one()
+        options = {"populate_existing": True}
+        found = (await session.scalars(lookup, execution_options=options)).one_or_none()
+        if found is None:  # the row clashed on another unique key: nothing was written
+            err = await _other_key_violation(session, info, row, names)
+            _failures.note(session, err, _failures.innermost(session), from_database=False)
+            raise err
+        return found
     orm_stmt = select(info.model).from_statement(stmt.returning(*info.table.columns))
     result = await session.scalars(orm_stmt, execution_options={"populate_existing": True})
     return result.one()
+
+
+async def _other_key_violation(
+    session: AsyncSession, info: ModelInfo, row: dict[str, Any], conflict: list[str]
+) -> UniqueViolation:
+    """The unique key (other than ``conflict``) on which MariaDB found ``row`` a duplicate."""
+    table = info.table
+    for key in unique_keys(table):
+        if set(key) == set(conflict) or not set(key) <= set(row):
+            continue
+        probe = select(1).select_from(table).where(*(table.c[c] == row[c] for c in key))
+        if (await session.execute(probe.limit(1))).first() is not None:
+            known = _names.for_columns([table], table.name, None, key, "unique")
+            name = _names.server_name(known, "mysql") if known else None
+            return UniqueViolation(table=table.name, columns=key, constraint=name)
+    return UniqueViolation(table=table.name, detail="duplicate key on another unique key")
 
 
 def _with_defaults(info: ModelInfo, row: dict[str, Any]) -> dict[str, Any]:

@@ -56,6 +56,14 @@ def server_names(table: Table, dialect: str) -> dict[str, Known]:
     return names
 
 
+def server_name(known: Known, dialect: str) -> str | None:
+    """The name ``dialect``'s server knows ``known`` by (its declared one, if any)."""
+    for name, item in server_names(known.table, dialect).items():
+        if item is known:
+            return name
+    return None
+
+
 def find(
     tables: Iterable[Table], dialect: str, name: str, table: str | None, schema: str | None
 ) -> Known | None:
@@ -109,6 +117,16 @@ def normalize(sql: str) -> str:
 
 def constraints(table: Table) -> list[Known]:
     """The table's constraints in the order CREATE TABLE declares them (SQLAlchemy's)."""
+    per_table = _constraints.get(table)
+    if per_table is None:
+        per_table = _constraints[table] = _collect(table)
+    return per_table
+
+
+_constraints: weakref.WeakKeyDictionary[Table, list[Known]] = weakref.WeakKeyDictionary()
+
+
+def _collect(table: Table) -> list[Known]:
     out: list[Known] = []
     pk = table.primary_key
     if pk.columns:

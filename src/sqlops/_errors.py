@@ -14,6 +14,7 @@
     │   ├── NotNullViolation
     │   └── CheckViolation
     ├── TransactionConflictError      (.attempts)
+    ├── TransactionAbortedError       (.error) a session used again after an error ended its transaction
     ├── DatabaseUnavailableError
     ├── ReadOnlyTransactionError      a write in a read-only transaction or on a read-only server
     ├── LazyLoadError                 (also sqlalchemy InvalidRequestError)
@@ -185,6 +186,20 @@ class SessionMisuseError(SqlopsError):
     """One ``AsyncSession`` was used by two tasks at once, or from another event loop."""
 
 
+class TransactionAbortedError(SqlopsError):
+    """A session was used again after an error ended its transaction.
+
+    A violation (or any database error) inside a transaction leaves it unusable:
+    PostgreSQL refuses every further statement and would turn COMMIT into a rollback, and
+    SQLAlchemy rolls a failed flush back. ``.error`` is the earlier sqlops error. To go on
+    after a write that may fail, run it in ``async with db.savepoint(session):``.
+    """
+
+    def __init__(self, message: str, *, error: BaseException | None = None) -> None:
+        self.error = error
+        super().__init__(message)
+
+
 __all__ = [
     "CheckViolation",
     "ConstraintViolation",
@@ -200,6 +215,7 @@ __all__ = [
     "ReadOnlyTransactionError",
     "SessionMisuseError",
     "SqlopsError",
+    "TransactionAbortedError",
     "TransactionConflictError",
     "UniqueViolation",
 ]

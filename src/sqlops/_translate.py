@@ -35,6 +35,7 @@ from ._errors import (
     NotNullViolation,
     ReadOnlyTransactionError,
     SqlopsError,
+    TransactionAbortedError,
     TransactionConflictError,
     UniqueViolation,
 )
@@ -198,6 +199,11 @@ def _translate_postgresql(err: Any, context: _Context) -> SqlopsError | None:
         )
     if state in _PG_CONFLICT:
         return TransactionConflictError(f"transaction conflict ({state}): {err.args[0]}")
+    if state == "25P02":  # in_failed_sql_transaction: an earlier error ended it
+        return TransactionAbortedError(
+            "current transaction is aborted by an earlier error: roll back, or run the "
+            "statement that may fail in `async with db.savepoint(session):`"
+        )
     if state == "25006":  # read_only_sql_transaction: readonly=True, or a hot standby
         return ReadOnlyTransactionError(f"write refused ({state}): {err.args[0]}")
     if state.startswith("22"):
