@@ -170,6 +170,7 @@ async def create_many(
     use_copy = (
         repo.dialect == "postgresql"
         and not returning
+        and not info.inherits  # several tables, or a discriminator: the ORM's bulk insert
         and _copy_possible(info)
         and not _observed(session)  # COPY is invisible to statement listeners
     )
@@ -185,8 +186,10 @@ async def create_many(
         elif use_copy:
             await _copy(session, info, layouts.runs(chunk, done))
         else:
+            target = info.model if info.inherits else info.table
             for keys, run in layouts.runs(chunk, done):
-                await session.execute(insert(info.table), layouts.by_column_key(keys, run))
+                rows_ = run if info.inherits else layouts.by_column_key(keys, run)
+                await session.execute(insert(target), rows_)
         done += len(chunk)
         if progress is not None:
             progress(done)
@@ -409,12 +412,16 @@ async def upsert_one(
     update_: Sequence[Any] | None,
 ) -> Any:
     info = repo.info
+    _one_table(info)
     values = info.check_values(values, "upsert")
     names = _conflict_columns(info, conflict)
     missing = [n for n in names if n not in {info.column(k).name for k in values}]
     if missing:
         raise InvalidValueError(f"upsert values must include the conflict column(s) {missing}")
     row = _with_defaults(info, _by_column_name(info, values))
+    identity = _identity(info)
+    if identity is not None:
+        row.setdefault(info.column(identity[0]).name, identity[1])
     updating = _update_columns(info, values, names, update_)
     stmt = upsert_statement(repo.dialect, info, [row], names, updating)
     if repo.dialect == "mysql":
@@ -451,6 +458,27 @@ async def _other_key_violation(
     return UniqueViolation(table=table.name, detail="duplicate key on another unique key")
 
 
+def _one_table(info: ModelInfo) -> None:
+    """Refuse an upsert on a model whose rows span tables: ON CONFLICT is per table."""
+    if info.multi_table:
+        tables = ", ".join(t.name for t in info.mapper.tables)
+        raise TypeError(
+            f"upsert needs a model stored in one table; {info.name} spans {tables} "
+            "(joined-table inheritance): use get_or_create() or update() instead"
+        )
+
+
+def _identity(info: ModelInfo) -> tuple[str, Any] | None:
+    """(discriminator attribute key, value) of a single-table inheritance class, or None."""
+    mapper = info.mapper
+    if mapper.polymorphic_on is None or mapper.polymorphic_identity is None:
+        return None
+    column = mapper.polymorphic_on
+    if not isinstance(column, Column):
+        return None
+    return mapper.get_property_by_column(column).key, mapper.polymorphic_identity
+
+
 def _with_defaults(info: ModelInfo, row: dict[str, Any]) -> dict[str, Any]:
     """Fill client-side column defaults (a multi-row VALUES needs every key in every row)."""
     for column in info.table.columns:
@@ -476,7 +504,12 @@ async def upsert_many(
     with the same conflict key collapse to the last one.
     """
     info = repo.info
+    _one_table(info)
     names = _conflict_columns(info, conflict)
+    identity = _identity(info)
+    if identity is not None:  # single-table inheritance: the rows are of this class
+        key, value = identity
+        rows = ({key: value, **row} for row in rows)
     key_of = [info.mapper.get_property_by_column(info.table.c[n]).key for n in names]
     size = chunk_size or UPSERT_CHUNK
     layouts = Layouts(info)
@@ -515,7 +548,12 @@ async def increment(
 ) -> int | float:
     info = repo.info
     column = info.columns[key]
-    stmt = update(info.table).where(*where).values({info.column(key).name: column + by})
+    table = info.column(key).table  # joined inheritance: the table that holds the column
+    if info.multi_table and isinstance(table, Table):
+        where = [c == v for c, v in zip(table.primary_key.columns, repo._pk_values(pk))]
+    else:
+        table = info.table
+    stmt = update(table).where(*where).values({info.column(key).name: column + by})
     if info.soft_delete is not None:
         stmt = stmt.where(info.soft_delete.is_(None))
     if repo.dialect == "mysql":

@@ -183,6 +183,7 @@ class Reads(RepositoryBase[M]):
         if (
             self.db is not None
             and not where
+            and not self.info.inherits
             and self.db.driver in _templates.DRIVERS
             and not self.db._observed()
         ):
@@ -196,7 +197,10 @@ class Reads(RepositoryBase[M]):
             rows = await self._run_template(key, query, (_templates.INT,), make)
             if rows is not None:
                 return int(rows[0][0])
-        stmt = select(func.count()).select_from(self.info.table)
+        # the model, not its table: joined inheritance joins its tables, single-table
+        # inheritance adds its discriminator
+        source = self.model if self.info.inherits else self.info.table
+        stmt = select(func.count()).select_from(source)
         stmt = stmt.where(*where, *_filters.build_where(self.info, filters))
         stmt = self._soft(stmt, with_deleted)
         return int(await self._scalar(stmt))
