@@ -97,6 +97,17 @@ def check_by_text(tables: Iterable[Table], text: str) -> Known | None:
     return None
 
 
+def check_on_column(tables: Iterable[Table], column: str) -> Known | None:
+    """The one unnamed CHECK that involves ``column`` (SQLite names some CHECKs so)."""
+    found = [
+        k
+        for t in tables
+        for k in constraints(t)
+        if k.kind == "check" and not k.declared and column in k.columns
+    ]
+    return found[0] if len(found) == 1 else None
+
+
 def matching(tables: Iterable[Table], table: str | None, schema: str | None) -> Iterator[Table]:
     """``tables`` named ``table`` (any, if None) in ``schema`` (a default one matches)."""
     for t in tables:
@@ -160,7 +171,7 @@ def _name(name: Any) -> str | None:
 
 
 def _check(table: Table, cons: CheckConstraint, column: Column[Any] | None = None) -> Known:
-    text = str(cons.sqltext)
+    text = _sql_text(cons.sqltext)
     names = tuple(
         dict.fromkeys(el.name for el in visitors.iterate(cons.sqltext) if isinstance(el, Column))
     )
@@ -169,6 +180,14 @@ def _check(table: Table, cons: CheckConstraint, column: Column[Any] | None = Non
             c.name for c in table.columns if re.search(rf"(?<!\w){re.escape(c.name)}(?!\w)", text)
         )
     return Known(table, "check", names, _name(cons.name), normalize(text), column is not None)
+
+
+def _sql_text(clause: Any) -> str:
+    """A CHECK's SQL as DDL writes it (``"Age" >= 0``, not ``"Age" >= :param_1``)."""
+    try:
+        return str(clause.compile(compile_kwargs={"literal_binds": True}))
+    except Exception:  # a clause that cannot render its values inline
+        return str(clause)
 
 
 # ----------------------------------------------------------------------------- per server

@@ -313,6 +313,8 @@ def _translate_mysql(code: int, message: str, context: _Context) -> SqlopsError 
         names = _MY_QUOTED.findall(message)
         ck_table = names[-1] if code == 4025 and len(names) >= 3 else table
         name = names[0] if names else None
+        if name and ck_table and name.startswith(f"{ck_table}."):
+            name = name[len(ck_table) + 1 :]  # MariaDB: a column-level CHECK is `table.column`
         return _constraint(CheckViolation, "mysql", (ck_table, None), (), name, None, context)
     if code in _MY_VALUE:
         column = re.search(r"for column [`']?(?:[^`' ]+`\.`)*([^`' ]+)[`']? at row", message)
@@ -389,6 +391,9 @@ def _sqlite_check(target: str, context: _Context) -> SqlopsError:
     known = _names.find(tables, "sqlite", target, None, None) if target else None
     if known is None and target:
         known = _names.check_by_text(tables, target)
+    if known is None and target and context.table is not None:
+        # a CHECK on a quoted column ("Age" >= 0) is reported by that column's name only
+        known = _names.check_on_column([context.table], target)
     if known is None:
         table = context.table.name if context.table is not None else None
         return CheckViolation(table=table, detail=f"CHECK ({target}) failed" if target else None)

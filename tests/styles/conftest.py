@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import sqlops
 from sqlops._translate import register_metadata
-from tests.styles.models import SQLMODEL, STYLES, Style, sqlmodel_tables
+from tests.styles.models import PLAIN, SQLMODEL, STYLES, Style, sqlmodel_tables
 
 _tokens = itertools.count()
 
@@ -87,6 +87,7 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 SOFT_DELETE_COMBOS = [p for p in COMBOS if p.values[0][0].soft_delete]
+PLAIN_COMBOS = [p for p in COMBOS if p.values[0][0] is PLAIN]
 
 
 def _combo(request: pytest.FixtureRequest, servers: Any, sqlite_url: str) -> Any:
@@ -102,6 +103,11 @@ def combo(request: pytest.FixtureRequest, servers: Any, sqlite_url: str) -> Any:
 
 @pytest.fixture(params=SOFT_DELETE_COMBOS)
 def soft_combo(request: pytest.FixtureRequest, servers: Any, sqlite_url: str) -> Any:
+    return _combo(request, servers, sqlite_url)
+
+
+@pytest.fixture(params=PLAIN_COMBOS)
+def plain_combo(request: pytest.FixtureRequest, servers: Any, sqlite_url: str) -> Any:
     return _combo(request, servers, sqlite_url)
 
 
@@ -164,6 +170,12 @@ async def _env(combo: Any, schemas: Schemas) -> Env:
 async def env(combo: Any, schemas: Schemas) -> Env:
     """A style on a backend, with its tables, and a fresh tag for this test's rows."""
     return await _env(combo, schemas)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def plain_env(plain_combo: Any, schemas: Schemas) -> Env:
+    """Like ``env``, for the plain DeclarativeBase style only (once per backend)."""
+    return await _env(plain_combo, schemas)
 
 
 @pytest_asyncio.fixture(loop_scope="session")
