@@ -550,7 +550,9 @@ async def increment(
     column = info.columns[key]
     table = info.column(key).table  # joined inheritance: the table that holds the column
     if info.multi_table and isinstance(table, Table):
-        where = [c == v for c, v in zip(table.primary_key.columns, repo._pk_values(pk))]
+        where = [
+            c == v for c, v in zip(table.primary_key.columns, repo._pk_values(pk), strict=True)
+        ]
     else:
         table = info.table
     stmt = update(table).where(*where).values({info.column(key).name: column + by})

@@ -42,9 +42,7 @@ class Known:
     column_level: bool = False  # a CHECK declared on its column
 
 
-_cache: weakref.WeakKeyDictionary[Table, dict[str, dict[str, Known]]] = (
-    weakref.WeakKeyDictionary()
-)
+_cache: weakref.WeakKeyDictionary[Table, dict[str, dict[str, Known]]] = weakref.WeakKeyDictionary()
 
 
 def server_names(table: Table, dialect: str) -> dict[str, Known]:

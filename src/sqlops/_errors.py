@@ -14,7 +14,7 @@
     │   ├── NotNullViolation
     │   └── CheckViolation
     ├── TransactionConflictError      (.attempts)
-    ├── TransactionAbortedError       (.error) a session used again after an error ended its transaction
+    ├── TransactionAbortedError       (.error) a session used after an error ended its transaction
     ├── DatabaseUnavailableError
     ├── ReadOnlyTransactionError      a write in a read-only transaction or on a read-only server
     ├── LazyLoadError                 (also sqlalchemy InvalidRequestError)

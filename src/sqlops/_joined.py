@@ -54,7 +54,7 @@ async def update_where(
     per_table: dict[Table, dict[str, Any]] = {}
     for key, value in values.items():
         column = info.column(key)
-        per_table.setdefault(column.table, {})[column.name] = value  # type: ignore[arg-type]
+        per_table.setdefault(column.table, {})[column.name] = value
     for chunk in _chunks(keys):
         for table, sets in per_table.items():
             await session.execute(update(table).where(_by_key(table, chunk)).values(sets))
@@ -83,7 +83,10 @@ def _loaded(repo: Repository[Any], session: AsyncSession, keys: list[tuple[Any, 
 
 
 def _sync(
-    repo: Repository[Any], session: AsyncSession, keys: list[tuple[Any, ...]], values: dict[str, Any]
+    repo: Repository[Any],
+    session: AsyncSession,
+    keys: list[tuple[Any, ...]],
+    values: dict[str, Any],
 ) -> None:
     """Keep loaded instances in step, as ``synchronize_session`` would."""
     for obj in _loaded(repo, session, keys):

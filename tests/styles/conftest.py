@@ -74,7 +74,9 @@ async def schemas(servers: Any) -> AsyncIterator[Schemas]:
 
 
 COMBOS = [
-    pytest.param((style, backend), marks=getattr(pytest.mark, backend), id=f"{style.name}-{backend}")
+    pytest.param(
+        (style, backend), marks=getattr(pytest.mark, backend), id=f"{style.name}-{backend}"
+    )
     for style in STYLES
     for backend in style.backends
 ]
@@ -147,7 +149,9 @@ class Env:
         style = self.style
         if mode == "standalone":
             db = self.db
-            yield Repos(sqlops.Repository(style.model, db), sqlops.Repository(style.child, db), None)
+            yield Repos(
+                sqlops.Repository(style.model, db), sqlops.Repository(style.child, db), None
+            )
             return
         async with self.db.transaction() as session:
             yield Repos(

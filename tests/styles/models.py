@@ -234,9 +234,7 @@ class CompositeItem(CompositeBase):
 
 class CompositeLine(CompositeBase):
     __tablename__ = "c_line"
-    __table_args__ = (
-        ForeignKeyConstraint(["tenant", "code"], ["c_item.tenant", "c_item.code"]),
-    )
+    __table_args__ = (ForeignKeyConstraint(["tenant", "code"], ["c_item.tenant", "c_item.code"]),)
     id: Mapped[int] = mapped_column(primary_key=True)
     tag: Mapped[str] = mapped_column(String(40))
     tenant: Mapped[str] = mapped_column(String(40))
@@ -256,9 +254,7 @@ COMPOSITE = Style(
     "age",
     expect={
         "unique": names("c_item", ("tenant", "code"), "c_item_pkey", "PRIMARY"),
-        "foreign": names(
-            "c_line", ("tenant", "code"), "c_line_tenant_code_fkey", "c_line_ibfk_1"
-        ),
+        "foreign": names("c_line", ("tenant", "code"), "c_line_tenant_code_fkey", "c_line_ibfk_1"),
         "not_null": names("c_item", ("name",), None, None),
         "check": names("c_item", ("age",), "c_item_age_check", "CONSTRAINT_1"),
     },
@@ -355,9 +351,7 @@ JOINED = Style(
     upsert=False,
     expect={
         "unique": names("j_employee", ("email",), "j_employee_email_key", "email"),
-        "foreign": names(
-            "j_task", ("employee_id",), "j_task_employee_id_fkey", "j_task_ibfk_1"
-        ),
+        "foreign": names("j_task", ("employee_id",), "j_task_employee_id_fkey", "j_task_ibfk_1"),
         "not_null": names("j_person", ("name",), None, None),
         "check": names("j_person", ("age",), "j_person_age_check", "CONSTRAINT_1"),
     },

@@ -60,9 +60,7 @@ async def test_page_and_cursor_page(env: Env, mode: str) -> None:
         assert (page.total, page.pages, _names(env, page.items)) == (3, 2, ["n0002"])
         first = await r.main.cursor_page(limit=2, order_by=required, **mine)
         assert _names(env, first.items) == ["n0000", "n0001"] and first.next_cursor
-        rest = await r.main.cursor_page(
-            after=first.next_cursor, limit=2, order_by=required, **mine
-        )
+        rest = await r.main.cursor_page(after=first.next_cursor, limit=2, order_by=required, **mine)
         assert _names(env, rest.items) == ["n0002"] and rest.next_cursor is None
 
 
@@ -70,7 +68,9 @@ async def test_stream(env: Env, mode: str) -> None:
     required = env.style.required
     async with env.repos(mode) as r:
         await _create(r.main, env, 2, 0, 1)
-        streamed = [o async for o in r.main.stream(order_by=required, batch_size=2, **env.only_mine)]
+        streamed = [
+            o async for o in r.main.stream(order_by=required, batch_size=2, **env.only_mine)
+        ]
         assert _names(env, streamed) == ["n0000", "n0001", "n0002"]
 
 

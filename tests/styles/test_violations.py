@@ -20,7 +20,9 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 Action = Callable[[Repos], Awaitable[Any]]
 
 
-async def _violate(env: Env, mode: str, cls: type[sqlops.ConstraintViolation], action: Action) -> Any:
+async def _violate(
+    env: Env, mode: str, cls: type[sqlops.ConstraintViolation], action: Action
+) -> Any:
     """Run ``action``, which must raise ``cls``; injected, inside a savepoint, then go on."""
     async with env.repos(mode) as r:
         if r.session is None:
