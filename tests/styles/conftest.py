@@ -22,7 +22,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import sqlops
 from sqlops._translate import register_metadata
-from tests.styles.models import PLAIN, SQLMODEL, STYLES, Style, sqlmodel_tables
+from tests.styles.models import (
+    JOINED,
+    PLAIN,
+    SINGLE,
+    SQLMODEL,
+    STYLES,
+    Style,
+    sqlmodel_tables,
+)
 
 _tokens = itertools.count()
 
@@ -90,6 +98,7 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 SOFT_DELETE_COMBOS = [p for p in COMBOS if p.values[0][0].soft_delete]
 PLAIN_COMBOS = [p for p in COMBOS if p.values[0][0] is PLAIN]
+INHERITANCE_COMBOS = [p for p in COMBOS if p.values[0][0] in (JOINED, SINGLE)]
 
 
 def _combo(request: pytest.FixtureRequest, servers: Any, sqlite_url: str) -> Any:
@@ -105,6 +114,11 @@ def combo(request: pytest.FixtureRequest, servers: Any, sqlite_url: str) -> Any:
 
 @pytest.fixture(params=SOFT_DELETE_COMBOS)
 def soft_combo(request: pytest.FixtureRequest, servers: Any, sqlite_url: str) -> Any:
+    return _combo(request, servers, sqlite_url)
+
+
+@pytest.fixture(params=INHERITANCE_COMBOS)
+def inheritance_combo(request: pytest.FixtureRequest, servers: Any, sqlite_url: str) -> Any:
     return _combo(request, servers, sqlite_url)
 
 
@@ -180,6 +194,12 @@ async def env(combo: Any, schemas: Schemas) -> Env:
 async def plain_env(plain_combo: Any, schemas: Schemas) -> Env:
     """Like ``env``, for the plain DeclarativeBase style only (once per backend)."""
     return await _env(plain_combo, schemas)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def inheritance_env(inheritance_combo: Any, schemas: Schemas) -> Env:
+    """Like ``env``, for the joined and single-table inheritance styles."""
+    return await _env(inheritance_combo, schemas)
 
 
 @pytest_asyncio.fixture(loop_scope="session")
