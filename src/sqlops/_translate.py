@@ -364,7 +364,10 @@ def _translate_sqlite(err: sqlite3.Error, context: _Context) -> SqlopsError | No
         pairs = [p.strip().split(".", 1) for p in target.split(",") if "." in p]
         table = pairs[0][0] if pairs else None
         columns = tuple(p[1] for p in pairs)
-        return _constraint(UniqueViolation, "sqlite", (table, None), columns, None, None, context)
+        index = re.fullmatch(r"index '(.+)'", target)  # a unique index on an expression
+        return _constraint(
+            UniqueViolation, "sqlite", (table, None), columns, index and index[1], None, context
+        )
     if code == 1299:
         table, _, column = target.partition(".")
         return _constraint(

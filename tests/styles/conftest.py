@@ -99,6 +99,12 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 SOFT_DELETE_COMBOS = [p for p in COMBOS if p.values[0][0].soft_delete]
 PLAIN_COMBOS = [p for p in COMBOS if p.values[0][0] is PLAIN]
 INHERITANCE_COMBOS = [p for p in COMBOS if p.values[0][0] in (JOINED, SINGLE)]
+# styles whose upsert can clash on a unique key other than the primary key
+UPSERT_COMBOS = [
+    p
+    for p in COMBOS
+    if p.values[0][0].upsert and set(p.values[0][0].unique) != set(p.values[0][0].pk_keys)
+]
 
 
 def _combo(request: pytest.FixtureRequest, servers: Any, sqlite_url: str) -> Any:
@@ -119,6 +125,11 @@ def soft_combo(request: pytest.FixtureRequest, servers: Any, sqlite_url: str) ->
 
 @pytest.fixture(params=INHERITANCE_COMBOS)
 def inheritance_combo(request: pytest.FixtureRequest, servers: Any, sqlite_url: str) -> Any:
+    return _combo(request, servers, sqlite_url)
+
+
+@pytest.fixture(params=UPSERT_COMBOS)
+def upsert_combo(request: pytest.FixtureRequest, servers: Any, sqlite_url: str) -> Any:
     return _combo(request, servers, sqlite_url)
 
 
@@ -200,6 +211,12 @@ async def plain_env(plain_combo: Any, schemas: Schemas) -> Env:
 async def inheritance_env(inheritance_combo: Any, schemas: Schemas) -> Env:
     """Like ``env``, for the joined and single-table inheritance styles."""
     return await _env(inheritance_combo, schemas)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def upsert_env(upsert_combo: Any, schemas: Schemas) -> Env:
+    """Like ``env``, for the styles whose unique key is not the primary key."""
+    return await _env(upsert_combo, schemas)
 
 
 @pytest_asyncio.fixture(loop_scope="session")

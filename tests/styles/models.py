@@ -70,6 +70,12 @@ class Style:
     def tables(self) -> list[Table]:
         return list(self.metadata.sorted_tables)
 
+    @property
+    def pk_keys(self) -> tuple[str, ...]:
+        """The primary key's attribute names."""
+        mapper = inspect(self.model)
+        return tuple(mapper.get_property_by_column(c).key for c in mapper.primary_key)
+
     def missing_parent(self) -> Any:
         """A primary key no parent row has."""
         keys = inspect(self.model).primary_key

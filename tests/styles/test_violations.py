@@ -92,6 +92,20 @@ async def test_unique_violation_on_update(env: Env, mode: str) -> None:
     assert _unique_of(env, vars(still)) == _unique_of(env, env.row(2))
 
 
+async def test_unique_violation_from_upsert(upsert_env: Env, mode: str) -> None:
+    """ON CONFLICT (primary key) DO UPDATE sets a unique column another row has."""
+    env = upsert_env
+    first = await _parent(env)
+    second = await env.standalone().create(**env.row(2))
+    values = env.row(2, **{k: getattr(second, k) for k in env.style.pk_keys})
+    values.update({k: getattr(first, k) for k in env.style.unique})
+    values[env.style.required] = "upserted"
+    err = await _violate(env, mode, sqlops.UniqueViolation, lambda r: r.main.upsert(values))
+    _assert_names(env, err, "unique")
+    still = await env.standalone().get_one(env.style.pk(second))
+    assert getattr(still, env.style.required) == "n0002"
+
+
 async def test_foreign_key_violation_on_insert(env: Env, mode: str) -> None:
     missing = env.style.missing_parent()
     err = await _violate(
