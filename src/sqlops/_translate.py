@@ -23,8 +23,9 @@ from typing import Any
 from sqlalchemy import Column, MetaData, Table
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import types as sa_types
-from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.engine import Engine, ExceptionContext
 
+from . import _catalog
 from . import _constraintnames as _names
 from ._errors import (
     CheckViolation,
@@ -56,6 +57,7 @@ class _Context:
     params: Sequence[Mapping[str, Any]] = ()
     positions: Sequence[str] = ()
     is_delete: bool = False
+    engine: Engine | None = None  # for a catalog lookup of a name the metadata lacks
 
 
 # ----------------------------------------------------------------------------- entry points
@@ -123,7 +125,7 @@ def _statement_context(ctx: ExceptionContext) -> _Context:
     exec_ctx = ctx.execution_context
     compiled = getattr(exec_ctx, "compiled", None)
     if compiled is None:
-        return _Context()
+        return _Context(engine=ctx.engine)
     statement = compiled.statement
     if getattr(statement, "table", None) is None:  # select(Model).from_statement(insert…)
         statement = getattr(statement, "element", statement)
@@ -135,6 +137,7 @@ def _statement_context(ctx: ExceptionContext) -> _Context:
         params=getattr(exec_ctx, "compiled_parameters", None) or (),
         positions=getattr(compiled, "positiontup", None) or (),
         is_delete=getattr(statement, "is_delete", False),
+        engine=ctx.engine,
     )
 
 
@@ -475,8 +478,13 @@ def _constraint(
         table, schema = known.table.name, known.table.schema
         columns = known.columns or columns  # the metadata knows the referencing side
         constraint = known.declared or constraint
-    elif schema in _DEFAULT_SCHEMAS:
-        schema = None
+    else:
+        if constraint and not columns:  # a name the models do not declare: ask the server
+            found = _catalog.lookup(context.engine, dialect, constraint, table, schema)
+            if found is not None:
+                table, columns = found
+        if schema in _DEFAULT_SCHEMAS:
+            schema = None
     return cls(table=table, schema=schema, columns=columns, constraint=constraint, detail=detail)
 
 

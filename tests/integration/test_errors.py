@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import String, text
+from sqlalchemy import CheckConstraint, String, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 import sqlops
@@ -319,3 +319,48 @@ async def test_a_long_server_named_constraint_still_names_its_columns(
                 assert server_name in server_names(Long.__table__, "postgresql")
         finally:
             await db.drop_all(LongBase.metadata)
+
+
+class RenamedBase(DeclarativeBase):
+    """Constraints that the database knows under names the models do not declare."""
+
+
+class Renamed(RenamedBase):
+    __tablename__ = "renamed"
+    __table_args__ = (CheckConstraint("age >= 0"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(20), unique=True)
+    age: Mapped[int] = mapped_column(default=0)
+
+
+async def test_a_constraint_renamed_in_the_database_is_found_in_the_catalog(
+    url: str, backend: str
+) -> None:
+    if backend == "sqlite":
+        pytest.skip("SQLite names the columns itself")
+    renames = {
+        "postgresql": [
+            "ALTER TABLE renamed RENAME CONSTRAINT renamed_age_check TO age_not_negative",
+            "ALTER TABLE renamed RENAME CONSTRAINT renamed_email_key TO one_email",
+        ],
+        "mysql": ["ALTER TABLE renamed RENAME INDEX email TO one_email"],
+    }
+    async with sqlops.Database(url) as db:
+        await db.create_all(RenamedBase.metadata)
+        try:
+            async with db.transaction() as session:
+                for statement in renames[backend]:
+                    await session.execute(text(statement))
+            repo = sqlops.Repository(Renamed, db)
+            await repo.create(email="a")
+            with pytest.raises(sqlops.UniqueViolation) as unique:
+                await repo.create(email="a")
+            assert (unique.value.table, unique.value.columns) == ("renamed", ("email",))
+            assert unique.value.constraint == "one_email"
+            if backend == "postgresql":
+                with pytest.raises(sqlops.CheckViolation) as check:
+                    await repo.create(email="b", age=-1)
+                assert (check.value.table, check.value.columns) == ("renamed", ("age",))
+                assert check.value.constraint == "age_not_negative"
+        finally:
+            await db.drop_all(RenamedBase.metadata)
