@@ -23,6 +23,7 @@ from sqlalchemy import (
     insert,
     select,
     text,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects import mysql, postgresql, sqlite
@@ -531,8 +532,42 @@ async def upsert_many(
                     repo.dialect, info, None, names, updating
                 )
             await session.execute(stmt, layouts.by_column_key(keys, run))
+        if repo.dialect == "mysql":
+            await _check_all_written(session, info, names, key_of, deduped)
         total += len(deduped)
     return total
+
+
+async def _check_all_written(
+    session: AsyncSession,
+    info: ModelInfo,
+    names: list[str],
+    key_of: list[str],
+    rows: dict[tuple[Any, ...], Mapping[str, Any]],
+) -> None:
+    """MariaDB skips a row that clashed on another unique key: find it, as a violation.
+
+    Its guarded ON DUPLICATE KEY UPDATE changes nothing then (see upsert_statement), and
+    the other backends raise UniqueViolation for such a row; one SELECT per chunk finds
+    the conflict keys that are not in the table.
+    """
+    columns = [info.table.c[n] for n in names]
+    found_keys: set[tuple[Any, ...]] = set()
+    keys = list(rows)
+    for start in range(0, len(keys), VALUES_CHUNK):
+        part = keys[start : start + VALUES_CHUNK]
+        where = (
+            columns[0].in_([k[0] for k in part])
+            if len(columns) == 1
+            else (tuple_(*columns).in_(part))
+        )
+        found_keys.update(tuple(r) for r in (await session.execute(select(*columns).where(where))))
+    for key, row in rows.items():
+        if key not in found_keys:
+            missing = _with_defaults(info, _by_column_name(info, row))
+            err = await _other_key_violation(session, info, missing, names)
+            _failures.note(session, err, _failures.innermost(session), from_database=False)
+            raise err
 
 
 # ----------------------------------------------------------------------------- increment
