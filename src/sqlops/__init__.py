@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # the names are imported on first use: see __getattr__
         SessionMisuseError,
         SqlopsError,
         StaleVersionError,
+        TransactionAbortedError,
         TransactionConflictError,
         UniqueViolation,
     )
@@ -131,6 +132,7 @@ __all__ = [
     "SqlopsError",
     "StaleVersionError",
     "SyncDriverError",
+    "TransactionAbortedError",
     "TransactionConflictError",
     "UniqueViolation",
     "__version__",

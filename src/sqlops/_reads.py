@@ -198,6 +198,7 @@ class Reads(RepositoryBase[M]):
             self.db is not None
             and not where
             and _expressions.plain_filters(filters)
+            and not self.info.inherits
             and self.db.driver in _templates.DRIVERS
             and not self.db._observed()
         ):
@@ -211,7 +212,10 @@ class Reads(RepositoryBase[M]):
             rows = await self._run_template(key, query, (_templates.INT,), make)
             if rows is not None:
                 return int(rows[0][0])
-        stmt = select(func.count()).select_from(self.info.table)
+        # the model, not its table: joined inheritance joins its tables, single-table
+        # inheritance adds its discriminator
+        source = self.model if self.info.inherits else self.info.table
+        stmt = select(func.count()).select_from(source)
         stmt = stmt.where(*self._where(where, filters))
         stmt = self._soft(stmt, with_deleted)
         return int(await self._scalar(stmt))

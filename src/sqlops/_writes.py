@@ -5,11 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, inspect, update
+from sqlalchemy import ColumnElement, delete, inspect, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import attributes
 
-from . import _bulk, _bulk_update, _expressions, _increments, _schemas, _versioning
+from . import (
+    _bulk,
+    _bulk_update,
+    _expressions,
+    _increments,
+    _joined,
+    _schemas,
+    _versioning,
+)
 from ._errors import (
     InvalidValueError,
     NotFoundError,
@@ -125,6 +133,10 @@ class Writes(RepositoryBase[M]):
         values = self.info.check_values(values, "update")
         if not values:
             raise InvalidValueError("update_where needs at least one value to set")
+        if self.info.multi_table:
+            conditions = self._conditions(where, with_deleted, filters)
+            async with self._writing() as session:
+                return await _joined.update_where(self, session, conditions, values)
         stmt = update(self.model).where(*self._where(where, filters))
         stmt = self._soft(stmt, with_deleted).values(values)
         sync = "auto" if self.session is not None else False
@@ -181,12 +193,24 @@ class Writes(RepositoryBase[M]):
                 f"delete_where() without a condition would delete every {self.info.name}; "
                 "pass all=True if that is what you want"
             )
+        if self.info.multi_table:
+            conditions = self._conditions(where, with_deleted, filters)
+            async with self._writing() as session:
+                return await _joined.delete_where(self, session, conditions)
         stmt = delete(self.model).where(*self._where(where, filters))
         stmt = self._soft(stmt, with_deleted)
         sync = "auto" if self.session is not None else False
         async with self._writing() as session:
             result = await session.execute(stmt, execution_options={"synchronize_session": sync})
         return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def _conditions(
+        self, where: Sequence[Where], with_deleted: bool, filters: dict[str, Any]
+    ) -> list[ColumnElement[bool]]:
+        conditions = self._where(where, filters)
+        if self.info.soft_delete is not None and not with_deleted:
+            conditions.append(self.info.soft_delete.is_(None))
+        return conditions
 
     async def get_or_create(
         self, defaults: Mapping[str, Any] | None = None, **lookup: Any
