@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .workload import OPERATIONS
+
 # sqlops ÷ the raw driver of the same backend, same run (issue 14's targets).
 _SERVER_TARGETS = {
     "insert": 1.3,
@@ -86,7 +88,10 @@ class Run:
         return list(dict.fromkeys(m.impl for m in self.measurements if m.backend == backend))
 
     def ops(self) -> list[str]:
-        return list(dict.fromkeys(m.op for m in self.measurements))
+        """The operations measured, in :data:`~benchmarks.workload.OPERATIONS` order."""
+        found = dict.fromkeys(m.op for m in self.measurements)
+        known = [op for op in OPERATIONS if op in found]
+        return known + [op for op in found if op not in known]
 
     def ratio(self, backend: str, impl: str, op: str, metric: str = "wall") -> float | None:
         """Median over rounds of (impl ÷ raw driver) in the same round: noise cancels out."""

@@ -157,8 +157,8 @@ async def _rounds(
     backend = table.target.backend
     cells = {
         (impl.name, op): Measurement(backend, impl.name, op, config.sizes.items(op))
+        for impl in impls  # implementation-major: the tables keep the registry's order
         for op in config.ops
-        for impl in impls
         if op not in impl.skips
     }
     result.measurements.extend(cells.values())
