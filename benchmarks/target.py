@@ -50,7 +50,7 @@ class Target:
             "port": url.port or 3306,
             "user": url.username or "root",
             "password": url.password or "",
-            "db": url.database,
+            "database": url.database,
             "charset": "utf8mb4",
         }
 
