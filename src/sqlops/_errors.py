@@ -175,6 +175,7 @@ class SessionMisuseError(SqlopsError):
 
 
 __all__ = [
+    "AmbiguousCommitError",
     "CheckViolation",
     "ConstraintViolation",
     "DatabaseUnavailableError",
@@ -192,3 +193,11 @@ __all__ = [
     "TransactionConflictError",
     "UniqueViolation",
 ]
+
+
+class AmbiguousCommitError(DatabaseUnavailableError):
+    """The connection died during COMMIT: the transaction may or may not have committed.
+
+    Never retried by sqlops. Check whether the work landed (look the row up by a key
+    you chose, e.g. an idempotency key) before doing it again.
+    """
