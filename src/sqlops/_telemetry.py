@@ -18,23 +18,20 @@ import functools
 import inspect
 import sys
 import time
-import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._errors import TransactionConflictError
+from ._metrics import Meters, namespace, pool_name, time_pool, version
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
-
     from ._database import Database
 
 T = TypeVar("T")
 INFO_KEY = "sqlops_telemetry"  # session.info: the Telemetry of the Database that made it
 _NAME = "sqlops"
-_DURATION_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0)
 
 # What the span being run is inside of: nothing, a repository call (whose own
 # transactions and nested calls are part of it), or run() (whose attempts are).
@@ -117,14 +114,14 @@ class Telemetry:
             context.detach,
         )
         self.family = db.dialect
-        self.namespace = _namespace(db)
+        self.namespace = namespace(db)
         self.tracer = None
         if tracer_provider is not None:
-            self.tracer = tracer_provider.get_tracer(_NAME, _version())
+            self.tracer = tracer_provider.get_tracer(_NAME, version())
         self.duration: Any = None
-        self._meters = None
+        self._meters: Meters | None = None
         if meter_provider is not None:
-            self._meters = _Meters.of(meter_provider)
+            self._meters = Meters.of(meter_provider)
             self._meters.watch(db)
             self.duration = self._meters.duration
         self._attributes: dict[tuple[Any, ...], dict[str, Any]] = {}
@@ -149,7 +146,7 @@ class Telemetry:
         db.__class__ = traced_class(type(db), _trace_database_methods)
         if self._meters is not None:
             for engine in (db.engine, *db.replicas):
-                _time_pool(engine, self._meters.wait_time, _pool_name(engine))
+                time_pool(engine, self._meters.wait_time, pool_name(engine))
 
     # ------------------------------------------------------------------ spans
 
@@ -315,35 +312,6 @@ def _named_parameters(fn: Callable[..., Any]) -> frozenset[str] | None:
     return frozenset(p.name for p in parameters if p.kind is not inspect.Parameter.VAR_KEYWORD)
 
 
-def _namespace(db: Database) -> str:
-    database = db.url.database or ""
-    if db.dialect == "sqlite":
-        return database.rsplit("/", 1)[-1] or ":memory:"  # the file, not the machine's path
-    return database
-
-
-def _pool_name(engine: AsyncEngine) -> str:
-    url = engine.url
-    if url.get_backend_name() == "sqlite":
-        return (url.database or ":memory:").rsplit("/", 1)[-1]
-    hosts = url.query.get("host")
-    if hosts:
-        where = ",".join(hosts) if isinstance(hosts, tuple) else str(hosts)
-    else:
-        where = f"{url.host}:{url.port or ''}".rstrip(":")
-    return f"{where}/{url.database or ''}"
-
-
-@functools.cache
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("sqlops")
-    except PackageNotFoundError:  # pragma: no cover - a source checkout
-        return "0"
-
-
 # ---------------------------------------------------------------------- traced classes
 
 _traced: dict[tuple[type[Any], Any], type[Any]] = {}
@@ -468,123 +436,3 @@ def _trace_database_methods(cls: type[Any]) -> dict[str, Any]:
 
     transaction.__doc__ = parent_transaction.__doc__
     return {"transaction": transaction}
-
-
-# ---------------------------------------------------------------------- metrics
-
-
-class _Meters:
-    """One meter provider's instruments, shared by every Database reporting to it.
-
-    An instrument is made once per name and provider (a second one would be refused), so
-    the pool and retry callbacks walk the Databases registered here, held weakly.
-    """
-
-    _by_provider: weakref.WeakKeyDictionary[Any, _Meters] = weakref.WeakKeyDictionary()
-
-    @classmethod
-    def of(cls, provider: Any) -> _Meters:
-        found = cls._by_provider.get(provider)
-        if found is None:
-            found = cls._by_provider[provider] = cls(provider)
-        return found
-
-    def __init__(self, provider: Any) -> None:
-        meter = provider.get_meter(_NAME, _version())
-        self.databases: weakref.WeakSet[Any] = weakref.WeakSet()
-        self.duration = _histogram(meter, "db.client.operation.duration", "Duration of calls")
-        self.wait_time = _histogram(
-            meter, "db.client.connection.wait_time", "Time to get a pooled connection"
-        )
-        meter.create_observable_up_down_counter(
-            "db.client.connection.count",
-            callbacks=[self._connections],
-            unit="{connection}",
-            description="Pooled connections by state (idle, used)",
-        )
-        for field in ("runs", "attempts", "conflicts", "gave_up"):
-            meter.create_observable_counter(
-                f"sqlops.run.{field}",
-                callbacks=[functools.partial(self._retries, field)],
-                unit="{run}" if field in ("runs", "gave_up") else "{attempt}",
-                description=f"db.run() {field}, as in db.stats",
-            )
-
-    def watch(self, db: Database) -> None:
-        self.databases.add(db)
-
-    def _connections(self, options: Any) -> Iterator[Any]:
-        from opentelemetry.metrics import Observation
-
-        for db in list(self.databases):
-            if db._disposed:
-                continue
-            for engine in (db.engine, *db.replicas):
-                pool = engine.pool
-                if not hasattr(pool, "checkedin"):
-                    continue  # a pool that keeps nothing (NullPool, StaticPool)
-                name = _pool_name(engine)
-                for state, count in (("idle", pool.checkedin()), ("used", pool.checkedout())):
-                    yield Observation(
-                        count,
-                        {"db.client.connection.pool.name": name,
-                         "db.client.connection.state": state},
-                    )  # fmt: skip
-
-    def _retries(self, field: str, options: Any) -> Iterator[Any]:
-        from opentelemetry.metrics import Observation
-
-        for db in list(self.databases):
-            yield Observation(
-                getattr(db.stats, field),
-                {"db.client.connection.pool.name": _pool_name(db.engine),
-                 "db.namespace": _namespace(db)},
-            )  # fmt: skip
-
-
-def _histogram(meter: Any, name: str, description: str) -> Any:
-    try:
-        return meter.create_histogram(
-            name,
-            unit="s",
-            description=description,
-            explicit_bucket_boundaries_advisory=list(_DURATION_BUCKETS),
-        )
-    except TypeError:  # an opentelemetry-api before 1.23
-        return meter.create_histogram(name, unit="s", description=description)
-
-
-def _time_pool(engine: AsyncEngine, histogram: Any, name: str) -> None:
-    """Record how long each checkout of ``engine``'s pool waited for a connection."""
-    pool: Any = engine.pool
-    if not hasattr(pool, "_do_get") or getattr(pool, "_sqlops_wait", None) is not None:
-        return
-    pool.__class__ = _timed_pool(type(pool))
-    pool._sqlops_wait = (histogram, {"db.client.connection.pool.name": name})
-
-
-_timed_pools: dict[type[Any], type[Any]] = {}
-
-
-def _timed_pool(cls: type[Any]) -> type[Any]:
-    found = _timed_pools.get(cls)
-    if found is None:
-        found = _timed_pools[cls] = _make_timed_pool(cls)
-    return found
-
-
-def _make_timed_pool(cls: type[Any]) -> type[Any]:
-    def _do_get(self: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return cls._do_get(self)
-        finally:
-            histogram, attributes = self._sqlops_wait
-            histogram.record(time.perf_counter() - started, attributes)
-
-    def recreate(self: Any) -> Any:
-        new = cls.recreate(self)  # dispose() makes a new pool of the same class
-        new._sqlops_wait = self._sqlops_wait
-        return new
-
-    return type(cls.__name__, (cls,), {"_do_get": _do_get, "recreate": recreate})
