@@ -22,6 +22,21 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E4
     InMemorySpanExporter,
 )
 
+FIGURES: dict[str, str] = {}
+
+
+def record(name: str, value: str) -> None:
+    """Keep a measured figure for the end-of-run summary (docs/operations.md quotes them)."""
+    FIGURES[name] = value
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print what the operations tests measured."""
+    if FIGURES:
+        terminalreporter.section("operations figures")
+        for name, value in FIGURES.items():
+            terminalreporter.write_line(f"{name}: {value}")
+
 
 @dataclass
 class Otel:
