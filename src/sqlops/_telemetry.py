@@ -77,7 +77,8 @@ def setup(db: Database, tracer_provider: Any, meter_provider: Any) -> Telemetry 
     an error naming the extra; no provider at all is simply "off".
     """
     given = tracer_provider is not None or meter_provider is not None
-    if not given and "opentelemetry.trace" not in sys.modules:
+    imported = "opentelemetry.trace" in sys.modules or "opentelemetry.metrics" in sys.modules
+    if not given and not imported:
         return None  # nothing imported OpenTelemetry, so nobody set a global provider
     try:
         from opentelemetry import metrics, trace
