@@ -43,6 +43,19 @@ def test_a_multi_host_url_reaches_asyncpg_as_host_and_port_lists() -> None:
     assert split_hosts("postgresql://app@h/db") == "postgresql://app@h/db"
 
 
+def test_multi_host_urls_from_the_environment_and_for_replicas(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://app@h1:5432,h2:5433/db")
+    db = sqlops.Database(
+        replicas=["postgresql://app@h1:5432,h2:5433/db?target_session_attrs=prefer-standby"]
+    )
+    _, primary = db.engine.dialect.create_connect_args(db.engine.url)
+    _, replica = db.engine.dialect.create_connect_args(db.replicas[0].url)
+    assert primary["host"] == replica["host"] == ["h1", "h2"]
+    assert replica["target_session_attrs"] == "prefer-standby"
+
+
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
     bindir = find_bindir()
