@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # the names are imported on first use: see __getattr__
     from ._database import Database, PoolTimeoutError
     from ._errors import (
+        AmbiguousCommitError,
         CheckViolation,
         ConstraintViolation,
         DatabaseUnavailableError,
@@ -102,6 +103,7 @@ def __dir__() -> list[str]:
 __version__ = "0.1.0"
 
 __all__ = [
+    "AmbiguousCommitError",
     "CheckViolation",
     "ConstraintViolation",
     "CursorPage",

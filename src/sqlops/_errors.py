@@ -15,7 +15,9 @@
     │   └── CheckViolation
     ├── TransactionConflictError      (.attempts)
     ├── TransactionAbortedError       (.error) a session used after an error ended its transaction
-    ├── DatabaseUnavailableError
+    ├── DatabaseUnavailableError      cannot connect, connection lost
+    │   ├── PoolTimeoutError
+    │   └── AmbiguousCommitError      the connection died during COMMIT: outcome unknown
     ├── ReadOnlyTransactionError      a write in a read-only transaction or on a read-only server
     ├── LazyLoadError                 (also sqlalchemy InvalidRequestError)
     ├── SessionMisuseError            one session used by two tasks, or from another event loop
@@ -272,6 +274,7 @@ class TransactionAbortedError(SqlopsError):
 
 
 __all__ = [
+    "AmbiguousCommitError",
     "CheckViolation",
     "ConstraintViolation",
     "DatabaseUnavailableError",
@@ -294,3 +297,11 @@ __all__ = [
     "TransactionConflictError",
     "UniqueViolation",
 ]
+
+
+class AmbiguousCommitError(DatabaseUnavailableError):
+    """The connection died during COMMIT: the transaction may or may not have committed.
+
+    Never retried by sqlops. Check whether the work landed (look the row up by a key
+    you chose, e.g. an idempotency key) before doing it again.
+    """

@@ -20,6 +20,7 @@ from ._errors import (
 )
 from ._expressions import Where
 from ._modelinfo import ModelInfo, model_info
+from ._telemetry import INFO_KEY as TELEMETRY_KEY
 from ._url import dialect_family
 from .models import SoftDelete
 
@@ -44,6 +45,9 @@ class RepositoryBase(Generic[M]):
                 f"not {type(bind).__name__}"
             )
         self._dialect: str | None = bind.dialect if isinstance(bind, Database) else None
+        telemetry = bind._telemetry if isinstance(bind, Database) else bind.info.get(TELEMETRY_KEY)
+        if telemetry is not None:  # OpenTelemetry on: this repository reports its calls
+            telemetry.instrument_repository(self)
 
     def __repr__(self) -> str:
         mode = "standalone" if self.db is not None else "injected"
