@@ -591,6 +591,7 @@ async def increment(
         ]
     else:
         table = info.table
+    where = [*where, *_single_table_criterion(info)]
     counter = func.coalesce(column, 0) + by  # a NULL counter counts from 0
     stmt = update(table).where(*where).values({info.column(key).name: counter})
     if info.soft_delete is not None:
@@ -606,6 +607,15 @@ async def increment(
             raise NotFoundError(info.model, pk)
     _sync_identity(session, info, pk, key, value, repo)
     return value  # type: ignore[no-any-return]
+
+
+def _single_table_criterion(info: ModelInfo) -> list[ColumnElement[bool]]:
+    """A single-table subclass's own rows: its discriminator values, not its siblings'."""
+    mapper = info.mapper
+    if not (mapper.single and mapper.inherits is not None and mapper.polymorphic_on is not None):
+        return []
+    identities = [m.polymorphic_identity for m in mapper.self_and_descendants]
+    return [mapper.polymorphic_on.in_(identities)]
 
 
 def _sync_identity(
