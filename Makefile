@@ -2,19 +2,28 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+# Two stamps in one .venv: the demo needs only the CLI extra (click, rich, Alembic), the
+# rest of the loop needs the dev stack, which includes the CLI extra and so stamps both.
+STAMP     := $(VENV)/.installed-dev
+CLI_STAMP := $(VENV)/.installed-cli
 
-.PHONY: install demo test test-fast test-compat lint typecheck check bench clean
+.PHONY: install demo test test-bare test-fast test-compat lint typecheck check bench clean
+
+$(CLI_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[cli]'
+	touch $(CLI_STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
-	touch $(STAMP)
+	touch $(STAMP) $(CLI_STAMP)
 
 install: $(STAMP)
 
-demo: $(STAMP)
+demo: $(CLI_STAMP)
 	$(BIN)/sqlops demo
 
 test: $(STAMP)
@@ -25,6 +34,10 @@ test: $(STAMP)
 COMPAT_PYTHON ?= $(shell PYENV_VERSION=$$(pyenv versions --bare 2>/dev/null | grep '^3\.10' | tail -1) \
 	python3.10 -c 'import sys; print(sys.executable)' 2>/dev/null || echo python3.10)
 COMPAT_VENV   := .venv-compat
+
+# A fresh venv with a plain `pip install .` (no extras): what a bare install prints.
+test-bare:
+	.ci/bare-install
 
 test-compat:
 	test -x $(COMPAT_VENV)/bin/python || $(COMPAT_PYTHON) -m venv $(COMPAT_VENV)

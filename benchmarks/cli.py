@@ -14,14 +14,15 @@ from collections.abc import Sequence
 
 from . import workload
 from .implementation import names
-from .target import BACKENDS, DEFAULT_SERVER_URL
+from .target import BACKENDS, DEFAULT_MYSQL_URL, DEFAULT_SERVER_URL
 from .workload import OPERATIONS
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str = "python -m benchmarks") -> int:
     """Run the benchmark (or ``scale`` / ``profile``) and print the results.
 
     Always returns the exit status (``--help`` and usage errors included), never exits.
+    ``prog`` is the command shown in the usage line (``sqlops bench`` passes its own).
     """
     args = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -39,20 +40,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             return profile_main(args[1:])
         if args and args[0] == "run":
             args = args[1:]
-        return _run(_parser().parse_args(args))
+        return _run(_parser(prog).parse_args(args))
     except SystemExit as exc:  # argparse: --help (0) or a usage error (2)
         return exc.code if isinstance(exc.code, int) else 2
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(prog: str = "python -m benchmarks") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m benchmarks",
+        prog=prog,
         description="sqlops beside raw drivers, SQLAlchemy Core/ORM, advanced-alchemy and "
         "fastcrud, on a throwaway database. "
         "Sub-commands: scale, profile, breakdown (see --help of each).",
     )
     parser.add_argument("--backend", choices=[*BACKENDS, "all"], default="postgresql")
-    parser.add_argument("--url", default=DEFAULT_SERVER_URL, help="server to create the db on")
+    parser.add_argument(
+        "--url", default=DEFAULT_SERVER_URL, help="PostgreSQL server to create the db on"
+    )
+    parser.add_argument(
+        "--mysql-url", default=DEFAULT_MYSQL_URL, help="MariaDB/MySQL server to create the db on"
+    )
     parser.add_argument("--rounds", type=int, default=5, help="rounds (median is reported)")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a first look")
     parser.add_argument("--only", action="append", choices=names(), help="implementation(s)")
@@ -83,6 +89,7 @@ def _run(ns: argparse.Namespace) -> int:
             rounds=ns.rounds,
             sizes=workload.QUICK if ns.quick else workload.FULL,
             server_url=ns.url,
+            mysql_url=ns.mysql_url,
             only=tuple(ns.only or ()),
             ops=tuple(ns.op or OPERATIONS),
         )

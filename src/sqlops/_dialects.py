@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import os
@@ -17,6 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ._errors import DatabaseUnavailableError
 from ._translate import translate
 from ._url import is_memory_sqlite, safe_url
+
+logger = logging.getLogger("sqlops")
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 CONNECT_TIMEOUT = 10
@@ -38,6 +41,8 @@ def configure_engine(engine: Engine, family: str, url: URL) -> None:
         _default_timeouts(family, cparams)
         if family == "sqlite":
             _check_sqlite_directory(url, target)
+        else:
+            _shield_connect(dialect, cparams)
         try:
             return dialect.connect(*cargs, **cparams)
         except Exception as exc:
@@ -160,6 +165,55 @@ def _check_sqlite_directory(url: URL, target: str) -> None:
         raise DatabaseUnavailableError(
             f"cannot open {target}: directory {directory} does not exist"
         )
+
+
+_DRIVER_CONNECT = {"asyncpg": "connect", "asyncmy": "connect", "aiomysql": "connect"}
+
+
+def _shield_connect(dialect: Dialect, cparams: dict[str, Any]) -> None:
+    """Let a connection attempt finish even if the task that wanted it is cancelled.
+
+    Cancelling asyncpg in the middle of its handshake leaves a future whose exception
+    nobody retrieves ("unexpected connection_lost() call" in the log), and a half-open
+    socket. The attempt runs as its own task instead; the cancelled caller returns at
+    once and the connection, when it arrives, is closed.
+    """
+    name = _DRIVER_CONNECT.get(str(dialect.driver))
+    module = getattr(dialect.loaded_dbapi, str(dialect.driver), None)
+    connect = getattr(module, name, None) if name else None
+    if connect is not None:
+        cparams.setdefault("async_creator_fn", _shielded(connect))
+
+
+def _shielded(connect: Any) -> Any:
+    async def connect_shielded(*args: Any, **kwargs: Any) -> Any:
+        attempt = asyncio.ensure_future(connect(*args, **kwargs))
+        try:
+            return await asyncio.shield(attempt)
+        except asyncio.CancelledError:
+            attempt.add_done_callback(_close_abandoned)
+            raise
+
+    return connect_shielded
+
+
+_closing: set[asyncio.Future[Any]] = set()
+
+
+def _close_abandoned(attempt: asyncio.Future[Any]) -> None:
+    """Close a connection that arrived after its caller was cancelled."""
+    if attempt.cancelled() or attempt.exception() is not None:
+        return  # retrieved: nothing is logged for it
+    conn = attempt.result()
+    closer = getattr(conn, "terminate", None) or getattr(conn, "close", None)
+    try:
+        outcome = closer() if closer is not None else None
+        if asyncio.iscoroutine(outcome):
+            closing = asyncio.ensure_future(outcome)
+            _closing.add(closing)  # a reference until it is done, or it may be collected
+            closing.add_done_callback(_closing.discard)
+    except Exception as exc:
+        logger.debug("closing an abandoned connection failed: %s", exc)
 
 
 def _default_timeouts(family: str, cparams: dict[str, Any]) -> None:

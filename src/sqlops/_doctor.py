@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionma
 from sqlalchemy.orm import sessionmaker
 
 from ._database import Database
-from ._errors import SqlopsError
+from ._errors import MissingDependencyError, SqlopsError
 from ._url import SyncDriverError, dialect_family, resolve_url, safe_url
 
 Status = Literal["ok", "warn", "fail"]
@@ -39,6 +39,10 @@ SLOW_PING_MS = 50.0
 
 class DoctorError(SqlopsError):
     """``--object`` does not name something doctor can inspect."""
+
+
+class DoctorUsageError(DoctorError):
+    """The arguments are malformed (``--object`` without ``:``, a URL and an object)."""
 
 
 @dataclass(frozen=True)
@@ -107,12 +111,14 @@ def _url_target(url: str | URL | None, report: Report) -> _Target | None:
         report.target = safe_url(make_url(url if url is not None else os.environ["DATABASE_URL"]))
         report.add("driver", "fail", str(exc), "use the async driver named above")
         return None
-    except ArgumentError as exc:
-        raise DoctorError(f"not a database URL: {url!r} ({exc})") from exc
+    except MissingDependencyError as exc:
+        report.target = safe_url(make_url(url if url is not None else os.environ["DATABASE_URL"]))
+        report.add("driver", "fail", str(exc), _INSTALL_FIX)
+        return None
     report.target = safe_url(resolved)
     try:
         db = Database(resolved)
-    except (NoSuchModuleError, ImportError) as exc:
+    except (NoSuchModuleError, ImportError, ArgumentError) as exc:
         report.add("driver", "fail", str(exc), _INSTALL_FIX)
         return None
     report.add("driver", "ok", f"{resolved.drivername} (async)")
@@ -127,7 +133,7 @@ _INSTALL_FIX = (
 
 def _load_target(spec: str, url: str | URL | None, report: Report) -> _Target | None:
     if url is not None:
-        raise DoctorError("give a URL or --object, not both: the object knows its URL")
+        raise DoctorUsageError("give a URL or --object, not both: the object knows its URL")
     found = import_object(spec)
     if isinstance(found, Database):
         return _Target(found.engine, found._sessionmaker, found)
@@ -156,7 +162,7 @@ def import_object(spec: str) -> Any:
     """Import ``"pkg.module:attr.path"``, with the current directory importable."""
     module_name, _, attr_path = spec.partition(":")
     if not module_name or not attr_path:
-        raise DoctorError(f"--object must look like 'pkg.module:attr', not {spec!r}")
+        raise DoctorUsageError(f"--object must look like 'pkg.module:attr', not {spec!r}")
     cwd = str(Path.cwd())
     if cwd not in sys.path:
         sys.path.insert(0, cwd)
@@ -179,7 +185,16 @@ def _static_checks(target: _Target, report: Report) -> None:
     if not any(check.name == "driver" for check in report.checks):
         report.add("driver", "ok", f"{engine.url.drivername} (async)")
     report.add("pool", "ok", _describe_pool(engine))
-    if dialect_family(engine.url) != "sqlite" and not pool_setting(engine, "_pre_ping", False):
+    if dialect_family(engine.url) == "sqlite" or pool_setting(engine, "_pre_ping", False):
+        pass
+    elif _checks_liveness(engine):
+        report.add(
+            "pool pre-ping",
+            "ok",
+            "off by design: sqlops replaces closed connections at checkout and pings "
+            "idle ones (no round trip per query)",
+        )
+    else:
         report.add(
             "pool pre-ping",
             "warn",
@@ -189,6 +204,12 @@ def _static_checks(target: _Target, report: Report) -> None:
         )
     if target.sessionmaker is not None:
         _expire_on_commit(target.sessionmaker, report)
+
+
+def _checks_liveness(engine: AsyncEngine) -> bool:
+    """Whether sqlops' own checkout listener (asyncpg without pre-ping) guards the pool."""
+    listeners = engine.sync_engine.pool.dispatch.checkout
+    return any(getattr(fn, "__module__", "") == "sqlops._dialects" for fn in listeners)
 
 
 def _describe_pool(engine: AsyncEngine) -> str:
@@ -264,6 +285,14 @@ def _missing_sqlite_file(url: URL, report: Report) -> bool:
         return False
     if database.startswith("file:") or Path(database).exists():
         return False
+    if not Path(database).parent.is_dir():
+        report.add(
+            "reachable",
+            "fail",
+            f"{database} can never be created: {Path(database).parent} is not a directory",
+            "create the directory, or check the path (sqlite:///relative, sqlite:////absolute)",
+        )
+        return True
     report.add(
         "reachable",
         "warn",

@@ -14,10 +14,18 @@
     │   ├── NotNullViolation
     │   └── CheckViolation
     ├── TransactionConflictError      (.attempts)
-    ├── DatabaseUnavailableError
+    ├── TransactionAbortedError       (.error) a session used after an error ended its transaction
+    ├── DatabaseUnavailableError      cannot connect, connection lost
+    │   ├── PoolTimeoutError
+    │   └── AmbiguousCommitError      the connection died during COMMIT: outcome unknown
     ├── ReadOnlyTransactionError      a write in a read-only transaction or on a read-only server
     ├── LazyLoadError                 (also sqlalchemy InvalidRequestError)
-    └── SessionMisuseError            one session used by two tasks, or from another event loop
+    ├── SessionMisuseError            one session used by two tasks, or from another event loop
+    ├── StaleVersionError             (.model, .key, .expected, .actual) optimistic-lock mismatch
+    ├── SchemaError                   (.schema, .field, .errors) a row that does not fit schema=
+    ├── SyncDriverError               (also ValueError) a blocking driver in the URL
+    ├── InvalidURLError               (also ValueError, sqlalchemy ArgumentError) not a URL
+    └── MissingDependencyError        (also ImportError, .extra) pip install 'sqlops[extra]'
 
 Database errors are turned into these by :func:`sqlops._translate.translate`; every
 translated error keeps the driver's exception as ``__cause__``.
@@ -71,7 +79,11 @@ class InvalidValueError(SqlopsError, ValueError):
 
 
 class ConstraintViolation(SqlopsError):
-    """A write broke a constraint; names the table, the column(s) and the constraint."""
+    """A write broke a constraint; names the table, the column(s) and the constraint.
+
+    ``.table`` is the bare table name (``Table.name``); ``.schema`` is the table's schema
+    when the model names one (``MetaData(schema="app")``), else None.
+    """
 
     kind = "constraint"
 
@@ -83,21 +95,28 @@ class ConstraintViolation(SqlopsError):
         columns: Sequence[str] = (),
         constraint: str | None = None,
         detail: str | None = None,
+        schema: str | None = None,
     ) -> None:
         self.table = table
+        self.schema = schema
         self.columns = tuple(columns)
         self.constraint = constraint
         self.detail = detail
         super().__init__(message or self._describe())
 
+    @property
+    def _where(self) -> str | None:
+        if self.table and self.schema:
+            return f"{self.schema}.{self.table}"
+        return self.table
+
     def _describe(self) -> str:
         columns = ", ".join(self.columns)
-        if self.table and columns:
-            where = (
-                f"{self.table}.{columns}" if len(self.columns) == 1 else f"{self.table}({columns})"
-            )
+        table = self._where
+        if table and columns:
+            where = f"{table}.{columns}" if len(self.columns) == 1 else f"{table}({columns})"
         else:
-            where = self.table or columns or "an unnamed table"
+            where = table or columns or "an unnamed table"
         named = f" (constraint {self.constraint})" if self.constraint else ""
         return f"{self.kind} violation on {where}{named}"
 
@@ -112,7 +131,7 @@ class UniqueViolation(ConstraintViolation):
             cols = ", ".join(self.columns)
             noun = "value" if len(self.columns) == 1 else "combination"
             named = f" (constraint {self.constraint})" if self.constraint else ""
-            return f"{self.table}: {cols} already exists — that {noun} must be unique{named}"
+            return f"{self._where}: {cols} already exists — that {noun} must be unique{named}"
         return super()._describe()
 
 
@@ -129,7 +148,7 @@ class NotNullViolation(ConstraintViolation):
 
     def _describe(self) -> str:
         if self.columns:
-            where = f"{self.table}.{self.columns[0]}" if self.table else self.columns[0]
+            where = f"{self._where}.{self.columns[0]}" if self.table else self.columns[0]
             return f"{where} is required (NOT NULL) but no value was given"
         return super()._describe()
 
@@ -174,21 +193,115 @@ class SessionMisuseError(SqlopsError):
     """One ``AsyncSession`` was used by two tasks at once, or from another event loop."""
 
 
+class InvalidURLError(SqlopsError, sa_exc.ArgumentError, ValueError):
+    """The text is not a database URL (``backend://user@host:port/database``)."""
+
+    code: str | None = None  # no "Background on this error at: …" link
+
+
+class MissingDependencyError(SqlopsError, ImportError):
+    """An optional dependency is not installed; the message names the extra to install."""
+
+    def __init__(self, message: str, *, extra: str | None = None, name: str | None = None) -> None:
+        super().__init__(message, name=name)
+        self.extra = extra
+
+
+class StaleVersionError(SqlopsError):
+    """A write to a ``Versioned`` row found another version than the one it was based on.
+
+    Someone else changed (or deleted) the row since it was read: re-read it and decide
+    again. ``expected`` is the version the write was based on, ``actual`` the one in the
+    database when sqlops could read it back (else None; None as well if the row is gone).
+    """
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        model: type[Any] | None = None,
+        key: Any = None,
+        expected: Any = None,
+        actual: Any = None,
+    ) -> None:
+        self.model = model
+        self.key = key
+        self.expected = expected
+        self.actual = actual
+        super().__init__(message or self._describe())
+
+    def _describe(self) -> str:
+        name = self.model.__name__ if self.model is not None else "row"
+        what = f"{name} {self.key!r}" if self.key is not None else name
+        now = f", it is now {self.actual!r}" if self.actual is not None else ""
+        based = f" (expected version {self.expected!r}{now})" if self.expected is not None else ""
+        return f"{what} was changed by someone else{based}; read it again and retry"
+
+
+class SchemaError(SqlopsError):
+    """A row read with ``schema=`` does not fit that schema (names the schema and field).
+
+    A bug in the code, not in the request: the schema asks for a field the model lacks,
+    or the stored value fails the schema's validation. ``errors`` is the validator's list.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        schema: type[Any] | None = None,
+        field: str | None = None,
+        errors: Sequence[Any] = (),
+    ) -> None:
+        self.schema = schema
+        self.field = field
+        self.errors = list(errors)
+        super().__init__(message)
+
+
+class TransactionAbortedError(SqlopsError):
+    """A session was used again after an error ended its transaction.
+
+    A violation (or any database error) inside a transaction leaves it unusable:
+    PostgreSQL refuses every further statement and would turn COMMIT into a rollback, and
+    SQLAlchemy rolls a failed flush back. ``.error`` is the earlier sqlops error. To go on
+    after a write that may fail, run it in ``async with db.savepoint(session):``.
+    """
+
+    def __init__(self, message: str, *, error: BaseException | None = None) -> None:
+        self.error = error
+        super().__init__(message)
+
+
 __all__ = [
+    "AmbiguousCommitError",
     "CheckViolation",
     "ConstraintViolation",
     "DatabaseUnavailableError",
     "ForeignKeyViolation",
     "InvalidCursorError",
     "InvalidFilterError",
+    "InvalidURLError",
     "InvalidValueError",
     "LazyLoadError",
+    "MissingDependencyError",
     "MultipleFoundError",
     "NotFoundError",
     "NotNullViolation",
     "ReadOnlyTransactionError",
+    "SchemaError",
     "SessionMisuseError",
     "SqlopsError",
+    "StaleVersionError",
+    "TransactionAbortedError",
     "TransactionConflictError",
     "UniqueViolation",
 ]
+
+
+class AmbiguousCommitError(DatabaseUnavailableError):
+    """The connection died during COMMIT: the transaction may or may not have committed.
+
+    Never retried by sqlops. Check whether the work landed (look the row up by a key
+    you chose, e.g. an idempotency key) before doing it again.
+    """

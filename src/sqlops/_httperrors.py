@@ -10,7 +10,6 @@ import logging
 import re
 from typing import Any
 
-from . import _errors
 from ._errors import (
     ConstraintViolation,
     DatabaseUnavailableError,
@@ -21,6 +20,7 @@ from ._errors import (
     NotFoundError,
     NotNullViolation,
     SqlopsError,
+    StaleVersionError,
     TransactionConflictError,
     UniqueViolation,
 )
@@ -28,23 +28,16 @@ from ._errors import (
 logger = logging.getLogger("sqlops.http")
 
 
-def _status_table() -> tuple[tuple[type[SqlopsError], int], ...]:
-    table: list[tuple[type[SqlopsError], int]] = [
-        (NotFoundError, 404),
-        (InvalidFilterError, 400),
-        (InvalidCursorError, 400),
-        (InvalidValueError, 422),
-        (ConstraintViolation, 409),
-        (TransactionConflictError, 409),
-        (DatabaseUnavailableError, 503),
-    ]
-    stale = getattr(_errors, "StaleVersionError", None)  # optimistic locking, when present
-    if isinstance(stale, type) and issubclass(stale, SqlopsError):
-        table.insert(0, (stale, 412))
-    return tuple(table)
-
-
-STATUS = _status_table()
+STATUS: tuple[tuple[type[SqlopsError], int], ...] = (
+    (NotFoundError, 404),
+    (InvalidFilterError, 400),
+    (InvalidCursorError, 400),
+    (InvalidValueError, 422),
+    (ConstraintViolation, 409),
+    (TransactionConflictError, 409),
+    (StaleVersionError, 412),
+    (DatabaseUnavailableError, 503),
+)
 
 
 def status_for(exc: SqlopsError) -> int:
@@ -52,9 +45,16 @@ def status_for(exc: SqlopsError) -> int:
     return next((code for cls, code in STATUS if isinstance(exc, cls)), 500)
 
 
-def headers_for(status: int) -> dict[str, str] | None:
-    """Extra response headers: ``Retry-After`` on a 503."""
+def headers_for(exc: SqlopsError, status: int) -> dict[str, str] | None:
+    """Extra response headers: ``Retry-After`` on a 503, the current ``ETag`` on a 412."""
+    if isinstance(exc, StaleVersionError) and exc.actual is not None:
+        return {"ETag": quote_version(exc.actual)}  # the version to re-read against
     return {"Retry-After": "1"} if status == 503 else None
+
+
+def quote_version(version: Any) -> str:
+    """A version as a strong entity tag: ``3`` -> ``"3"`` (quotes included)."""
+    return f'"{version}"'
 
 
 def answer(
@@ -64,7 +64,7 @@ def answer(
     status = status_for(exc)
     log = log_to.warning if status >= 500 else log_to.debug
     log("%s -> %d: %s", type(exc).__name__, status, exc)
-    return status, error_body(exc), headers_for(status)
+    return status, error_body(exc), headers_for(exc, status)
 
 
 def error_body(exc: SqlopsError) -> dict[str, Any]:
@@ -78,12 +78,12 @@ def error_body(exc: SqlopsError) -> dict[str, Any]:
         return _invalid_value_body(exc)
     if isinstance(exc, ConstraintViolation):
         return _constraint_body(exc)
+    if isinstance(exc, StaleVersionError):
+        return {"detail": "the resource was changed by someone else; fetch it again"}
     if isinstance(exc, TransactionConflictError):
         return {"detail": "the request conflicted with a concurrent change; try again"}
     if isinstance(exc, DatabaseUnavailableError):
         return {"detail": "the database is unavailable; try again later"}
-    if status_for(exc) == 412:
-        return {"detail": "the row was changed by someone else; fetch it again"}
     return {"detail": "internal error"}
 
 
@@ -122,6 +122,8 @@ def _invalid_value_body(exc: InvalidValueError) -> dict[str, Any]:
         # The reason the driver gave may quote the value; keep only what sqlops computed.
         limit = _LENGTH_LIMIT.search(str(exc))
         hint = f" (at most {limit[1]} characters)" if limit else ""
+        if "NUL byte" in str(exc):  # PostgreSQL refuses \x00 in text, whatever the length
+            hint = " (a NUL byte, \\x00, cannot be stored)"
         return {"detail": f"invalid value for {exc.column}{hint}", "field": exc.column}
     text = str(exc)
     if exc.table is not None or text.startswith(("a value could not be sent", "invalid value")):

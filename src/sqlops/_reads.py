@@ -6,15 +6,16 @@ import builtins
 from collections.abc import AsyncIterator, Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from . import _fastread, _filters, _membership, _pagination, _templates
+from . import _expressions, _fastread, _filters, _membership, _pagination, _schemas, _templates
 from ._errors import (
     InvalidValueError,
     MultipleFoundError,
     NotFoundError,
 )
+from ._expressions import Where
 from ._pagination import CursorPage, Page
 from ._repobase import MAX_ROW_COUNT, RepositoryBase, _bounded, _non_negative
 
@@ -31,18 +32,23 @@ class Reads(RepositoryBase[M]):
         load: Sequence[Any] | str = (),
         with_deleted: bool = False,
         for_update: bool = False,
-    ) -> M | None:
+        schema: Any = None,
+    ) -> Any:
         """The row with primary key ``pk`` (scalar, tuple or mapping), or None.
 
         ``for_update=True`` locks the row (``SELECT … FOR UPDATE``) until the injected
-        session's transaction ends.
+        session's transaction ends. ``schema=Out`` returns an ``Out`` (Pydantic model or
+        dataclass) built from only the columns and relationships it names.
         """
         identity = self._pk_values(pk)
-        plan = self._plan(load, for_update)
+        plan = self._plan(load, for_update, schema)
         if plan is not None:
             obj = await self._fast_get(plan, identity)
         else:
-            options = _filters.load_options(self.info, load) if load else ()
+            options = [
+                *(_filters.load_options(self.info, load) if load else ()),
+                *self._schema_options(schema),
+            ]
 
             async def run(session: AsyncSession) -> M | None:
                 return await session.get(
@@ -52,7 +58,7 @@ class Reads(RepositoryBase[M]):
             obj = await self._read(run)
         if obj is not None and not with_deleted and self._is_deleted(obj):
             return None
-        return obj
+        return self._out(schema, obj)
 
     async def _fast_get(self, plan: _fastread.ReadPlan, identity: tuple[Any, ...]) -> M | None:
         assert self.db is not None
@@ -87,87 +93,96 @@ class Reads(RepositoryBase[M]):
         load: Sequence[Any] | str = (),
         with_deleted: bool = False,
         for_update: bool = False,
-    ) -> M:
+        schema: Any = None,
+    ) -> Any:
         """Like :meth:`get`, but raise :class:`NotFoundError` when there is no such row."""
-        obj = await self.get(pk, load=load, with_deleted=with_deleted, for_update=for_update)
+        obj = await self.get(
+            pk, load=load, with_deleted=with_deleted, for_update=for_update, schema=schema
+        )
         if obj is None:
             raise NotFoundError(self.model, pk)
         return obj
 
     async def first(
         self,
-        *where: ColumnElement[bool],
+        *where: Where,
         order_by: Any = None,
         load: Sequence[Any] | str = (),
         with_deleted: bool = False,
         for_update: bool = False,
+        schema: Any = None,
         **filters: Any,
-    ) -> M | None:
+    ) -> Any:
         """The first matching row in ``order_by`` order (primary key by default), or None."""
-        plan = self._plan(load, for_update)
-        if self._templatable(where, plan):
+        plan = self._plan(load, for_update, schema)
+        if self._templatable(where, plan, filters):
             assert plan is not None
             found = await self._list_template(
                 plan, "first", filters, order_by, 1, None, with_deleted
             )
             if found is not None:
                 return found[0] if found else None
-        stmt = self._statement(plan, where, None, load, with_deleted, filters)
+        options = self._schema_options(schema)
+        stmt = self._statement(plan, where, None, load, with_deleted, filters, options)
         stmt = stmt.order_by(*_filters.order_clauses(self.info, order_by)).limit(1)
         stmt = stmt.with_for_update() if for_update else stmt
         rows = await self._fetch(stmt, plan)
-        return rows[0] if rows else None
+        return self._out(schema, rows[0]) if rows else None
 
     async def one(
         self,
-        *where: ColumnElement[bool],
+        *where: Where,
         load: Sequence[Any] | str = (),
         with_deleted: bool = False,
         for_update: bool = False,
+        schema: Any = None,
         **filters: Any,
-    ) -> M:
+    ) -> Any:
         """The only matching row: NotFoundError if none, MultipleFoundError if several."""
-        plan = self._plan(load, for_update)
+        plan = self._plan(load, for_update, schema)
         rows = None
-        if self._templatable(where, plan):
+        if self._templatable(where, plan, filters):
             assert plan is not None
             rows = await self._list_template(plan, "one", filters, None, 2, None, with_deleted)
         if rows is None:
-            stmt = self._statement(plan, where, None, load, with_deleted, filters).limit(2)
+            options = self._schema_options(schema)
+            stmt = self._statement(plan, where, None, load, with_deleted, filters, options)
+            stmt = stmt.limit(2)
             stmt = stmt.with_for_update() if for_update else stmt
             rows = await self._fetch(stmt, plan)
         if not rows:
             raise NotFoundError(self.model, filters or None, f"no {self.info.name} matches")
         if len(rows) > 1:
             raise MultipleFoundError(f"more than one {self.info.name} matches")
-        found: M = rows[0]
-        return found
+        return self._out(schema, rows[0])
 
     async def list(
         self,
-        *where: ColumnElement[bool],
+        *where: Where,
         order_by: Any = None,
         limit: int | None = None,
         offset: int | None = None,
         load: Sequence[Any] | str = (),
         with_deleted: bool = False,
         for_update: bool = False,
+        schema: Any = None,
         **filters: Any,
-    ) -> builtins.list[M]:
+    ) -> builtins.list[Any]:
         """Every matching row, in ``order_by`` order (primary key by default)."""
-        plan = self._plan(load, for_update)
+        plan = self._plan(load, for_update, schema)
         if limit is not None:
             _non_negative("limit", limit)
         if offset is not None:
             _non_negative("offset", offset)
-        if self._templatable(where, plan):
+        if self._templatable(where, plan, filters):
             assert plan is not None
             found = await self._list_template(
                 plan, "list", filters, order_by, limit, offset, with_deleted
             )
             if found is not None:
                 return found
-        stmt = self._statement(plan, where, None, load, with_deleted, filters)
+        options = self._schema_options(schema)
+        stmt = self._statement(plan, where, None, load, with_deleted, filters, options)
         stmt = stmt.order_by(*_filters.order_clauses(self.info, order_by))
         if limit is not None:
             stmt = stmt.limit(_non_negative("limit", limit))
@@ -175,15 +190,15 @@ class Reads(RepositoryBase[M]):
             stmt = stmt.offset(_non_negative("offset", offset))
         if for_update:
             stmt = stmt.with_for_update()
-        return await self._fetch(stmt, plan)
+        return self._out_all(schema, await self._fetch(stmt, plan))
 
-    async def count(
-        self, *where: ColumnElement[bool], with_deleted: bool = False, **filters: Any
-    ) -> int:
+    async def count(self, *where: Where, with_deleted: bool = False, **filters: Any) -> int:
         """How many rows match."""
         if (
             self.db is not None
             and not where
+            and _expressions.plain_filters(filters)
+            and not self.info.inherits
             and self.db.driver in _templates.DRIVERS
             and not self.db._observed()
         ):
@@ -197,29 +212,31 @@ class Reads(RepositoryBase[M]):
             rows = await self._run_template(key, query, (_templates.INT,), make)
             if rows is not None:
                 return int(rows[0][0])
-        stmt = select(func.count()).select_from(self.info.table)
-        stmt = stmt.where(*where, *_filters.build_where(self.info, filters))
+        # the model, not its table: joined inheritance joins its tables, single-table
+        # inheritance adds its discriminator
+        source = self.model if self.info.inherits else self.info.table
+        stmt = select(func.count()).select_from(source)
+        stmt = stmt.where(*self._where(where, filters))
         stmt = self._soft(stmt, with_deleted)
         return int(await self._scalar(stmt))
 
-    async def exists(
-        self, *where: ColumnElement[bool], with_deleted: bool = False, **filters: Any
-    ) -> bool:
+    async def exists(self, *where: Where, with_deleted: bool = False, **filters: Any) -> bool:
         """Whether any row matches (stops at the first)."""
-        stmt = select(*self.info.pk_attrs).where(*where, *_filters.build_where(self.info, filters))
+        stmt = select(*self.info.pk_attrs).where(*self._where(where, filters))
         stmt = self._soft(stmt, with_deleted).limit(1)
         return await self._scalar(stmt) is not None
 
     async def page(
         self,
-        *where: ColumnElement[bool],
+        *where: Where,
         page: int = 1,
         per_page: int = 20,
         order_by: Any = None,
         load: Sequence[Any] | str = (),
         with_deleted: bool = False,
+        schema: Any = None,
         **filters: Any,
-    ) -> Page[M]:
+    ) -> Page[Any]:
         """Page ``page`` of ``per_page`` rows with the total, in one statement.
 
         The total comes from ``count(*) OVER ()`` on the same query; only a page past the
@@ -235,33 +252,36 @@ class Reads(RepositoryBase[M]):
                 f"page is too large: page {page} of {per_page} rows would skip more than "
                 f"{MAX_ROW_COUNT} (2**63 - 1) rows"
             )
-        plan = self._plan(load)
+        plan = self._plan(load, schema=schema)
         rows = None
-        if self._templatable(where, plan):
+        if self._templatable(where, plan, filters):
             assert plan is not None
             rows = await self._page_template(plan, filters, order_by, page, per_page, with_deleted)
         if rows is None:
             rows = await self._page_statement(
-                plan, where, load, with_deleted, filters, order_by, page, per_page
+                plan, where, load, with_deleted, filters, order_by, page, per_page, schema
             )
         if rows:
             total = int(rows[0][1])
         else:  # past the last page: the window function had no row to ride on
             total = await self.count(*where, with_deleted=with_deleted, **filters)
-        return Page(items=[row[0] for row in rows], total=total, page=page, per_page=per_page)
+        items = self._out_all(schema, [row[0] for row in rows])
+        return Page(items=items, total=total, page=page, per_page=per_page)
 
     async def _page_statement(
         self,
         plan: _fastread.ReadPlan | None,
-        where: Sequence[ColumnElement[bool]],
+        where: Sequence[Where],
         load: Sequence[Any] | str,
         with_deleted: bool,
         filters: dict[str, Any],
         order_by: Any,
         page: int,
         per_page: int,
+        schema: Any = None,
     ) -> Any:
-        stmt = self._statement(plan, where, None, load, with_deleted, filters)
+        options = self._schema_options(schema)
+        stmt = self._statement(plan, where, None, load, with_deleted, filters, options)
         stmt = stmt.add_columns(func.count().over().label("sqlops_total"))
         stmt = stmt.order_by(*_filters.order_clauses(self.info, order_by))
         stmt = stmt.limit(per_page).offset((page - 1) * per_page)
@@ -269,14 +289,15 @@ class Reads(RepositoryBase[M]):
 
     async def cursor_page(
         self,
-        *where: ColumnElement[bool],
+        *where: Where,
         after: str | None = None,
         limit: int = 50,
         order_by: Any = None,
         load: Sequence[Any] | str = (),
         with_deleted: bool = False,
+        schema: Any = None,
         **filters: Any,
-    ) -> CursorPage[M]:
+    ) -> CursorPage[Any]:
         """Up to ``limit`` rows after cursor ``after`` (keyset pagination).
 
         Costs the same at any depth. The primary key breaks ties; pass ``next_cursor``
@@ -288,16 +309,17 @@ class Reads(RepositoryBase[M]):
         keys = self._cursor_keys(order_by)
         tag = _pagination.fingerprint(self.info, keys)
         secret = self._cursor_secret()
-        plan = self._plan(load)
+        plan = self._plan(load, schema=schema)
         values = None
         if after is not None:
             values = _pagination.decode_cursor(secret, tag, after, self.info, keys)
         items = None
-        if self._templatable(where, plan):
+        if self._templatable(where, plan, filters):
             assert plan is not None
             items = await self._cursor_template(plan, filters, keys, values, limit, with_deleted)
         if items is None:
-            stmt = self._statement(plan, where, None, load, with_deleted, filters)
+            options = self._schema_options(schema, [k.key for k in keys])
+            stmt = self._statement(plan, where, None, load, with_deleted, filters, options)
             if values is not None:
                 stmt = stmt.where(_pagination.keyset_after(keys, values))
             stmt = stmt.order_by(*_pagination.keyset_order(keys)).limit(limit + 1)
@@ -308,17 +330,21 @@ class Reads(RepositoryBase[M]):
             last = items[-1]
             values = [getattr(last, k.key) for k in keys]
             next_cursor = _pagination.encode_cursor(secret, tag, values)
-        return CursorPage(items=items, next_cursor=next_cursor)
+        return CursorPage(items=self._out_all(schema, items), next_cursor=next_cursor)
 
     # ------------------------------------------------------------------ templates
 
     def _templatable(
-        self, where: Sequence[ColumnElement[bool]], plan: _fastread.ReadPlan | None
+        self,
+        where: Sequence[Where],
+        plan: _fastread.ReadPlan | None,
+        filters: dict[str, Any],
     ) -> bool:
         """Standalone, no hand-written criteria, a plain model, a driver we can run on."""
         return (
             plan is not None
             and not where
+            and _expressions.plain_filters(filters)
             and self.db is not None
             and self.db.driver in _templates.DRIVERS
             and not self.db._observed()
@@ -452,12 +478,13 @@ class Reads(RepositoryBase[M]):
 
     async def stream(
         self,
-        *where: ColumnElement[bool],
+        *where: Where,
         order_by: Any = None,
         batch_size: int = 1000,
         with_deleted: bool = False,
+        schema: Any = None,
         **filters: Any,
-    ) -> AsyncIterator[M]:
+    ) -> AsyncIterator[Any]:
         """Yield every matching row, ``batch_size`` at a time, in flat memory.
 
         Uses a server-side cursor (PostgreSQL, MariaDB). Standalone, it holds one
@@ -466,7 +493,15 @@ class Reads(RepositoryBase[M]):
         """
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
+        if _schemas.pages_instead(self, schema):
+            pages = _schemas.stream_pages(
+                self, where, order_by, batch_size, with_deleted, schema, filters
+            )
+            async for item in pages:
+                yield item
+            return
         stmt = self.select(*where, with_deleted=with_deleted, **filters)
+        stmt = stmt.options(*self._schema_options(schema))
         stmt = stmt.order_by(*_filters.order_clauses(self.info, order_by))
         stmt = stmt.execution_options(yield_per=batch_size)
         async with self._reading() as session:
@@ -476,7 +511,7 @@ class Reads(RepositoryBase[M]):
                 # drops them. (expunge_all() here would break yield_per's loading.)
                 async for partition in result.partitions():
                     for obj in partition:
-                        yield obj
+                        yield obj if schema is None else self._out(schema, obj)
             finally:
                 await result.close()
 

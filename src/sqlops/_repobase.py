@@ -10,14 +10,17 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import with_loader_criteria
+from sqlalchemy.orm.exc import StaleDataError
 
-from . import _fastread, _filters
+from . import _expressions, _fastread, _filters, _schemas, _versioning
 from ._database import Database
 from ._errors import (
     InvalidFilterError,
     InvalidValueError,
 )
+from ._expressions import Where
 from ._modelinfo import ModelInfo, model_info
+from ._telemetry import INFO_KEY as TELEMETRY_KEY
 from ._url import dialect_family
 from .models import SoftDelete
 
@@ -42,6 +45,9 @@ class RepositoryBase(Generic[M]):
                 f"not {type(bind).__name__}"
             )
         self._dialect: str | None = bind.dialect if isinstance(bind, Database) else None
+        telemetry = bind._telemetry if isinstance(bind, Database) else bind.info.get(TELEMETRY_KEY)
+        if telemetry is not None:  # OpenTelemetry on: this repository reports its calls
+            telemetry.instrument_repository(self)
 
     def __repr__(self) -> str:
         mode = "standalone" if self.db is not None else "injected"
@@ -51,12 +57,15 @@ class RepositoryBase(Generic[M]):
 
     @asynccontextmanager
     async def _writing(self) -> AsyncIterator[AsyncSession]:
-        if self.session is not None:
-            yield self.session
-        else:
-            assert self.db is not None
-            async with self.db.transaction() as session:
-                yield session
+        try:
+            if self.session is not None:
+                yield self.session
+            else:
+                assert self.db is not None
+                async with self.db.transaction() as session:
+                    yield session
+        except StaleDataError as exc:  # a session of your own (sqlops' own say it already)
+            raise _versioning.stale_error(exc, model=self.model) from exc
 
     async def _read(self, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
         """Run ``fn(session)`` on the injected session, or as a standalone read."""
@@ -88,7 +97,7 @@ class RepositoryBase(Generic[M]):
 
     def select(
         self,
-        *where: ColumnElement[bool],
+        *where: Where,
         order_by: Any = None,
         load: Sequence[Any] | str = (),
         with_deleted: bool = False,
@@ -100,18 +109,19 @@ class RepositoryBase(Generic[M]):
     def _statement(
         self,
         plan: _fastread.ReadPlan | None,
-        where: Sequence[ColumnElement[bool]],
+        where: Sequence[Where],
         order_by: Any,
         load: Sequence[Any] | str,
         with_deleted: bool,
         filters: dict[str, Any],
+        options: Sequence[Any] = (),
     ) -> Select[Any]:
         """The read SELECT: of the model (ORM) or, with a fast plan, of its columns (Core)."""
         stmt: Select[Any] = select(self.model) if plan is None else plan.select()
-        stmt = stmt.where(*where, *_filters.build_where(self.info, filters))
+        stmt = stmt.where(*self._where(where, filters))
         stmt = self._soft(stmt, with_deleted)
-        if load:
-            stmt = stmt.options(*_filters.load_options(self.info, load))
+        if load or options:
+            stmt = stmt.options(*_filters.load_options(self.info, load), *options)
             if not with_deleted:
                 stmt = stmt.options(
                     with_loader_criteria(
@@ -124,16 +134,27 @@ class RepositoryBase(Generic[M]):
             stmt = stmt.order_by(*_filters.order_clauses(self.info, order_by))
         return stmt
 
+    def _where(
+        self, where: Sequence[Any], filters: Mapping[str, Any]
+    ) -> builtins.list[ColumnElement[bool]]:
+        """``*where`` (``Q`` and ``Search`` resolved) and ``**filters`` as SQL conditions."""
+        if _expressions.plain(where, filters):  # the common case: no dialect lookup needed
+            return [*where, *_filters.build_where(self.info, filters)]
+        return _expressions.where_clauses(self.info, self.dialect, where, filters)
+
     def _plan(
-        self, load: Sequence[Any] | str, for_update: bool = False
+        self, load: Sequence[Any] | str, for_update: bool = False, schema: Any = None
     ) -> _fastread.ReadPlan | None:
-        """The session-free read plan, when this call can use it (standalone, no load=)."""
+        """The session-free read plan, when this call can use it (standalone, no load=).
+
+        ``schema=`` takes the ORM route: its loader options need the session's loader.
+        """
         if for_update and self.db is not None:
             raise ValueError(
                 "for_update=True needs an injected session: in standalone mode the lock "
                 "would end with the call's own transaction. Use Repository(Model, session)."
             )
-        if self.db is None or load or for_update:
+        if self.db is None or load or for_update or schema is not None:
             return None
         plan = _fastread.plan_for(self.info)
         return plan if plan.eligible else None
@@ -165,6 +186,32 @@ class RepositoryBase(Generic[M]):
             return [(plan.build(row), *row[width:]) for row in rows]
 
         return await self.db._core_read(core)
+
+    # ------------------------------------------------------------------ schema=
+
+    def _schema_options(self, schema: Any, extra: Sequence[str] = ()) -> builtins.list[Any]:
+        """Loader options for ``schema=``: only its columns, its nested relationships.
+
+        Standalone, the instances are thrown away once converted, so ``load_only`` is
+        safe; an injected session keeps them in its identity map, where a partly loaded
+        object would raise on its next use, so there whole rows are loaded.
+        """
+        if schema is None:
+            return []
+        plan = _schemas.plan_for(self.model, schema)
+        return plan.options(restrict=self.db is not None, extra=extra)
+
+    def _out(self, schema: Any, obj: Any) -> Any:
+        """``obj`` as ``schema`` (unchanged without one)."""
+        if schema is None or obj is None:
+            return obj
+        return _schemas.plan_for(self.model, schema).convert(obj)
+
+    def _out_all(self, schema: Any, objs: builtins.list[Any]) -> builtins.list[Any]:
+        if schema is None:
+            return objs
+        plan = _schemas.plan_for(self.model, schema)
+        return [plan.convert(obj) for obj in objs]
 
     def _soft(self, stmt: Any, with_deleted: bool) -> Any:
         if self.info.soft_delete is not None and not with_deleted:

@@ -13,12 +13,13 @@ from __future__ import annotations
 from typing import TypeVar
 
 from ._reads import Reads
+from ._typedreads import TypedReads
 from ._writes import Writes
 
 M = TypeVar("M")
 
 
-class Repository(Reads[M], Writes[M]):
+class Repository(TypedReads[M], Reads[M], Writes[M]):
     """Data access for ``model``, bound to a :class:`Database` or an ``AsyncSession``.
 
     The methods live in two modules by concept — :mod:`sqlops._reads` and

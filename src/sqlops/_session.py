@@ -8,8 +8,25 @@ from ``Database.session()`` / ``transaction()`` and the standalone repository.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from . import _versioning
 
 
 class SqlopsSession(Session):
-    """A plain ``Session``; the class only scopes sqlops' event hooks."""
+    """A plain ``Session``; the class scopes sqlops' event hooks and names stale writes."""
+
+    def flush(self, objects: Sequence[Any] | None = None) -> None:
+        """Flush; a versioned object that lost a race raises ``StaleVersionError``.
+
+        Every flush passes here: ``commit()`` and autoflush included.
+        """
+        pending = _versioning.pending(self)
+        try:
+            super().flush(objects)
+        except StaleDataError as exc:
+            raise _versioning.stale_error(exc, pending) from exc

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 
-from ._errors import SqlopsError
+from ._errors import InvalidURLError, MissingDependencyError, SqlopsError
 
 DEFAULT_URL = "sqlite+aiosqlite:///./sqlops.db"
 
@@ -28,6 +31,16 @@ _SYNC_DRIVERS = {
     "pysqlite": "aiosqlite",
 }
 
+# The module each async driver is, and the extra (or package) that installs it.
+_DRIVER_PACKAGES = {
+    "asyncpg": ("asyncpg", "sqlops[postgresql]"),
+    "asyncmy": ("asyncmy", "sqlops[mysql]"),
+    "aiosqlite": ("aiosqlite", "sqlops"),
+    "psycopg": ("psycopg", "psycopg[binary]"),
+    "psycopg_async": ("psycopg", "psycopg[binary]"),
+    "aiomysql": ("aiomysql", "aiomysql"),
+}
+
 
 class SyncDriverError(SqlopsError, ValueError):
     """The URL names a blocking driver, which cannot run under asyncio."""
@@ -41,7 +54,7 @@ def resolve_url(url: str | URL | None) -> URL:
     with the async one to use instead.
     """
     raw = url if url is not None else os.environ.get("DATABASE_URL") or DEFAULT_URL
-    parsed = make_url(raw)
+    parsed = parse_url(raw)
     backend, _, driver = parsed.drivername.partition("+")
     backend = "postgresql" if backend == "postgres" else backend
     if not driver:
@@ -52,6 +65,43 @@ def resolve_url(url: str | URL | None) -> URL:
             f"use {backend}+{_SYNC_DRIVERS[driver]}:// (or plain {backend}://)"
         )
     return parsed.set(drivername=f"{backend}+{driver}" if driver else backend)
+
+
+def parse_url(raw: str | URL) -> URL:
+    """``make_url``, with anything that is not a URL refused in one line."""
+    try:
+        parsed = make_url(raw)
+        parsed.port  # noqa: B018 - a port that is not a number fails only when read
+    except (ArgumentError, ValueError) as exc:
+        shown = raw if isinstance(raw, str) else repr(raw)
+        raise InvalidURLError(
+            f"not a database URL: {_mask(shown)!r} (expected backend://user@host:port/database)"
+        ) from exc
+    return parsed
+
+
+def _mask(raw: str) -> str:
+    """``raw`` with any ``:password@`` hidden, for messages about a URL that did not parse."""
+    scheme, sep, rest = raw.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in userinfo:
+        return raw
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}"
+
+
+def require_driver(url: URL) -> None:
+    """Refuse, in one line naming what to install, a URL whose driver is not installed."""
+    backend, driver = url.get_backend_name(), url.get_driver_name()
+    if driver not in _DRIVER_PACKAGES:
+        return
+    module, package = _DRIVER_PACKAGES[driver]
+    if sys.modules.get(module) or importlib.util.find_spec(module):
+        return
+    raise MissingDependencyError(
+        f"{backend}+{driver}:// needs the {driver} driver: pip install '{package}'",
+        extra=package.partition("[")[2].rstrip("]") or None,
+        name=module,
+    )
 
 
 def dialect_family(url: URL) -> str:

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
-import decimal
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, delete, inspect, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import attributes
-from sqlalchemy.sql import sqltypes
 
-from . import _bulk, _filters
+from . import (
+    _bulk,
+    _bulk_update,
+    _expressions,
+    _increments,
+    _joined,
+    _schemas,
+    _versioning,
+)
 from ._errors import (
     InvalidValueError,
     NotFoundError,
     UniqueViolation,
 )
+from ._expressions import Where
 from ._repobase import RepositoryBase
 from .models import utcnow
 
@@ -40,8 +46,11 @@ class Writes(RepositoryBase[M]):
             return obj
         return self.model(**values)
 
-    async def create(self, obj: M | None = None, /, **values: Any) -> M:
-        """Insert one row, from an instance or from column values, and return it."""
+    async def create(self, obj: Any = None, /, **values: Any) -> M:
+        """Insert one row, from an instance, a schema (Pydantic, dataclass, mapping) or
+        column values, and return it."""
+        if obj is not None and not isinstance(obj, self.model) and _schemas.is_schema(obj):
+            obj, values = None, {**_schemas.values_of(obj), **values}
         values = self.info.check_values(values)
         instance = self._build(obj, values)
         if obj is not None:  # the instance's own values were never checked
@@ -82,14 +91,31 @@ class Writes(RepositoryBase[M]):
                 self, session, rows, returning=returning, chunk_size=chunk_size, progress=progress
             )
 
-    async def update(self, pk: Any, /, **values: Any) -> M:
-        """Set ``values`` on the row with primary key ``pk`` and return it (partial update)."""
+    async def update(
+        self, pk: Any, schema: Any = None, /, *, expected_version: Any = None, **values: Any
+    ) -> M:
+        """Set ``values`` on the row with primary key ``pk`` and return it (partial update).
+
+        ``schema`` (a Pydantic model: its set fields; a dataclass; a mapping) gives values
+        too. On a versioned model the version is bumped, and with ``expected_version`` the
+        row is written only if it is still at that version (else ``StaleVersionError``).
+        """
+        if schema is not None:
+            values = {**_schemas.values_of(schema, partial=True), **values}
         values = self.info.check_values(values, "update")
+        if expected_version is not None and self.info.mapper.version_id_col is None:
+            raise TypeError(f"expected_version: {self.info.name} has no version column")
+        if (values or expected_version is not None) and _versioning.single_statement(self.info):
+            async with self._writing() as session:
+                row = await _versioning.update_row(self, session, pk, values, expected_version)
+                await self._load_unloaded_columns(session, row)
+            return row  # type: ignore[no-any-return]
         identity = self._pk_values(pk)
         async with self._writing() as session:
             obj = await session.get(self.model, identity)
             if obj is None or self._is_deleted(obj):
                 raise NotFoundError(self.model, pk)
+            _versioning.check_loaded(self.info, obj, pk, expected_version)
             for key, value in values.items():
                 setattr(obj, key, value)
             await session.flush()
@@ -98,7 +124,7 @@ class Writes(RepositoryBase[M]):
 
     async def update_where(
         self,
-        *where: ColumnElement[bool],
+        *where: Where,
         values: Mapping[str, Any],
         with_deleted: bool = False,
         **filters: Any,
@@ -107,12 +133,36 @@ class Writes(RepositoryBase[M]):
         values = self.info.check_values(values, "update")
         if not values:
             raise InvalidValueError("update_where needs at least one value to set")
-        stmt = update(self.model).where(*where, *_filters.build_where(self.info, filters))
+        if self.info.multi_table:
+            conditions = self._conditions(where, with_deleted, filters)
+            async with self._writing() as session:
+                return await _joined.update_where(self, session, conditions, values)
+        stmt = update(self.model).where(*self._where(where, filters))
         stmt = self._soft(stmt, with_deleted).values(values)
         sync = "auto" if self.session is not None else False
         async with self._writing() as session:
             result = await session.execute(stmt, execution_options={"synchronize_session": sync})
         return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def update_many(
+        self,
+        rows: Iterable[Mapping[str, Any] | M],
+        *,
+        key: Sequence[Any] | str | None = None,
+        chunk_size: int | None = None,
+        with_deleted: bool = False,
+    ) -> int:
+        """Set different values on many rows, one UPDATE per chunk; return rows matched.
+
+        Each row holds the key (the primary key, or the ``key`` columns) and the columns
+        to set. A row whose key matches nothing is counted out, not an error; rows may set
+        different columns (one statement per chunk and column set). Standalone, all
+        chunks are one transaction.
+        """
+        async with self._writing() as session:
+            return await _bulk_update.update_many(
+                self, session, rows, key, chunk_size, with_deleted
+            )
 
     async def delete(self, pk: Any) -> bool:
         """Delete the row with primary key ``pk`` (ORM cascades apply); False if absent."""
@@ -127,7 +177,7 @@ class Writes(RepositoryBase[M]):
 
     async def delete_where(
         self,
-        *where: ColumnElement[bool],
+        *where: Where,
         all: bool = False,
         with_deleted: bool = False,
         **filters: Any,
@@ -138,17 +188,29 @@ class Writes(RepositoryBase[M]):
         filter from a query string must not empty the table. ORM cascades do not run (use
         ``ON DELETE CASCADE`` or :meth:`delete`).
         """
-        if not where and not filters and not all:
+        if not all and not _expressions.has_condition(where, filters):
             raise ValueError(
                 f"delete_where() without a condition would delete every {self.info.name}; "
                 "pass all=True if that is what you want"
             )
-        stmt = delete(self.model).where(*where, *_filters.build_where(self.info, filters))
+        if self.info.multi_table:
+            conditions = self._conditions(where, with_deleted, filters)
+            async with self._writing() as session:
+                return await _joined.delete_where(self, session, conditions)
+        stmt = delete(self.model).where(*self._where(where, filters))
         stmt = self._soft(stmt, with_deleted)
         sync = "auto" if self.session is not None else False
         async with self._writing() as session:
             result = await session.execute(stmt, execution_options={"synchronize_session": sync})
         return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def _conditions(
+        self, where: Sequence[Where], with_deleted: bool, filters: dict[str, Any]
+    ) -> list[ColumnElement[bool]]:
+        conditions = self._where(where, filters)
+        if self.info.soft_delete is not None and not with_deleted:
+            conditions.append(self.info.soft_delete.is_(None))
+        return conditions
 
     async def get_or_create(
         self, defaults: Mapping[str, Any] | None = None, **lookup: Any
@@ -215,7 +277,7 @@ class Writes(RepositoryBase[M]):
 
     async def upsert(
         self,
-        values: Mapping[str, Any],
+        values: Any,
         *,
         conflict: Sequence[Any] | str | None = None,
         update: Sequence[Any] | None = None,
@@ -224,9 +286,11 @@ class Writes(RepositoryBase[M]):
 
         ``conflict`` defaults to the primary key, ``update`` to every other given column.
         On MariaDB any unique key triggers the update (ON DUPLICATE KEY UPDATE).
+        ``values`` may be a mapping, a Pydantic model or a dataclass instance.
         """
+        values = _schemas.values_of(values)
         async with self._writing() as session:
-            row: M = await _bulk.upsert_one(self, session, dict(values), conflict, update)
+            row: M = await _bulk.upsert_one(self, session, values, conflict, update)
         return row
 
     async def upsert_many(
@@ -254,7 +318,7 @@ class Writes(RepositoryBase[M]):
         key = column if isinstance(column, str) else getattr(column, "key", None)
         if key not in self.info.columns:
             raise InvalidValueError(f"{self.info.name} has no column {column!r} to increment")
-        by = _increment_step(self.info.table.name, key, self.info.columns[key], by)
+        by = _increments.step(self.info.table.name, key, self.info.columns[key], by)
         async with self._writing() as session:
             return await _bulk.increment(self, session, self._pk_where(pk), key, by, pk)
 
@@ -279,55 +343,3 @@ class Writes(RepositoryBase[M]):
         async with self._writing() as session:
             result = await session.execute(stmt, execution_options={"synchronize_session": sync})
         return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-def _increment_step(table: str, key: str, column: Any, by: Any) -> Any:
-    """``by`` as the column's number type; InvalidValueError if the column cannot hold it."""
-    where = f"{table}.{key}"
-    if not isinstance(column.type, sqltypes.Numeric | sqltypes.Float | sqltypes.Integer):
-        raise InvalidValueError(
-            f"{where} is not a number column: it cannot be incremented", table=table, column=key
-        )
-    if isinstance(by, bool) or not isinstance(by, int | float | decimal.Decimal):
-        raise InvalidValueError(
-            f"{where}: increment by must be a number, got {type(by).__name__}",
-            table=table,
-            column=key,
-        )
-    if not (by.is_finite() if isinstance(by, decimal.Decimal) else math.isfinite(by)):
-        raise InvalidValueError(
-            f"{where}: cannot increment by NaN or infinity", table=table, column=key
-        )
-    if isinstance(column.type, sqltypes.Integer):
-        if by != int(by):
-            raise InvalidValueError(
-                f"{where}: an integer column cannot be incremented by a fraction",
-                table=table,
-                column=key,
-            )
-        return int(by)
-    if isinstance(column.type, sqltypes.Float):
-        return float(by) if not column.type.asdecimal else by
-    scale = getattr(column.type, "scale", None)
-    if scale is not None:  # NUMERIC(p, s) would round the sum, silently, each time
-        exact = by if isinstance(by, decimal.Decimal) else decimal.Decimal(repr(by))
-        if _decimal_places(exact) > scale:
-            raise InvalidValueError(
-                f"{where}: the column keeps {scale} decimal places; "
-                f"an increment with more would be rounded",
-                table=table,
-                column=key,
-            )
-        return exact
-    return by
-
-
-def _decimal_places(value: decimal.Decimal) -> int:
-    """How many places after the point ``value`` needs (``1.50`` -> 1, ``1E+3`` -> 0)."""
-    _, digits, exponent = value.as_tuple()
-    assert isinstance(exponent, int)  # finite: checked by the caller
-    places = -exponent
-    index = len(digits) - 1
-    while places > 0 and index >= 0 and digits[index] == 0:
-        places, index = places - 1, index - 1
-    return max(places, 0)

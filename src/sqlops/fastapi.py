@@ -31,16 +31,29 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
-from fastapi import Depends, FastAPI, Query, Request
-from fastapi.responses import JSONResponse
+from sqlops import MissingDependencyError  # via sqlops: shown as sqlops.MissingDependencyError
+
+try:
+    from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+except ModuleNotFoundError as exc:  # pragma: no cover - tested in the bare-install check
+    if exc.name not in ("fastapi", "starlette", "pydantic"):
+        raise
+    raise MissingDependencyError(
+        "sqlops.fastapi needs FastAPI: pip install 'sqlops[fastapi]'",
+        extra="fastapi",
+        name=exc.name,
+    ) from None
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import _httperrors
 from ._database import Database
-from ._errors import SqlopsError
-from ._fastapi_crud import crud_router
+from ._errors import InvalidFilterError, SqlopsError
+from ._expressions import Search
 from ._httperrors import error_body
 from ._params import (
+    _MAX_ECHO,
     RESERVED_PARAMS,
     CursorParams,
     PageParams,
@@ -55,6 +68,8 @@ if "scope" not in inspect.signature(Depends).parameters:  # pragma: no cover - o
         "sqlops.fastapi needs FastAPI >= 0.121 (Depends(scope='function')), so that the "
         "transaction commits before the response is sent; upgrade FastAPI"
     )
+
+_STATUS = _httperrors.STATUS
 
 logger = logging.getLogger("sqlops.fastapi")
 
@@ -184,15 +199,14 @@ def lifespan(
 
 # ----------------------------------------------------------------------------- errors
 
-_STATUS = _httperrors.STATUS
-
 
 def install_exception_handlers(app: FastAPI) -> None:
     """Answer sqlops errors with their HTTP status and a body that names the field.
 
     ``NotFoundError`` 404; ``InvalidFilterError`` / ``InvalidCursorError`` 400;
     ``InvalidValueError`` 422; ``UniqueViolation`` and every other constraint 409;
-    ``TransactionConflictError`` 409; ``DatabaseUnavailableError`` 503. Bodies are built
+    ``TransactionConflictError`` 409; ``StaleVersionError`` 412 (with the current
+    ``ETag`` when known); ``DatabaseUnavailableError`` 503. Bodies are built
     from the error's structured fields, never from driver text: no SQL, no bound
     parameters, no row values. Other errors (a ``LazyLoadError`` is a bug) stay 500s.
     """
@@ -214,13 +228,22 @@ def error_response(exc: SqlopsError) -> JSONResponse:
 # ----------------------------------------------------------------------------- query strings
 
 
+MAX_PAGE = 2**31 - 1  # (page - 1) * per_page must fit the database's 64-bit OFFSET
+
+
 def page_params(per_page: int = 20, max_per_page: int = 100) -> Any:
-    """Depend on ``?page=`` (>= 1) and ``?per_page=`` (1..``max_per_page``); 422 otherwise."""
+    """Depend on ``?page=`` (1..2**31-1) and ``?per_page=`` (1..``max_per_page``); 422 otherwise.
+
+    ``?limit=`` or ``?after=`` (cursor pagination's) are a 422 too, rather than ignored.
+    """
     default = per_page
 
     def sqlops_page_params(
-        page: int = Query(1, ge=1), per_page: int = Query(default, ge=1, le=max_per_page)
+        request: Request,
+        page: int = Query(1, ge=1, le=MAX_PAGE),
+        per_page: int = Query(default, ge=1, le=max_per_page),
     ) -> PageParams:
+        _refuse_params(request, ("limit", "after"), "?page= and ?per_page=")
         return PageParams(page=page, per_page=per_page)
 
     return Depends(sqlops_page_params)
@@ -231,12 +254,31 @@ def cursor_params(limit: int = 50, max_limit: int = 200) -> Any:
     default = limit
 
     def sqlops_cursor_params(
+        request: Request,
         after: str | None = Query(None, max_length=4096),
         limit: int = Query(default, ge=1, le=max_limit),
     ) -> CursorParams:
+        _refuse_params(request, ("page", "per_page"), "?after= and ?limit=")
         return CursorParams(after=after, limit=limit)
 
     return Depends(sqlops_cursor_params)
+
+
+def _refuse_params(request: Request, names: Sequence[str], expected: str) -> None:
+    """A 422 naming each of ``names`` in the query string: they belong to the other paging."""
+    given = [name for name in names if name in request.query_params]
+    if given:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "extra_forbidden",
+                    "loc": ("query", name),
+                    "msg": f"this endpoint pages with {expected}, not ?{name}=",
+                    "input": request.query_params[name][:_MAX_ECHO],
+                }
+                for name in given
+            ]
+        )
 
 
 def ordering(allow: Iterable[str], default: str | Sequence[str] | None = None) -> Any:
@@ -254,7 +296,9 @@ def ordering(allow: Iterable[str], default: str | Sequence[str] | None = None) -
     return Depends(sqlops_ordering)
 
 
-def query_filters(allow: Iterable[str], *, ignore: Iterable[str] = ()) -> Any:
+def query_filters(
+    allow: Iterable[str], *, ignore: Iterable[str] = (), search: Iterable[Any] = ()
+) -> Any:
     """Depend on query-string filters, each key from ``allow``: a dict for ``**filters``.
 
     ``allow`` lists exact filter keys of the repository DSL (``"name"``,
@@ -262,19 +306,32 @@ def query_filters(allow: Iterable[str], *, ignore: Iterable[str] = ()) -> Any:
     400 (:class:`InvalidFilterError`), except the pagination and ordering ones
     (``page per_page limit after order_by``) and those in ``ignore``. Values stay
     strings: the repository converts them to the column type (a bad one is a 400 too).
+    With ``search=["name", "team.name"]``, ``?q=ada lovelace`` becomes
+    ``sqlops.Search(q, *search)`` under the key ``"q"``.
     """
     allowed = frozenset(allow)
-    skipped = RESERVED_PARAMS | frozenset(ignore)
+    fields = tuple(search)
+    if fields and SEARCH_PARAM in allowed:
+        raise ValueError(f"{SEARCH_PARAM!r} is the search parameter; it cannot be a filter too")
+    skipped = RESERVED_PARAMS | frozenset(ignore) | ({SEARCH_PARAM} if fields else set())
 
     def sqlops_query_filters(request: Request, **_documented: Any) -> dict[str, Any]:
-        return parse_filters(request.query_params.multi_items(), allowed, skipped)
+        items = request.query_params.multi_items()
+        filters = parse_filters(items, allowed, skipped)
+        if fields:
+            texts = [v for k, v in items if k == SEARCH_PARAM]
+            if len(texts) > 1:
+                raise InvalidFilterError(f"{SEARCH_PARAM!r} was given more than once")
+            if texts:
+                filters[SEARCH_PARAM] = Search(texts[0], *fields)
+        return filters
 
     # Declare the allowed keys as optional query parameters so they show in OpenAPI.
     documented = [
         inspect.Parameter(
             key, inspect.Parameter.KEYWORD_ONLY, default=Query(None), annotation=str | None
         )
-        for key in sorted(allowed)
+        for key in sorted(allowed | ({SEARCH_PARAM} if fields else set()))
         if key.isidentifier()
     ]
     request_param = inspect.Parameter(
@@ -286,20 +343,86 @@ def query_filters(allow: Iterable[str], *, ignore: Iterable[str] = ()) -> Any:
     return Depends(sqlops_query_filters)
 
 
+SEARCH_PARAM = "q"
+# ----------------------------------------------------------------------------- ETag / If-Match
+
+
+def etag(obj: Any) -> str:
+    """The strong ``ETag`` of a versioned object: its version, quoted (``"3"``).
+
+    ``obj`` is a model instance (``Versioned``, or any ``version_id_col``) or a schema
+    with a ``version`` field. Strong, because ``If-Match`` compares strongly.
+    """
+    from ._versioning import version_of
+
+    try:
+        version = version_of(obj)
+    except TypeError:
+        version = getattr(obj, "version", None)
+        if version is None:
+            raise
+    return _quote(version)
+
+
+_quote = _httperrors.quote_version
+
+
+def if_match(*, required: bool = True) -> Any:
+    """Depend on the ``If-Match`` header: the ``expected_version`` for ``Repository.update``.
+
+    Gives the version in the tag (an ``int``), or None for ``If-Match: *`` or, when
+    ``required=False``, no header. A missing header with ``required=True`` is a 428
+    (Precondition Required); a tag that cannot be a current version (weak, not a number)
+    a 412; more than one tag or a malformed one a 400. A stale version is a 412 from
+    :func:`install_exception_handlers` (``StaleVersionError``).
+    """
+
+    def sqlops_if_match(
+        value: str | None = Header(None, alias="If-Match", max_length=200),
+    ) -> int | None:
+        if value is None:
+            if required:
+                raise HTTPException(428, "this request needs an If-Match header (the ETag)")
+            return None
+        return parse_if_match(value)
+
+    return Depends(sqlops_if_match)
+
+
+def parse_if_match(value: str) -> int | None:
+    """``'"3"'`` -> 3, ``"*"`` -> None; ``HTTPException`` 400 / 412 for other values."""
+    raw = value.strip()
+    if raw == "*":
+        return None
+    if "," in raw:
+        raise HTTPException(400, "If-Match must hold one entity tag")
+    if raw.startswith("W/"):  # weak tags never match under If-Match's strong comparison
+        raise HTTPException(412, "If-Match needs a strong entity tag (no W/)")
+    if len(raw) < 2 or raw[0] != '"' or raw[-1] != '"':
+        raise HTTPException(400, 'If-Match must be a quoted entity tag, like "3"')
+    tag = raw[1:-1]
+    if not tag.isascii() or not tag.isdigit():
+        raise HTTPException(412, "the If-Match entity tag matches no version of this resource")
+    return int(tag)
+
+
 __all__ = [
     "RESERVED_PARAMS",
+    "SEARCH_PARAM",
     "CursorParams",
     "PageParams",
-    "crud_router",
     "cursor_params",
     "database",
     "error_body",
     "error_response",
+    "etag",
+    "if_match",
     "install_exception_handlers",
     "lifespan",
     "ordering",
     "page_params",
     "parse_filters",
+    "parse_if_match",
     "parse_ordering",
     "query_filters",
     "session",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from sqlops import cli
+from sqlops import _cli_app as cli
 
 from .conftest import run
 
@@ -85,13 +86,13 @@ def test_audit_usage_errors_and_help_are_audits_own() -> None:
 def test_bench_passes_arguments_through(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[list[str]] = []
 
-    def harness(argv: list[str]) -> int:
-        seen.append(argv)
+    def harness(argv: list[str], prog: str) -> int:
+        seen.append([prog, *argv])
         return 3
 
     monkeypatch.setattr(cli, "_bench_main", lambda: harness)
     result = run("bench", "--quick", "--backend", "sqlite")
-    assert (result.exit_code, seen) == (3, [["--quick", "--backend", "sqlite"]])
+    assert (result.exit_code, seen) == (3, [["sqlops bench", "--quick", "--backend", "sqlite"]])
 
 
 def test_bench_outside_a_checkout_says_where_to_run_it(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -110,3 +111,71 @@ def test_bench_is_found_in_this_checkout_and_not_in_another_project(tmp_path: Pa
     assert harness is not None and harness.__module__ == "benchmarks.cli"
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "someone-else"\n')
     assert not cli._is_sqlops_checkout(tmp_path)
+
+
+def test_bench_help_names_sqlops_bench() -> None:
+    if cli._bench_main() is None:
+        pytest.skip("not running from a source checkout with benchmarks/")
+    result = run("bench", "--help")
+    assert result.exit_code == 0
+    assert result.stdout.startswith("usage: sqlops bench ")
+
+
+def test_the_entry_point_runs_the_audit_without_click(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sqlops import cli as entry
+
+    for name in ("click", "rich", "sqlops._cli_app"):
+        monkeypatch.setitem(sys.modules, name, None)  # import of them fails: a bare install
+    (tmp_path / "bad.py").write_text(BUGGY)
+    assert entry.run(["audit", str(tmp_path)]) == 1
+    assert "SQA001" in capsys.readouterr().out
+    assert entry.run(["--debug", "audit", "--list-rules"]) == 0
+
+
+@pytest.mark.parametrize("args", [[], ["--help"], ["demo"], ["doctor", "x"], ["migrate", "init"]])
+def test_without_the_cli_extra_other_commands_name_it_in_one_line(
+    args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sqlops import cli as entry
+
+    monkeypatch.delitem(sys.modules, "sqlops._cli_app", raising=False)
+    monkeypatch.setitem(sys.modules, "click", None)
+    assert entry.run(args) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "needs the CLI extra: pip install 'sqlops[cli]'" in err
+
+
+def test_the_entry_point_drives_the_click_app_with_its_exit_status() -> None:
+    from sqlops import cli as entry
+
+    assert entry.run(["--version"]) == 0
+    assert entry.run(["no-such-command"]) == 2
+    with pytest.raises(SystemExit) as stop:
+        entry.main(["--version"])
+    assert stop.value.code == 0
+
+
+def test_migrate_init_shows_the_pyproject_section_literally(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    result = run("migrate", "init")
+    assert result.exit_code == 0, result.output
+    assert "  [tool.sqlops]\n" in result.stdout
+
+
+def test_migrate_current_does_not_create_the_default_database(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    assert run("migrate", "init").exit_code == 0
+    result = run("migrate", "current")
+    assert result.exit_code == 0, result.output
+    assert "no revision applied yet" in result.stdout
+    assert not (tmp_path / "sqlops.db").exists()

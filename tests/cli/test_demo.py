@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -66,3 +68,46 @@ def test_demo_keeps_an_existing_database_file_and_its_tables(tmp_path: Path) -> 
     asyncio.run(create_app_table())
     assert run("demo", "--url", url, "--rows", "500").exit_code == 0
     assert asyncio.run(table_names(url)) == ["app_users"]
+
+
+def test_demo_refuses_a_database_with_a_table_named_like_its_own(url: URL | str) -> None:
+    rendered = url if isinstance(url, str) else url.render_as_string(hide_password=False)
+
+    async def sql(statement: str) -> None:
+        async with sqlops.Database(url) as db, db.engine.begin() as conn:
+            await conn.exec_driver_sql(statement)
+
+    asyncio.run(sql("CREATE TABLE demo_users (id INTEGER PRIMARY KEY, email VARCHAR(50))"))
+    try:
+        asyncio.run(sql("INSERT INTO demo_users (id, email) VALUES (1, 'mine@example.com')"))
+        result = run("demo", "--url", rendered, "--rows", "10")
+        assert result.exit_code == 1
+        assert result.stderr.count("\n") == 1
+        assert result.stderr.startswith("error: demo_users already on ")
+        assert "never drops tables it did not create" in result.stderr
+        assert "demo_users" in asyncio.run(table_names(url))
+        assert not [
+            t for t in asyncio.run(table_names(url)) if t.startswith("demo_") and t != "demo_users"
+        ]
+    finally:
+        asyncio.run(sql("DROP TABLE demo_users"))
+
+
+@pytest.mark.sqlite
+@pytest.mark.parametrize(
+    ("argv0", "on_path", "shown"),
+    [
+        (".venv/bin/sqlops", None, ".venv/bin/sqlops"),  # make demo: not on PATH
+        ("/usr/local/bin/sqlops", "/usr/local/bin/sqlops", "sqlops"),
+        ("sqlops", "/usr/local/bin/sqlops", "sqlops"),
+        ("/usr/lib/python3/site-packages/pytest/__main__.py", None, "sqlops"),
+    ],
+)
+def test_the_closing_hint_names_the_command_as_it_can_be_run(
+    monkeypatch: pytest.MonkeyPatch, argv0: str, on_path: str | None, shown: str
+) -> None:
+    from sqlops.demo import _tour
+
+    monkeypatch.setattr(sys, "argv", [argv0, "demo"])
+    monkeypatch.setattr(shutil, "which", lambda name: on_path)
+    assert _tour.sqlops_command() == shown

@@ -6,6 +6,7 @@ import asyncio
 import json
 import sqlite3
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -184,7 +185,6 @@ def test_url_and_object_together_is_a_usage_error() -> None:
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("no_colon", "must look like 'pkg.module:attr'"),
         ("no_such_module_xyz:db", "cannot import no_such_module_xyz"),
         ("sqlops:__version__", "is a str; doctor inspects a sqlops.Database"),
     ],
@@ -194,6 +194,38 @@ def test_bad_object_is_one_error_line(spec: str, message: str) -> None:
     assert result.exit_code == 1
     assert result.stderr.startswith("error: ") and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_malformed_object_is_a_usage_error() -> None:
+    result = run("doctor", "--object", "app.db")
+    assert result.exit_code == 2
+    assert "must look like 'pkg.module:attr'" in result.stderr
+
+
+@pytest.mark.parametrize("url", ["postgresql://h:notaport/x", "garbage"])
+def test_a_malformed_url_is_one_line_naming_it(url: str) -> None:
+    for args in (("doctor", url), ("demo", "--url", url)):
+        result = run(*args)
+        assert result.exit_code == 1
+        assert result.stderr == f"error: not a database URL: {url!r} " + (
+            "(expected backend://user@host:port/database)\n"
+        )
+
+
+@pytest.mark.sqlite
+def test_a_sqlite_file_in_a_missing_directory_fails(tmp_path: Path) -> None:
+    code, report = doctor_json(f"sqlite:///{tmp_path}/missing/dir/x.db")
+    assert code == 1
+    reachable = next(c for c in report["checks"] if c["name"] == "reachable")
+    assert reachable["status"] == "fail" and "is not a directory" in reachable["detail"]
+
+
+@pytest.mark.postgresql
+def test_sqlops_own_asyncpg_pool_is_not_warned_about(servers: Any) -> None:
+    code, report = doctor_json(servers.url("postgresql").render_as_string(hide_password=False))
+    assert code == 0
+    pre_ping = next(c for c in report["checks"] if c["name"] == "pool pre-ping")
+    assert pre_ping["status"] == "ok" and "off by design" in pre_ping["detail"]
 
 
 async def test_a_check_that_stalls_fails_and_one_that_errors_warns() -> None:

@@ -34,7 +34,8 @@ async def test_aiosqlite_adapter_exposes_its_worker_queue_and_sqlite_connection(
         aio = adapter._connection  # SQLAlchemy's adapter wraps aiosqlite's Connection
         assert isinstance(aio._tx, queue.SimpleQueue)  # the worker thread's call queue
         assert isinstance(aio._connection, sqlite3.Connection)
-        assert _aiosqlite.queue_rollback(adapter) is True
+        done = _aiosqlite.queue_rollback(adapter)
+        assert done is not None and done.wait(5)  # the worker ran it
         _aiosqlite.interrupt(adapter)  # idle: a no-op, and it must not break the next call
         async with db.engine.connect() as conn:
             assert (await conn.exec_driver_sql("SELECT 1")).scalar_one() == 1
@@ -57,7 +58,7 @@ async def test_invalidate_fires_before_the_connection_is_closed(tmp_path: Path) 
 
 
 def test_queue_rollback_ignores_other_drivers() -> None:
-    assert _aiosqlite.queue_rollback(object()) is False
+    assert _aiosqlite.queue_rollback(object()) is None
     _aiosqlite.interrupt(object())  # nothing to interrupt: no error
 
 

@@ -96,3 +96,21 @@ def test_importing_sqlops_does_not_import_sqlalchemy() -> None:
     code = "import sys, sqlops, sqlops.audit; print('sqlalchemy' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.stdout.strip() == "False", done.stderr
+
+
+def test_public_classes_show_the_public_module() -> None:
+    shown = {name: getattr(sqlops, name) for name in sqlops.__all__}
+    for name, obj in shown.items():
+        if inspect.isclass(obj) and (issubclass(obj, BaseException) or name == "Database"):
+            assert obj.__module__ == "sqlops", name
+            assert repr(obj) == f"<class 'sqlops.{name}'>"
+
+
+def test_every_error_is_in_the_error_tree() -> None:
+    from sqlops import _errors
+
+    tree = _errors.__doc__ or ""
+    for name in sqlops.__all__:
+        obj = getattr(sqlops, name)
+        if inspect.isclass(obj) and issubclass(obj, sqlops.SqlopsError) and name != "SqlopsError":
+            assert name in tree or name in ("PoolTimeoutError", "NPlusOneError"), name

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+
 import pytest
 
 import sqlops
-from sqlops._url import SyncDriverError, resolve_url
+from sqlops._url import SyncDriverError, require_driver, resolve_url
 
 
 @pytest.mark.parametrize(
@@ -61,3 +64,32 @@ async def test_dialect_family(url: str, dialect: str) -> None:
 def test_lazy_loads_mode_is_validated() -> None:
     with pytest.raises(ValueError, match="lazy_loads"):
         sqlops.Database("sqlite://", lazy_loads="maybe")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "raw", ["garbage", "postgresql://h:notaport/x", "://nothing", "postgresql://u:pw@h:x/d"]
+)
+def test_text_that_is_not_a_url_is_one_line(raw: str) -> None:
+    with pytest.raises(sqlops.InvalidURLError, match=r"^not a database URL: ") as info:
+        resolve_url(raw)
+    assert "\n" not in str(info.value) and "pw" not in str(info.value)
+    assert isinstance(info.value, ValueError)
+
+
+def test_a_driver_that_is_not_installed_names_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delitem(sys.modules, "asyncpg", raising=False)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    for raw in ("postgresql://u@h/d", "postgres://u@h/d"):
+        with pytest.raises(sqlops.MissingDependencyError) as info:
+            sqlops.Database(raw)
+        assert str(info.value) == (
+            "postgresql+asyncpg:// needs the asyncpg driver: pip install 'sqlops[postgresql]'"
+        )
+        assert info.value.extra == "postgresql" and isinstance(info.value, ImportError)
+
+
+def test_a_driver_that_is_installed_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    require_driver(resolve_url("sqlite://"))
+    require_driver(resolve_url("postgresql://u@h/d"))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
 import textwrap
 import time
 from collections.abc import Iterator
@@ -14,15 +17,23 @@ from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.syntax import Syntax
 from rich.table import Table
+from sqlalchemy import inspect
 
 import sqlops
 from sqlops import Database, LazyLoadError, Repository, UniqueViolation
+from sqlops._errors import SqlopsError
 from sqlops._url import safe_url
 from sqlops.audit import check_source
 
 from ._models import DemoBase, Event, Team, User
 
 PEOPLE = 95
+
+
+class DemoTablesExistError(SqlopsError):
+    """The target database already has a table with a demo table's name."""
+
+
 BUGGY = """\
 async def remove_inactive(session: AsyncSession, users: list[User]) -> None:
     for user in users:
@@ -254,6 +265,11 @@ async def run_demo(url: str | None = None, *, rows: int = 100_000, console: Cons
     db = Database(url)
     path = sqlite_file(db)
     existed = path is None or path.exists()
+    try:
+        await _refuse_existing_tables(db)
+    except BaseException:
+        await db.dispose()
+        raise
     console.print(
         Panel.fit(
             f"[bold]sqlops {sqlops.__version__}[/] guided tour on [cyan]{safe_url(db.url)}[/]\n"
@@ -261,7 +277,6 @@ async def run_demo(url: str | None = None, *, rows: int = 100_000, console: Cons
         )
     )
     try:
-        await db.drop_all(DemoBase.metadata)  # leftovers of an interrupted run
         await Tour(db, console, rows).run()
     finally:
         try:
@@ -271,7 +286,38 @@ async def run_demo(url: str | None = None, *, rows: int = 100_000, console: Cons
             if not existed and path is not None:
                 _remove_sqlite_files(path)
     console.rule("[bold green]done", align="left")
-    console.print("  demo tables dropped. Next: `sqlops doctor`, then `sqlops migrate init`.")
+    command = escape(sqlops_command())
+    console.print(
+        f"  demo tables dropped. Next: `{command} doctor`, then `{command} migrate init`."
+    )
+
+
+def sqlops_command() -> str:
+    """How to run ``sqlops`` again: the path typed (``.venv/bin/sqlops``) when not on PATH."""
+    typed = sys.argv[0] if sys.argv else ""
+    if Path(typed).name != "sqlops" or os.sep not in typed:
+        return "sqlops"
+    on_path = shutil.which("sqlops")
+    if on_path is not None and Path(on_path).resolve() == Path(typed).resolve():
+        return "sqlops"
+    return typed
+
+
+async def _refuse_existing_tables(db: Database) -> None:
+    """Stop before touching a database that already has a table named like a demo one.
+
+    The demo drops its tables at the end; a table it did not create in this run may hold
+    someone's data (or be left by a demo that was killed), so it is never dropped.
+    """
+    async with db.engine.connect() as conn:
+        names = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
+    taken = sorted(names & set(DemoBase.metadata.tables))
+    if taken:
+        raise DemoTablesExistError(
+            f"{', '.join(taken)} already on {safe_url(db.url)}: the demo never drops tables "
+            "it did not create; drop them yourself if an earlier demo left them, "
+            "or give another database with --url"
+        )
 
 
 def _remove_sqlite_files(path: Path) -> None:

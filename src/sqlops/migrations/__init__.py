@@ -13,6 +13,15 @@ Needs Alembic (``pip install 'sqlops[cli]'``). The same functions drive
 ``sqlops migrate ...`` and the pytest plugin's ``sqlops_alembic`` schema.
 """
 
+from sqlops import MissingDependencyError  # via sqlops: shown as sqlops.MissingDependencyError
+
+try:
+    import alembic  # noqa: F401 - only to say which extra is missing
+except ModuleNotFoundError:  # pragma: no cover - tested in the bare-install check
+    raise MissingDependencyError(
+        "sqlops.migrations needs Alembic: pip install 'sqlops[cli]'", extra="cli", name="alembic"
+    ) from None
+
 from ._commands import (
     Revision,
     alembic_config,

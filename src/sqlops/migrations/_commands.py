@@ -170,6 +170,9 @@ def current(*, config: ConfigPath = None, url: str | URL | None = None) -> list[
     """The revision(s) the database is at (empty before the first upgrade)."""
     cfg = alembic_config(config, url=url)
     script = _require_directory(cfg)
+    settings = cfg.attributes.get(SETTINGS_KEY)
+    if settings is not None and _missing_sqlite_file(settings.database_url(url)):
+        return []  # connecting would create the file: a database that is not there is at base
     found: list[str] = []
 
     def record(rev: Any, context: Any) -> list[Any]:
@@ -179,6 +182,14 @@ def current(*, config: ConfigPath = None, url: str | URL | None = None) -> list[
     _run_env(cfg, script, record, dont_mutate=True)
     heads = set(script.get_heads())
     return [_describe(script, rev, rev in heads) for rev in found]
+
+
+def _missing_sqlite_file(url: URL) -> bool:
+    """True for a SQLite file URL whose file does not exist (yet)."""
+    database = url.database or ""
+    if url.get_backend_name() != "sqlite" or database in ("", ":memory:"):
+        return False
+    return not database.startswith("file:") and not Path(database).exists()
 
 
 def _describe(script: ScriptDirectory, rev: str, is_head: bool) -> Revision:

@@ -10,7 +10,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from sqlops._errors import DatabaseUnavailableError, SqlopsError
-from sqlops._url import dialect_family, resolve_url, safe_url
+from sqlops._url import dialect_family, require_driver, resolve_url, safe_url
 
 PREFIX = "sqlops_test_"
 
@@ -19,7 +19,11 @@ def _admin_url(url: URL) -> URL:
     """The URL to connect to while creating or dropping (not the database itself)."""
     if dialect_family(url) == "postgresql":
         return url.set(database="postgres")
-    return url.set(database=None)
+    # URL.set(database=None) keeps the database (None means "unchanged"): build it anew,
+    # so a URL naming a database that does not exist yet still reaches the server.
+    return URL.create(
+        url.drivername, url.username, url.password, url.host, url.port, None, url.query
+    )
 
 
 async def create_database(url: str | URL, name: str | None = None) -> URL:
@@ -52,10 +56,18 @@ async def drop_database(url: str | URL) -> None:
             await conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
 
 
+def _reason(exc: BaseException) -> str:
+    """The driver's own error in one line: no "(Background on this error at: ...)" link."""
+    cause = getattr(exc, "orig", None) or exc
+    lines = str(cause).strip().splitlines() or [""]
+    return f"{type(cause).__name__}: {lines[0]}".rstrip(": ")
+
+
 @asynccontextmanager
 async def _admin(url: URL, doing: str) -> AsyncIterator[AsyncConnection]:
     """An autocommit connection to the server of ``url``; failures name what and where."""
     admin = _admin_url(url)
+    require_driver(admin)
     engine = create_async_engine(admin, isolation_level="AUTOCOMMIT")
     try:
         async with engine.connect() as conn:
@@ -64,7 +76,7 @@ async def _admin(url: URL, doing: str) -> AsyncIterator[AsyncConnection]:
         raise
     except Exception as exc:
         raise DatabaseUnavailableError(
-            f"cannot {doing} on {safe_url(admin)}: {type(exc).__name__}: {exc}"
+            f"cannot {doing} on {safe_url(admin)}: {_reason(exc)}"
         ) from exc
     finally:
         await engine.dispose()
