@@ -51,6 +51,7 @@ from . import _httperrors
 from ._database import Database
 from ._errors import InvalidFilterError, SqlopsError
 from ._expressions import Search
+from ._fastapi_crud import crud_router
 from ._httperrors import error_body
 from ._params import (
     _MAX_ECHO,
@@ -411,6 +412,7 @@ __all__ = [
     "SEARCH_PARAM",
     "CursorParams",
     "PageParams",
+    "crud_router",
     "cursor_params",
     "database",
     "error_body",

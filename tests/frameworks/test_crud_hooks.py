@@ -98,7 +98,7 @@ async def test_etag_on_reads_and_if_match_on_patch(doc_client: httpx.AsyncClient
     assert (changed.status_code, changed.headers["etag"]) == (200, '"2"')
     stale = await doc_client.patch("/fw_docs/1", json={"title": "c"}, headers={"If-Match": '"1"'})
     assert stale.status_code == 412
-    assert stale.json() == {"detail": "the row was changed by someone else; fetch it again"}
+    assert stale.json() == {"detail": "the resource was changed by someone else; fetch it again"}
     assert (await doc_client.get("/fw_docs/1")).json()["title"] == "b"
     forged = await doc_client.patch("/fw_docs/1", json={"title": "d"}, headers={"If-Match": "x"})
     assert forged.status_code == 400

@@ -62,12 +62,8 @@ async def test_sqlmodel_endpoints(heroes: httpx.AsyncClient):
     assert (await heroes.delete("/fw_heroes/1")).status_code == 204
 
 
-async def test_sqlmodel_duplicate_names_the_field(
-    heroes: httpx.AsyncClient, backend: str, request: pytest.FixtureRequest
-):
-    if backend != "sqlite":  # the server names the constraint: fw_heroes_name_key, name
-        reason = "columns of server-named constraints: the constraints branch of wave 2"
-        request.applymarker(pytest.mark.xfail(strict=True, reason=reason))
+async def test_sqlmodel_duplicate_names_the_field(heroes: httpx.AsyncClient) -> None:
+    # on PostgreSQL and MariaDB the server names the constraint (fw_heroes_name_key, name)
     assert (await heroes.post("/fw_heroes", json={"name": "Rusty"})).status_code == 201
     duplicate = await heroes.post("/fw_heroes", json={"name": "Rusty"})
     assert duplicate.json() == {"detail": "name already exists", "field": "name"}
