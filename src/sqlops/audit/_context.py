@@ -13,9 +13,17 @@ import ast
 from collections.abc import Iterator
 
 from sqlops.audit._annotations import AnnotationReader
-from sqlops.audit._astutil import decorator_names, terminal
+from sqlops.audit._astutil import decorator_names, key, terminal
 from sqlops.audit._index import Binding, FunctionNode, Index, Scope
-from sqlops.audit._kinds import CONSTRUCTORS, FACTORY_PRODUCT, SESSIONS, Kind, lookup
+from sqlops.audit._kinds import (
+    ASYNC_TWIN,
+    CONSTRUCTORS,
+    FACTORY_PRODUCT,
+    IO_METHODS,
+    SESSIONS,
+    Kind,
+    lookup,
+)
 from sqlops.audit._project import Project, Provider
 
 NOTHING = object()
@@ -33,6 +41,7 @@ class FileContext(AnnotationReader):
         self.project = project
         self.uses_sqlops = any(q.split(".", 1)[0] == "sqlops" for q in self.index.imports.values())
         self._names: dict[tuple[int, str], Kind | object | None] = {}
+        self._awaited: dict[ast.AST, set[str]] | None = None
 
     def reset(self) -> None:
         """Forget cached answers once more project facts are known."""
@@ -94,14 +103,34 @@ class FileContext(AnnotationReader):
     def kind_in(self, node: ast.AST, scope: Scope) -> Kind | None:
         """Return the kind of ``node`` evaluated in ``scope``."""
         if isinstance(node, ast.Name):
-            return self.name_kind(node.id, scope)
+            return self._in_code(node, scope, self.name_kind(node.id, scope))
         if isinstance(node, ast.Attribute):
-            return self._attribute_kind(node, scope)
+            return self._in_code(node, scope, self._attribute_kind(node, scope))
         if isinstance(node, ast.Call):
             return self.call_kind(node, scope)
         if isinstance(node, ast.Await) and isinstance(node.value, ast.Call):
             return self._await_kind(node.value, scope)
         return None
+
+    def _in_code(self, node: ast.expr, scope: Scope, kind: Kind | None) -> Kind | None:
+        """Let the code overrule an annotation: ``await session.execute()`` is async."""
+        if kind not in ASYNC_TWIN:
+            return kind
+        if key(node) in self.awaited_receivers(scope.node):
+            return ASYNC_TWIN[kind]
+        return kind
+
+    def awaited_receivers(self, scope_node: ast.AST) -> set[str]:
+        """Return the spellings of receivers awaited for a database call in one scope."""
+        if self._awaited is None:
+            self._awaited = {}
+            for node in self.index.nodes(ast.Await):
+                call = node.value
+                if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute):
+                    if call.func.attr in IO_METHODS:
+                        owner = self.scope_of(node).node
+                        self._awaited.setdefault(owner, set()).add(key(call.func.value))
+        return self._awaited.get(scope_node, set())
 
     def name_kind(self, name: str, scope: Scope) -> Kind | None:
         """Resolve a bare name through the scope chain, then the project."""

@@ -16,6 +16,11 @@ from sqlops.audit._finding import Hit, Rule
 from sqlops.audit._kinds import CONNECTIONS, from_sqlalchemy
 from sqlops.audit._strings import injected
 
+_SCALARS = frozenset(
+    {"int", "float", "bool", "Decimal", "UUID", "date", "datetime", "time", "timedelta", "None"}
+)
+_WRAPPERS = frozenset({"Optional", "ClassVar", "Final", "Annotated", "Union"})
+
 
 def check(ctx: FileContext) -> Iterator[Hit]:
     """Flag dynamic strings passed to ``text()`` or ``exec_driver_sql()``."""
@@ -23,7 +28,7 @@ def check(ctx: FileContext) -> Iterator[Hit]:
         if not call.args or not _sql_sink(ctx, call):
             continue
         sql = call.args[0]
-        if injected(sql, ctx.scope_of(call), lambda value: _enum_member(ctx, value)):
+        if injected(sql, ctx.scope_of(call), lambda value: _typed_safe(ctx, value)):
             sink = terminal(call.func)
             yield Hit(
                 sql,
@@ -41,17 +46,54 @@ def _sql_sink(ctx: FileContext, call: ast.Call) -> bool:
     return name == "exec_driver_sql" and split is not None and ctx.kind(split[0]) in CONNECTIONS
 
 
-def _enum_member(ctx: FileContext, value: ast.expr) -> bool:
-    """Tell whether a value is an enum member (``self.value`` in an Enum, an Enum-typed param)."""
+def _typed_safe(ctx: FileContext, value: ast.expr) -> bool:
+    """Tell whether the code types a value as one that cannot carry SQL.
+
+    Enum members (``self.value`` in an Enum, an Enum-typed parameter), parameters
+    annotated ``int``/``float``/``bool``/``UUID``/dates, and class constants such
+    as ``cls._threshold: ClassVar[float] = 0.5``.
+    """
     base = value.value if isinstance(value, ast.Attribute) else value
     if not isinstance(base, ast.Name):
         return False
     scope = ctx.scope_of(value)
     cls = ctx.self_class(base.id, scope)
     if cls is not None:
-        return _is_enum(ctx, cls.name)
+        if _is_enum(ctx, cls.name):
+            return True
+        return isinstance(value, ast.Attribute) and _constant_attribute(cls, value.attr)
     annotation = ctx.param_annotation(base.id, scope)
-    return annotation is not None and _is_enum(ctx, terminal(annotation))
+    if annotation is None:
+        return False
+    if isinstance(value, ast.Name) and _scalar_type(annotation):
+        return True
+    return _is_enum(ctx, terminal(annotation))
+
+
+def _scalar_type(annotation: ast.expr) -> bool:
+    if isinstance(annotation, ast.BinOp):  # int | None
+        return _scalar_type(annotation.left) and _scalar_type(annotation.right)
+    if isinstance(annotation, ast.Subscript) and terminal(annotation.value) in _WRAPPERS:
+        inner = annotation.slice
+        items = inner.elts if isinstance(inner, ast.Tuple) else [inner]
+        return all(_scalar_type(i) for i in items)
+    if isinstance(annotation, ast.Constant):
+        return annotation.value is None
+    return terminal(annotation) in _SCALARS
+
+
+def _constant_attribute(cls: ast.ClassDef, attr: str) -> bool:
+    """Tell whether a class body binds ``attr`` to a number/bool, or annotates it so."""
+    for stmt in cls.body:
+        if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+            if stmt.target.id == attr:
+                return _scalar_type(stmt.annotation)
+        elif isinstance(stmt, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == attr for t in stmt.targets
+        ):
+            value = stmt.value
+            return isinstance(value, ast.Constant) and isinstance(value.value, (int, float))
+    return False
 
 
 def _is_enum(ctx: FileContext, class_name: str) -> bool:
