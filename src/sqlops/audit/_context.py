@@ -27,6 +27,19 @@ from sqlops.audit._kinds import (
 from sqlops.audit._project import Project, Provider
 
 NOTHING = object()
+_CM_WRAPPERS = frozenset({"asynccontextmanager", "contextmanager"})
+
+
+def _names_function(binding: Binding) -> bool:
+    """Tell whether a binding names a function: a def, an import, ``asynccontextmanager(f)``."""
+    if binding.how in ("import", "def"):
+        return True
+    value = binding.value
+    return (
+        binding.how == "assign"
+        and isinstance(value, ast.Call)
+        and terminal(value.func) in _CM_WRAPPERS
+    )
 _CALL_WRAPPERS = frozenset({"Depends", "Security", "Provide"})
 
 
@@ -343,7 +356,7 @@ class FileContext(AnnotationReader):
         """Return what a called (or injected) function provides, if it is a known provider."""
         if isinstance(func, ast.Name):
             found = self._lookup(func.id, scope)
-            if found is None or not all(b.how in ("import", "def") for b in found[1]):
+            if found is None or not all(_names_function(b) for b in found[1]):
                 return None  # a builtin, or a local value
             name = func.id
             for binding in found[1]:

@@ -18,6 +18,7 @@ from sqlops.audit._project import Project, Provider
 
 _COLLECTIONS = frozenset({"list", "List", "set", "Set", "frozenset", "FrozenSet", "Sequence"})
 _PROPERTIES = frozenset({"property", "cached_property"})
+_CM_WRAPPERS = frozenset({"asynccontextmanager", "contextmanager"})
 
 
 def learn(contexts: Iterable[FileContext], project: Project) -> None:
@@ -93,6 +94,22 @@ def _learn_providers(ctx: FileContext, project: Project) -> None:
         facts.learn(func.name, provider)  # an unknown one poisons the name: precision
         if "fixture" in decorator_names(func):
             project.fixtures.learn(_fixture_name(func), kind)
+    _learn_wrapped_providers(ctx, project)
+
+
+def _learn_wrapped_providers(ctx: FileContext, project: Project) -> None:
+    """Learn ``get_ctx = asynccontextmanager(get_session)``: a provider made by assignment."""
+    for name, bindings in ctx.index.module.bindings.items():
+        if len(bindings) != 1 or bindings[0].how != "assign":
+            continue
+        value = bindings[0].value
+        if not isinstance(value, ast.Call) or terminal(value.func) not in _CM_WRAPPERS:
+            continue
+        if len(value.args) != 1 or not isinstance(value.args[0], ast.Name):
+            continue
+        wrapped = project.provider(value.args[0].id)
+        if wrapped is not None and wrapped.is_generator:
+            project.functions.learn(name, wrapped)
 
 
 def _fixture_name(func: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
