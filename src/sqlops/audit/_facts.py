@@ -19,6 +19,7 @@ from sqlops.audit._project import Project, Provider
 _COLLECTIONS = frozenset({"list", "List", "set", "Set", "frozenset", "FrozenSet", "Sequence"})
 _PROPERTIES = frozenset({"property", "cached_property"})
 _CM_WRAPPERS = frozenset({"asynccontextmanager", "contextmanager"})
+_RELATIONSHIPS = frozenset({"relationship", "Relationship"})
 
 
 def learn(contexts: Iterable[FileContext], project: Project) -> None:
@@ -142,6 +143,8 @@ def _learn_classes(ctx: FileContext, project: Project) -> None:
             elif (kind := _property_kind(ctx, cls, name)) is not None:
                 facts.attrs.learn(name, kind)
         project.collections.update((cls.name, a) for a in _collection_attrs(ctx, cls))
+        for attr, strategy in _relationship_attrs(cls):
+            project.relationships.learn(f"{cls.name}.{attr}", strategy)
     for found in ctx.index.self_attrs:
         value = ctx.binding_kind(found.binding, found.scope)
         if value is not NOTHING:
@@ -188,6 +191,50 @@ def _is_collection(annotation: ast.expr, value: ast.expr | None, *, mapped: bool
         return _is_collection(annotation.slice, None, mapped=True)
     is_relationship = isinstance(value, ast.Call) and terminal(value.func) == "Relationship"
     return base in _COLLECTIONS and (mapped or is_relationship)
+
+
+def _relationship_attrs(cls: ast.ClassDef) -> Iterable[tuple[str, str]]:
+    """Yield ``(attr, loader strategy)`` for each relationship a class body declares."""
+    for stmt in cls.body:
+        if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+            targets, value = [stmt.target], stmt.value
+        elif isinstance(stmt, ast.Assign):
+            targets, value = [t for t in stmt.targets if isinstance(t, ast.Name)], stmt.value
+        else:
+            continue
+        if not isinstance(value, ast.Call) or terminal(value.func) not in _RELATIONSHIPS:
+            continue
+        strategy = _lazy(value)
+        for target in targets:
+            if isinstance(target, ast.Name):
+                yield target.id, strategy
+
+
+def _lazy(call: ast.Call) -> str:
+    """Return ``relationship(lazy=...)`` (SQLModel: ``sa_relationship_kwargs``); ``?`` if unread."""
+    for keyword in call.keywords:
+        value = keyword.value
+        if keyword.arg == "sa_relationship_kwargs":
+            if not isinstance(value, ast.Dict):
+                return "?"
+            for k, v in zip(value.keys, value.values, strict=True):
+                if k is None:
+                    return "?"
+                if isinstance(k, ast.Constant) and k.value == "lazy":
+                    return _constant_strategy(v)
+        elif keyword.arg == "lazy":
+            return _constant_strategy(value)
+        elif keyword.arg is None:
+            return "?"  # **kwargs: cannot tell
+    return "select"
+
+
+def _constant_strategy(value: ast.expr) -> str:
+    if isinstance(value, ast.Constant):
+        if value.value is True:
+            return "select"
+        return str(value.value) if isinstance(value.value, str) else "?"
+    return "?"
 
 
 def _uselist(value: ast.expr | None) -> bool | None:

@@ -46,6 +46,9 @@ class Facts(Generic[T]):
     def __contains__(self, name: str) -> bool:
         return name in self._facts
 
+    def __len__(self) -> int:
+        return len(self._facts)
+
 
 @dataclass
 class ClassFacts:
@@ -66,6 +69,7 @@ class Project:
         self.fixtures: Facts[Kind] = Facts()
         self.classes: dict[str, ClassFacts] = {}
         self.collections: set[tuple[str, str]] = set()
+        self.relationships: Facts[str] = Facts()  # "Class.attr" -> loader strategy
         self.dependencies: set[str] = set()
 
     def value(self, name: str) -> Kind | None:
@@ -83,6 +87,23 @@ class Project:
         never mistaken for some class's ``def next(self) -> Engine``.
         """
         return (self.methods if method else self.functions).get(name) if name else None
+
+    def relationship(self, class_name: str, attr: str) -> str | None:
+        """Return the loader strategy of ``Class.attr`` (``"select"`` = lazy), bases included."""
+        seen: set[str] = set()
+        pending = [class_name]
+        while pending:
+            name = pending.pop(0)
+            if name in seen:
+                continue
+            seen.add(name)
+            found = f"{name}.{attr}"
+            if found in self.relationships:
+                return self.relationships.get(found)
+            facts = self.classes.get(name)
+            if facts is not None:
+                pending.extend(sorted(facts.bases))
+        return None
 
     def class_facts(self, name: str) -> ClassFacts:
         """Return (creating) the facts of a class."""

@@ -1,0 +1,272 @@
+"""SQA014: a lazy relationship read in async code on an object loaded without it.
+
+``user = await db.get(User, 1)`` then ``user.addresses`` is an implicit query, and
+an ``AsyncSession`` cannot run one behind an attribute access: it raises
+``MissingGreenlet: greenlet_spawn has not been called; can't call await_only()
+here`` — usually in production, on the first code path that touches the
+relationship. Load it with the statement (``selectinload(User.addresses)``), declare
+it eager (``lazy="selectin"``), or await it (``await user.awaitable_attrs.addresses``).
+
+Precision first: flagged only when the code proves it. The relationship is declared
+in a scanned model with the default lazy loading; the object comes from an
+``AsyncSession`` in the same ``async def`` (``get()``, ``scalar()``,
+``scalars(...).first()/one()/all()``, iterating a result) from a ``select(Model)``
+whose every option the audit can read and none of which names the relationship;
+and the object is not refreshed or rebound before the access. Code in nested
+functions and lambdas (handed to ``run_sync``) is left alone.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sqlops.audit._astutil import method_call, terminal, walk_local
+from sqlops.audit._context import FileContext
+from sqlops.audit._finding import Hit, Rule
+from sqlops.audit._index import Scope
+from sqlops.audit._kinds import Kind
+
+_LAZY = frozenset({"select"})
+_ONE = frozenset({"first", "one", "one_or_none", "scalar_one", "scalar_one_or_none", "scalar"})
+_MANY = frozenset({"all", "fetchall", "unique", "scalars"})
+_STATEMENT_STEPS = frozenset(
+    {
+        "where",
+        "filter",
+        "filter_by",
+        "order_by",
+        "limit",
+        "offset",
+        "join",
+        "outerjoin",
+        "execution_options",
+        "distinct",
+        "group_by",
+        "having",
+        "with_for_update",
+        "options",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Load:
+    """Say what one load site gives: the model class and the relationships it names."""
+
+    model: str
+    named: frozenset[str]
+    many: bool
+    rows: bool = False  # ``execute()`` results hold rows, not objects, until ``scalars()``
+
+
+def check(ctx: FileContext) -> Iterator[Hit]:
+    """Flag lazy relationship reads on objects loaded through an AsyncSession."""
+    if not ctx.project.relationships:
+        return
+    for function in ctx.index.nodes(ast.AsyncFunctionDef):
+        yield from _function(ctx, function)
+
+
+def _function(ctx: FileContext, function: ast.AsyncFunctionDef) -> Iterator[Hit]:
+    scope = ctx.index.scopes[function]
+    local = list(walk_local(function))
+    for name, bindings in scope.bindings.items():
+        if len(bindings) != 1:
+            continue
+        load = _binding_load(ctx, bindings[0], scope)
+        if load is None or _refreshed(local, name):
+            continue
+        for node in local:
+            if not (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == name
+                and isinstance(node.ctx, ast.Load)
+                and node.attr not in load.named
+            ):
+                continue
+            strategy = ctx.project.relationship(load.model, node.attr)
+            if strategy in _LAZY:
+                yield _hit(node, name, load.model)
+                break
+
+
+def _hit(node: ast.Attribute, name: str, model: str) -> Hit:
+    return Hit(
+        node,
+        f"`{name}.{node.attr}` is a lazy relationship of {model} that the statement loading "
+        f"`{name}` did not load: reading it in async code raises MissingGreenlet",
+        f"add `.options(selectinload({model}.{node.attr}))` to the statement, or "
+        f"`await {name}.awaitable_attrs.{node.attr}`",
+    )
+
+
+def _binding_load(ctx: FileContext, binding: object, scope: Scope) -> Load | None:
+    how = getattr(binding, "how", "")
+    value = getattr(binding, "value", None)
+    if value is None:
+        return None
+    if how not in ("assign", "annot", "for"):
+        return None
+    load = _value_load(ctx, value, scope)
+    if load is None or load.rows or load.many != (how == "for"):
+        return None
+    return load
+
+
+def _value_load(ctx: FileContext, value: ast.expr, scope: Scope, depth: int = 0) -> Load | None:
+    """Read ``await s.get(M, pk)``, ``(await s.scalars(stmt)).first()``, ``result.scalars()``."""
+    if depth > 3:
+        return None
+    if isinstance(value, ast.Await):
+        return _awaited_load(ctx, value.value, scope)
+    if isinstance(value, ast.Name):
+        bindings = scope.bindings.get(value.id, [])
+        if len(bindings) == 1 and bindings[0].how == "assign" and bindings[0].value is not None:
+            return _value_load(ctx, bindings[0].value, scope, depth + 1)
+        return None
+    split = method_call(value)
+    if split is None or split[1] not in _ONE | _MANY:
+        return None
+    inner = _value_load(ctx, split[0], scope, depth + 1)
+    if inner is None or not inner.many:
+        return None
+    method = split[1]
+    if inner.rows:
+        if method == "scalars":
+            return Load(inner.model, inner.named, many=True)
+        if method in ("scalar_one", "scalar_one_or_none", "scalar"):
+            return Load(inner.model, inner.named, many=False)
+        return inner if method == "unique" else None
+    return Load(inner.model, inner.named, many=method in _MANY)
+
+
+def _awaited_load(ctx: FileContext, call: ast.expr, scope: Scope) -> Load | None:
+    split = method_call(call)
+    if split is None or not isinstance(call, ast.Call) or not call.args:
+        return None
+    if ctx.kind_in(split[0], scope) is not Kind.ASYNC_SESSION:
+        return None
+    method = split[1]
+    if method in ("get", "get_one"):
+        model = call.args[0]
+        if not isinstance(model, ast.Name):
+            return None
+        named: frozenset[str] | None = frozenset()
+        for keyword in call.keywords:
+            if keyword.arg == "options":
+                named = _named(keyword.value)
+            elif keyword.arg not in ("with_for_update", "populate_existing"):
+                return None
+        return Load(model.id, named, many=False) if named is not None else None
+    if method in ("scalars", "scalar", "execute", "stream_scalars"):
+        statement = _statement(call.args[0], scope)
+        if statement is None:
+            return None
+        many = method != "scalar"
+        return Load(statement.model, statement.named, many, rows=method == "execute")
+    return None
+
+
+def _statement(expr: ast.expr, scope: Scope) -> Load | None:
+    """Read ``select(M).where(...).options(...)``, also built over several assignments."""
+    if not isinstance(expr, ast.Name):
+        chain = _chain(expr)
+        if chain is None or isinstance(chain[0], ast.Name):
+            return None
+        return Load(chain[0], chain[1], many=True)
+    bindings = scope.bindings.get(expr.id, [])
+    if not bindings or any(b.how != "assign" or b.value is None for b in bindings):
+        return None
+    models: set[str] = set()
+    named: set[str] = set()
+    for binding in bindings:
+        assert binding.value is not None
+        chain = _chain(binding.value)
+        if chain is None:
+            return None
+        root, found = chain
+        if isinstance(root, ast.Name):
+            if root.id != expr.id:
+                return None  # stmt = base.where(...): a statement from elsewhere
+        else:
+            models.add(root)
+        named |= found
+    return Load(models.pop(), frozenset(named), many=True) if len(models) == 1 else None
+
+
+def _chain(expr: ast.expr) -> tuple[str | ast.Name, frozenset[str]] | None:
+    """Split a statement chain into its root (a ``select(M)``'s model, or a name) and options."""
+    named: set[str] = set()
+    node = expr
+    while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        if node.func.attr not in _STATEMENT_STEPS:
+            return None
+        if node.func.attr == "options":
+            found = _named_all(node.args)
+            if found is None or node.keywords:
+                return None
+            named |= found
+        node = node.func.value
+    if isinstance(node, ast.Name):
+        return node, frozenset(named)
+    if not isinstance(node, ast.Call) or terminal(node.func) != "select":
+        return None
+    if len(node.args) != 1 or not isinstance(node.args[0], ast.Name):
+        return None
+    return node.args[0].id, frozenset(named)
+
+
+def _named_all(options: list[ast.expr]) -> set[str] | None:
+    found: set[str] = set()
+    for option in options:
+        names = _named(option)
+        if names is None:
+            return None
+        found |= names
+    return found
+
+
+def _named(option: ast.expr) -> frozenset[str] | None:
+    """Return the relationship names a loader option mentions; ``None`` if it cannot be read."""
+    if isinstance(option, (ast.List, ast.Tuple)):
+        found = _named_all(list(option.elts))
+        return frozenset(found) if found is not None else None
+    if not isinstance(option, ast.Call):
+        return None  # *opts, a variable, a helper's result: cannot tell
+    names: set[str] = set()
+    for node in ast.walk(option):
+        if isinstance(node, ast.Starred):
+            return None
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return None  # "*" wildcards and string paths
+        if isinstance(node, ast.Attribute):
+            names.add(node.attr)
+        if isinstance(node, ast.Call) and not isinstance(node.func, (ast.Name, ast.Attribute)):
+            return None
+    return frozenset(names)
+
+
+def _refreshed(local: list[ast.AST], name: str) -> bool:
+    """Tell whether the object is refreshed, expired or handed to ``run_sync``/``merge``."""
+    for node in local:
+        split = method_call(node)
+        if split is None or not isinstance(node, ast.Call):
+            continue
+        if split[1] in ("refresh", "run_sync", "merge", "expire", "expunge"):
+            args = [*node.args, *(k.value for k in node.keywords)]
+            if any(isinstance(a, ast.Name) and a.id == name for a in args):
+                return True
+    return False
+
+
+RULE = Rule(
+    code="SQA014",
+    name="lazy-load-in-async",
+    summary="A lazy relationship read in async code on an object loaded without it",
+    fix="eager-load it: `.options(selectinload(Model.rel))`, or `await obj.awaitable_attrs.rel`",
+    check=check,
+    doc=__doc__ or "",
+)
