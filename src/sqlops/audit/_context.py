@@ -40,6 +40,8 @@ def _names_function(binding: Binding) -> bool:
         and isinstance(value, ast.Call)
         and terminal(value.func) in _CM_WRAPPERS
     )
+
+
 _CALL_WRAPPERS = frozenset({"Depends", "Security", "Provide"})
 
 
@@ -139,10 +141,10 @@ class FileContext(AnnotationReader):
             self._awaited = {}
             for node in self.index.nodes(ast.Await):
                 call = node.value
-                if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute):
-                    if call.func.attr in IO_METHODS:
-                        owner = self.scope_of(node).node
-                        self._awaited.setdefault(owner, set()).add(key(call.func.value))
+                func = call.func if isinstance(call, ast.Call) else None
+                if isinstance(func, ast.Attribute) and func.attr in IO_METHODS:
+                    owner = self.scope_of(node).node
+                    self._awaited.setdefault(owner, set()).add(key(func.value))
         return self._awaited.get(scope_node, set())
 
     def name_kind(self, name: str, scope: Scope) -> Kind | None:

@@ -11,7 +11,7 @@ import ast
 from collections.abc import Iterable
 
 from sqlops.audit._annotations import parse_annotation
-from sqlops.audit._astutil import decorator_names, terminal
+from sqlops.audit._astutil import constant_attributes, decorator_names, terminal
 from sqlops.audit._context import NOTHING, FileContext
 from sqlops.audit._kinds import Kind
 from sqlops.audit._project import Project, Provider
@@ -143,6 +143,7 @@ def _learn_classes(ctx: FileContext, project: Project) -> None:
             elif (kind := _property_kind(ctx, cls, name)) is not None:
                 facts.attrs.learn(name, kind)
         project.collections.update((cls.name, a) for a in _collection_attrs(ctx, cls))
+        project.constants.update((cls.name, a) for a in constant_attributes(cls))
         for attr, strategy in _relationship_attrs(cls):
             project.relationships.learn(f"{cls.name}.{attr}", strategy)
     for found in ctx.index.self_attrs:

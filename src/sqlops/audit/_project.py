@@ -70,6 +70,7 @@ class Project:
         self.classes: dict[str, ClassFacts] = {}
         self.collections: set[tuple[str, str]] = set()
         self.relationships: Facts[str] = Facts()  # "Class.attr" -> loader strategy
+        self.constants: set[tuple[str, str]] = set()  # class attributes typed as numbers
         self.dependencies: set[str] = set()
 
     def value(self, name: str) -> Kind | None:
@@ -104,6 +105,19 @@ class Project:
             if facts is not None:
                 pending.extend(sorted(facts.bases))
         return None
+
+    def lineage(self, class_name: str) -> list[str]:
+        """Return a class and its known base classes, nearest first."""
+        seen: list[str] = []
+        pending = [class_name]
+        while pending:
+            name = pending.pop(0)
+            if name not in seen:
+                seen.append(name)
+                facts = self.classes.get(name)
+                if facts is not None:
+                    pending.extend(sorted(facts.bases))
+        return seen
 
     def class_facts(self, name: str) -> ClassFacts:
         """Return (creating) the facts of a class."""

@@ -80,9 +80,9 @@ def _blocking(ctx: FileContext, call: ast.Call) -> str | None:
         if isinstance(kind, Kind) and kind in SYNC_EXECUTORS:
             return f"`{key(split[0])}.{split[1]}()` on a sync {kind.value}"
         return None
-    if split is not None and split[1] in ("connect", "begin"):
-        if ctx.kind(split[0]) is Kind.SYNC_ENGINE:
-            return f"`{key(split[0])}.{split[1]}()` on a sync Engine"
+    connects = split is not None and split[1] in ("connect", "begin")
+    if connects and split is not None and ctx.kind(split[0]) is Kind.SYNC_ENGINE:
+        return f"`{key(split[0])}.{split[1]}()` on a sync Engine"
     return None
 
 

@@ -53,8 +53,8 @@ def check(ctx: FileContext) -> Iterator[Hit]:
         name = f"{ast.unparse(split[0])}.{split[1]}()"
         yield Hit(
             call,
-            f"`{name}` runs on every iteration: one round trip (and, for commit, one "
-            "transaction) per item, and a failure halfway leaves the loop half-applied",
+            f"`{name}` runs on every iteration: one transaction (and durable write) per "
+            "item, and a failure halfway leaves the loop half-applied",
             f"move `{name}` after the loop (use `add_all()` or a bulk insert for many rows)",
         )
 

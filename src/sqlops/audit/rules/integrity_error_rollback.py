@@ -108,7 +108,11 @@ def _next_iteration(ctx: FileContext, node: ast.Try, handler: ast.ExceptHandler)
         return
     for n in body:
         split = method_call(n)
-        if split is None or split[1] not in ("commit", "flush") or ctx.kind(split[0]) not in SESSIONS:
+        if (
+            split is None
+            or split[1] not in ("commit", "flush")
+            or ctx.kind(split[0]) not in SESSIONS
+        ):
             continue
         if _opened_in(loop, split[0]):
             return
@@ -143,9 +147,9 @@ def _enclosing_loop(ctx: FileContext, node: ast.AST) -> ast.AST | None:
 def _opened_in(loop: ast.AST, session: ast.expr) -> bool:
     """Tell whether the loop opens a fresh session each iteration."""
     for n in walk_local(loop):
-        if isinstance(n, ast.withitem) and n.optional_vars is not None:
-            if key(n.optional_vars) == key(session):
-                return True
+        bound = n.optional_vars if isinstance(n, ast.withitem) else None
+        if bound is not None and key(bound) == key(session):
+            return True
         if isinstance(n, ast.Assign) and any(key(t) == key(session) for t in n.targets):
             return True
     return False

@@ -83,9 +83,7 @@ def _joined_collection(ctx: FileContext, call: ast.Call) -> ast.Call | None:
     return None
 
 
-def _statement_names(
-    ctx: FileContext, call: ast.Call, local: list[ast.AST]
-) -> set[ast.AST | str]:
+def _statement_names(ctx: FileContext, call: ast.Call, local: list[ast.AST]) -> set[ast.AST | str]:
     """Return the expressions and names that end up holding the option.
 
     Follows the option through lists (``opts.append(joinedload(...))``,
@@ -97,8 +95,8 @@ def _statement_names(
             found.update(_assigned(ancestor))
             break
         found.add(ancestor)
-    assigns = [n for n in local if isinstance(n, (ast.Assign, ast.AnnAssign, ast.AugAssign))]
-    assigns += [n for n in local if isinstance(n, ast.Expr)]
+    statements = (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Expr)
+    assigns: list[ast.stmt] = [n for n in local if isinstance(n, statements)]
     for _ in range(4):
         grown = set(found)
         for stmt in assigns:

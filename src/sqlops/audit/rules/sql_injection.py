@@ -10,16 +10,11 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from sqlops.audit._astutil import method_call, terminal
+from sqlops.audit._astutil import constant_attribute, method_call, scalar_type, terminal
 from sqlops.audit._context import FileContext
 from sqlops.audit._finding import Hit, Rule
 from sqlops.audit._kinds import CONNECTIONS, from_sqlalchemy
 from sqlops.audit._strings import injected
-
-_SCALARS = frozenset(
-    {"int", "float", "bool", "Decimal", "UUID", "date", "datetime", "time", "timedelta", "None"}
-)
-_WRAPPERS = frozenset({"Optional", "ClassVar", "Final", "Annotated", "Union"})
 
 
 def check(ctx: FileContext) -> Iterator[Hit]:
@@ -61,39 +56,20 @@ def _typed_safe(ctx: FileContext, value: ast.expr) -> bool:
     if cls is not None:
         if _is_enum(ctx, cls.name):
             return True
-        return isinstance(value, ast.Attribute) and _constant_attribute(cls, value.attr)
+        return isinstance(value, ast.Attribute) and _class_constant(ctx, cls, value.attr)
     annotation = ctx.param_annotation(base.id, scope)
     if annotation is None:
         return False
-    if isinstance(value, ast.Name) and _scalar_type(annotation):
+    if isinstance(value, ast.Name) and scalar_type(annotation):
         return True
     return _is_enum(ctx, terminal(annotation))
 
 
-def _scalar_type(annotation: ast.expr) -> bool:
-    if isinstance(annotation, ast.BinOp):  # int | None
-        return _scalar_type(annotation.left) and _scalar_type(annotation.right)
-    if isinstance(annotation, ast.Subscript) and terminal(annotation.value) in _WRAPPERS:
-        inner = annotation.slice
-        items = inner.elts if isinstance(inner, ast.Tuple) else [inner]
-        return all(_scalar_type(i) for i in items)
-    if isinstance(annotation, ast.Constant):
-        return annotation.value is None
-    return terminal(annotation) in _SCALARS
-
-
-def _constant_attribute(cls: ast.ClassDef, attr: str) -> bool:
-    """Tell whether a class body binds ``attr`` to a number/bool, or annotates it so."""
-    for stmt in cls.body:
-        if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
-            if stmt.target.id == attr:
-                return _scalar_type(stmt.annotation)
-        elif isinstance(stmt, ast.Assign) and any(
-            isinstance(t, ast.Name) and t.id == attr for t in stmt.targets
-        ):
-            value = stmt.value
-            return isinstance(value, ast.Constant) and isinstance(value.value, (int, float))
-    return False
+def _class_constant(ctx: FileContext, cls: ast.ClassDef, attr: str) -> bool:
+    """Tell whether ``attr`` is a number on the class or one of its scanned bases."""
+    if constant_attribute(cls, attr):
+        return True
+    return any((name, attr) in ctx.project.constants for name in ctx.project.lineage(cls.name))
 
 
 def _is_enum(ctx: FileContext, class_name: str) -> bool:
