@@ -117,3 +117,36 @@ def test_non_utf8_file_is_a_syntax_error(tmp_path: Path) -> None:
     (tmp_path / "latin.py").write_bytes(b"x = '\xe9'\n")
     with pytest.raises(SyntaxError, match="not UTF-8"):
         check_paths([tmp_path])
+
+
+NEWER_SYNTAX = """\
+from sqlalchemy.ext.asyncio import AsyncSession
+type Rows = list[int]
+type Pair[T] = tuple[T, T]
+class Repository[M: object](Base):
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+    async def drop(self, obj: M) -> None:
+        try:
+            self.session.delete(obj)
+        except ValueError, TypeError:
+            pass
+def first[T](items: list[T]) -> T:
+    return items[0]
+"""
+
+
+def test_newer_syntax_is_still_checked() -> None:
+    """3.12 ``type``/generics and 3.14 ``except A, B:`` are read on any supported Python."""
+    found = check_source(NEWER_SYNTAX, "app/repo.py")
+    assert [(f.code, f.line, f.column) for f in found] == [("SQA001", 9, 13)]
+
+
+def test_newer_syntax_in_a_tree(tmp_path: Path) -> None:
+    (tmp_path / "repo.py").write_text(NEWER_SYNTAX)
+    assert [f.line for f in check_paths([tmp_path])] == [9]
+
+
+def test_a_rewrite_never_hides_a_real_syntax_error() -> None:
+    with pytest.raises(SyntaxError):
+        check_source("type X = \ndef broken(:\n")

@@ -75,11 +75,12 @@ def check_source(
 ) -> list[Finding]:
     """Check one module's source text and return its findings, sorted.
 
-    A source that does not parse raises `SyntaxError`.
+    A source that does not parse raises `SyntaxError` (syntax newer than this
+    Python — ``type`` statements, generics, ``except A, B:`` — is read anyway).
     """
     rules = select_rules(select, ignore)
     project = Project()
-    ctx = FileContext(path, text, ast.parse(text, filename=path), project)
+    ctx = FileContext(path, text, parse(text, path), project)
     learn([ctx], project)
     return sorted(_check(ctx, rules), key=Finding.sort_key)
 
@@ -162,10 +163,46 @@ def _parse(file: Path, project: Project) -> FileContext:
     except UnicodeDecodeError as error:
         raise SyntaxError(f"not UTF-8: {error}", (str(file), 1, 1, "")) from error
     try:
-        tree = ast.parse(text, filename=str(file))
+        tree = parse(text, str(file))
     except (ValueError, RecursionError) as error:  # null bytes, absurd nesting
         raise SyntaxError(str(error), (str(file), 1, 1, "")) from error
     return FileContext(str(file), text, tree, project)
+
+
+def parse(text: str, filename: str) -> ast.Module:
+    """Parse with this Python; on failure, retry with newer syntax rewritten line for line.
+
+    Python 3.12 ``type X = ...`` statements and ``class C[T]:``/``def f[T]()``
+    generics, and 3.14 ``except A, B:``, are rewritten into forms this Python
+    reads (``X = ...``, ``class C:``, ``except (A, B):``) without moving any line,
+    so the file is still checked and findings keep their line numbers. The
+    original `SyntaxError` is raised if the rewrite does not parse either.
+    """
+    try:
+        return ast.parse(text, filename=filename)
+    except SyntaxError as error:
+        rewritten = downlevel(text)
+        if rewritten == text:
+            raise
+        try:
+            return ast.parse(rewritten, filename=filename)
+        except SyntaxError:
+            raise error from None
+
+
+_TYPE_STATEMENT = re.compile(r"^(\s*)type\s+([A-Za-z_]\w*)\s*(?:\[[^=]*\])?\s*=", re.MULTILINE)
+_GENERIC_DEF = re.compile(
+    r"^(\s*(?:async\s+)?(?:def|class)\s+[A-Za-z_]\w*)\[(?:[^\[\]]|\[[^\[\]]*\])*\]",
+    re.MULTILINE,
+)
+_EXCEPT_TUPLE = re.compile(r"^(\s*except\*?\s+)(?!\()([^:\n#]+,[^:\n#]+?)(\s*):", re.MULTILINE)
+
+
+def downlevel(text: str) -> str:
+    """Rewrite 3.12/3.14-only syntax into older syntax, keeping every line where it is."""
+    text = _TYPE_STATEMENT.sub(r"\1\2 =", text)
+    text = _GENERIC_DEF.sub(r"\1", text)
+    return _EXCEPT_TUPLE.sub(r"\1(\2)\3:", text)
 
 
 def _check(ctx: FileContext, rules: Sequence[Rule]) -> Iterator[Finding]:
