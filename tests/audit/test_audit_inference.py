@@ -20,6 +20,18 @@ def flagged(body: str) -> bool:
 
 
 ASYNC = {
+    "untyped, but awaited for flush() in the same function (issue 13)": """
+        async def save(session, obj, other):
+            session.add(obj)
+            await session.flush()
+            session.delete(other)
+    """,
+    "annotated sync Session, but awaited (code beats annotation)": """
+        from sqlalchemy.orm import Session
+        async def save(session: Session, obj, stmt):
+            await session.execute(stmt)
+            session.delete(obj)
+    """,
     "Optional annotation": """
         from typing import Optional
         async def f(db: Optional[AsyncSession], x):
@@ -150,6 +162,23 @@ def test_recognises_async_sessions(body: str) -> None:
 
 
 UNKNOWN = {
+    "untyped, awaited only for methods other libraries have too": """
+        async def save(conn, x):
+            await conn.execute("INSERT ...")
+            await conn.commit()  # aiosqlite, psycopg and asyncpg look like this
+            conn.delete(x)
+    """,
+    "aiohttp session awaited for get()": """
+        async def fetch(session, url):
+            await session.get(url)
+            session.delete(url)
+    """,
+    "awaited for flush() in another function only": """
+        async def save(session):
+            await session.flush()
+        async def drop(session, x):
+            session.delete(x)
+    """,
     "no annotation": """
         async def f(db, x):
             db.delete(x)

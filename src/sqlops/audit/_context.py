@@ -20,6 +20,7 @@ from sqlops.audit._kinds import (
     CONSTRUCTORS,
     FACTORY_PRODUCT,
     IO_METHODS,
+    SESSION_ONLY_METHODS,
     SESSIONS,
     Kind,
     lookup,
@@ -56,7 +57,7 @@ class FileContext(AnnotationReader):
         self.project = project
         self.uses_sqlops = any(q.split(".", 1)[0] == "sqlops" for q in self.index.imports.values())
         self._names: dict[tuple[int, str], Kind | object | None] = {}
-        self._awaited: dict[ast.AST, set[str]] | None = None
+        self._awaited: dict[ast.AST, dict[str, Kind | None]] | None = None
 
     def reset(self) -> None:
         """Forget cached answers once more project facts are known."""
@@ -128,24 +129,36 @@ class FileContext(AnnotationReader):
         return None
 
     def _in_code(self, node: ast.expr, scope: Scope, kind: Kind | None) -> Kind | None:
-        """Let the code overrule an annotation: ``await session.execute()`` is async."""
-        if kind not in ASYNC_TWIN:
-            return kind
-        if key(node) in self.awaited_receivers(scope.node):
+        """Let the code overrule or fill in an annotation.
+
+        ``await session.execute()`` says a ``Session``-annotated name is async; an
+        unknown (untyped, ``Any``) name awaited for methods only an ``AsyncSession``
+        has — ``flush``, ``refresh``, ``scalars``, ``commit`` ... — in the same scope
+        is one.
+        """
+        if kind is None:
+            if self._evidence(scope.node).get(key(node)) is Kind.ASYNC_SESSION:
+                return Kind.ASYNC_SESSION
+            return None
+        if kind in ASYNC_TWIN and key(node) in self._evidence(scope.node):
             return ASYNC_TWIN[kind]
         return kind
 
-    def awaited_receivers(self, scope_node: ast.AST) -> set[str]:
-        """Return the spellings of receivers awaited for a database call in one scope."""
+    def _evidence(self, scope_node: ast.AST) -> dict[str, Kind | None]:
+        """Map receivers awaited for a database call in one scope to what that proves."""
         if self._awaited is None:
             self._awaited = {}
             for node in self.index.nodes(ast.Await):
                 call = node.value
                 func = call.func if isinstance(call, ast.Call) else None
                 if isinstance(func, ast.Attribute) and func.attr in IO_METHODS:
-                    owner = self.scope_of(node).node
-                    self._awaited.setdefault(owner, set()).add(key(func.value))
-        return self._awaited.get(scope_node, set())
+                    found = self._awaited.setdefault(self.scope_of(node).node, {})
+                    spelled = key(func.value)
+                    if func.attr in SESSION_ONLY_METHODS or found.get(spelled):
+                        found[spelled] = Kind.ASYNC_SESSION
+                    else:
+                        found.setdefault(spelled, None)
+        return self._awaited.get(scope_node, {})
 
     def name_kind(self, name: str, scope: Scope) -> Kind | None:
         """Resolve a bare name through the scope chain, then the project."""

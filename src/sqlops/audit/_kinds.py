@@ -135,6 +135,13 @@ IO_METHODS = frozenset(
     ]
 )
 
+# Awaited coroutine methods that only SQLAlchemy's AsyncSession has among common async
+# libraries (asyncpg, aiosqlite, psycopg, databases, redis, aiohttp, motor lack them or
+# lack the combination): awaiting one of them on an untyped name is evidence.
+SESSION_ONLY_METHODS = frozenset(
+    {"flush", "refresh", "scalars", "scalar", "merge", "stream_scalars", "get_one"}
+)
+
 # Type names → kind. ``True`` means the name is too common to trust unless it
 # was imported from SQLAlchemy or SQLModel (``requests.Session`` exists).
 TYPE_NAMES: dict[str, tuple[Kind, bool]] = {
