@@ -61,6 +61,12 @@ def test_flags_len_counting(body: str) -> None:
 
 
 GOOD = {
+    "rows returned by a DELETE ... RETURNING (regression: tracecat)": """
+        from sqlalchemy import delete
+        async def prune(db: AsyncSession, Item):
+            deleted = await db.scalars(delete(Item).where(Item.old).returning(Item.id))
+            return len(deleted.all())
+    """,
     "two steps, rows used for more than the count": """
         async def page(db: AsyncSession, User):
             rows = (await db.scalars(select(User))).all()

@@ -249,3 +249,62 @@ def test_same_function_name_with_different_kinds_is_unknown(tmp_path: Path) -> N
         "from sqlalchemy.orm import Session\ndef get_session() -> Session:\n    ...\n"
     )
     assert check_paths([tmp_path]) == []
+
+
+def test_a_factory_built_by_a_provider_in_another_file(tmp_path: Path) -> None:
+    """``async_db_session = create_session_maker(engine)`` (regression: fastapi_best_architecture)."""
+    (tmp_path / "db.py").write_text(
+        dedent(
+            """\
+            from typing import Any
+            from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+            def create_session_maker(engine) -> async_sessionmaker[AsyncSession | Any]:
+                return async_sessionmaker(bind=engine, expire_on_commit=False)
+            async_db_session = create_session_maker(object())
+            """
+        )
+    )
+    (tmp_path / "jobs.py").write_text(
+        dedent(
+            """\
+            from db import async_db_session
+            async def disable(task):
+                async with async_db_session.begin() as db:
+                    db.delete(task)
+            """
+        )
+    )
+    assert [f.line for f in check_paths([tmp_path], select=["SQA001"])] == [4]
+
+
+USED_AS_SESSION = {
+    "awaited execute() of a select() (regression: letta)": """
+        from sqlalchemy import select
+        async def names(session, Tool, obj):
+            stmt = select(Tool.id)
+            result = await session.execute(stmt)
+            session.delete(obj)  # !
+    """,
+    "awaited execute() and a session-only plain method": """
+        async def save(session, obj, query):
+            session.add(obj)
+            await session.execute(query)
+            session.commit()  # !
+    """,
+}
+
+
+@pytest.mark.parametrize("body", USED_AS_SESSION.values(), ids=USED_AS_SESSION.keys())
+def test_untyped_names_used_as_sessions_are_checked_for_sqa001(body: str) -> None:
+    assert flagged(body)
+
+
+def test_usage_evidence_is_not_enough_for_concurrency_rules() -> None:
+    body = """
+        import asyncio
+        from sqlalchemy import select
+        async def both(database, A, B):
+            await database.execute(select(A))
+            return await asyncio.gather(database.fetch_all(select(A)), database.fetch_all(select(B)))
+    """
+    assert check_source(IMPORTS + dedent(body), select=["SQA008"]) == []

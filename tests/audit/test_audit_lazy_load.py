@@ -61,6 +61,19 @@ BAD = {
             for address in await db.scalars(stmt):
                 print(address.user)  # !
     """,
+    "the same name loaded again, lazily this time": """
+        async def check(db: AsyncSession, pk):
+            user = await db.get(User, pk, options=[selectinload(User.addresses)])
+            first = len(user.addresses)
+            user = await db.get(User, pk, populate_existing=True)
+            return first == len(user.addresses)  # !
+    """,
+    "untyped session awaited for execute() of a select() (regression: starlette-admin)": """
+        async def check(session):
+            result = await session.execute(select(User).where(User.name == "Doe"))
+            user = result.scalar_one()
+            assert user.addresses == []  # !
+    """,
     "statement built over several statements": """
         async def report(db: AsyncSession, active):
             stmt = select(User)
@@ -140,10 +153,24 @@ GOOD = {
             user = db.get(User, pk)
             return user.addresses
     """,
+    "unknown receiver awaited for get(): a repository may load eagerly": """
+        async def emails(repo, pk):
+            user = await repo.get(User, pk)
+            return user.addresses
+    """,
     "unknown session": """
         async def emails(db, pk):
             user = await db.get(User, pk)
             return user.addresses
+    """,
+    "the same name loaded again, eagerly (regression: sqladmin tests)": """
+        async def check(db: AsyncSession):
+            result = await db.execute(select(User).options(selectinload(User.addresses)))
+            user = result.scalar_one()
+            assert len(user.addresses) == 1
+            result = await db.execute(select(User).options(selectinload(User.addresses)))
+            user = result.scalar_one()
+            assert len(user.addresses) == 2
     """,
     "a name bound twice is not proven": """
         async def emails(db: AsyncSession, pk, other):

@@ -27,6 +27,15 @@ def marked(body: str) -> list[int]:
 
 
 BAD = {
+    "helper fed a run-time value": """
+        def q(column, request):
+            return text(f"UPDATE t SET x = {_expr(column, request.args['v'])}")  # !
+    """,
+    "loop over run-time values": """
+        def q(conn, prefixes):
+            for table, prefix in prefixes.items():
+                conn.execute(text(f"UPDATE {table} SET id = '{prefix}' || id"))  # !
+    """,
     "conditional with a run-time branch": """
         def q(flag, value):
             return text(f"SELECT * FROM t WHERE x = {'all' if flag else value}")  # !
@@ -176,6 +185,23 @@ GOOD = {
             columns = ", ".join(data.keys())
             placeholders = ", ".join(f":{key}" for key in data.keys())
             return text(f"INSERT INTO households ({columns}) VALUES ({placeholders})")
+    """,
+    "helper building SQL from constants (regression: tracecat migration)": """
+        KEYS = ("a", "b")
+        def q():
+            expr = _jsonb_remove_expr("entitlements", KEYS)
+            return text(f"UPDATE tier SET entitlements = {expr}")
+    """,
+    "loop over a literal mapping (regression: tracecat migration)": """
+        def q(conn):
+            prefixes = {"workflow": "wf-", "schedule": "sch-"}
+            for table, prefix in prefixes.items():
+                conn.execute(text(f"UPDATE {table} SET id_old = '{prefix}' || id"))
+    """,
+    "a UUID by name (regression: tracecat tables)": """
+        class Tables:
+            def default(self):
+                return text(f"'{self.ws_uuid}'::uuid")
     """,
     "generated placeholders": """
         def q(ids):

@@ -14,13 +14,12 @@ from collections.abc import Iterator
 
 from sqlops.audit._annotations import AnnotationReader
 from sqlops.audit._astutil import decorator_names, key, terminal
+from sqlops.audit._evidence import PROOF, USAGE, Evidence
 from sqlops.audit._index import Binding, FunctionNode, Index, Scope
 from sqlops.audit._kinds import (
     ASYNC_TWIN,
     CONSTRUCTORS,
     FACTORY_PRODUCT,
-    IO_METHODS,
-    SESSION_ONLY_METHODS,
     SESSIONS,
     Kind,
     lookup,
@@ -57,7 +56,7 @@ class FileContext(AnnotationReader):
         self.project = project
         self.uses_sqlops = any(q.split(".", 1)[0] == "sqlops" for q in self.index.imports.values())
         self._names: dict[tuple[int, str], Kind | object | None] = {}
-        self._awaited: dict[ast.AST, dict[str, Kind | None]] | None = None
+        self.evidence = Evidence(self.index)
 
     def reset(self) -> None:
         """Forget cached answers once more project facts are known."""
@@ -129,36 +128,18 @@ class FileContext(AnnotationReader):
         return None
 
     def _in_code(self, node: ast.expr, scope: Scope, kind: Kind | None) -> Kind | None:
-        """Let the code overrule or fill in an annotation.
-
-        ``await session.execute()`` says a ``Session``-annotated name is async; an
-        unknown (untyped, ``Any``) name awaited for methods only an ``AsyncSession``
-        has — ``flush``, ``refresh``, ``scalars``, ``commit`` ... — in the same scope
-        is one.
-        """
+        """Let the code overrule or fill in an annotation (see `Evidence`)."""
+        if kind is not None and kind not in ASYNC_TWIN:
+            return kind
+        awaited = self.evidence.awaited(scope.node, key(node))
         if kind is None:
-            if self._evidence(scope.node).get(key(node)) is Kind.ASYNC_SESSION:
-                return Kind.ASYNC_SESSION
-            return None
-        if kind in ASYNC_TWIN and key(node) in self._evidence(scope.node):
-            return ASYNC_TWIN[kind]
-        return kind
+            return Kind.ASYNC_SESSION if awaited == PROOF else None
+        return ASYNC_TWIN[kind] if awaited is not None else kind
 
-    def _evidence(self, scope_node: ast.AST) -> dict[str, Kind | None]:
-        """Map receivers awaited for a database call in one scope to what that proves."""
-        if self._awaited is None:
-            self._awaited = {}
-            for node in self.index.nodes(ast.Await):
-                call = node.value
-                func = call.func if isinstance(call, ast.Call) else None
-                if isinstance(func, ast.Attribute) and func.attr in IO_METHODS:
-                    found = self._awaited.setdefault(self.scope_of(node).node, {})
-                    spelled = key(func.value)
-                    if func.attr in SESSION_ONLY_METHODS or found.get(spelled):
-                        found[spelled] = Kind.ASYNC_SESSION
-                    else:
-                        found.setdefault(spelled, None)
-        return self._awaited.get(scope_node, {})
+    def used_as_session(self, node: ast.expr) -> bool:
+        """Tell whether the code uses an untyped name the way only a session is used."""
+        awaited = self.evidence.awaited(self.scope_of(node).node, key(node))
+        return awaited in (PROOF, USAGE)
 
     def name_kind(self, name: str, scope: Scope) -> Kind | None:
         """Resolve a bare name through the scope chain, then the project."""

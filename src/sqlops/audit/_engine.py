@@ -186,8 +186,9 @@ def parse(text: str, filename: str) -> ast.Module:
             raise
         try:
             return ast.parse(rewritten, filename=filename)
-        except SyntaxError:
-            raise error from None
+        except SyntaxError as later:
+            # the rewrite got past the first error: the later one is the one to fix
+            raise (later if (later.lineno or 0) > (error.lineno or 0) else error) from None
 
 
 _TYPE_STATEMENT = re.compile(r"^(\s*)type\s+([A-Za-z_]\w*)\s*(?:\[[^=]*\])?\s*=", re.MULTILINE)

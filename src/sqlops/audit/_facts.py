@@ -25,7 +25,9 @@ _RELATIONSHIPS = frozenset({"relationship", "Relationship"})
 def learn(contexts: Iterable[FileContext], project: Project) -> None:
     """Fill ``project`` with the facts of every file, then drop stale caches."""
     files = list(contexts)
-    for step in (_learn_values, _learn_providers, _learn_classes):
+    # Values again after providers: ``SessionLocal = make_factory(engine)`` needs to
+    # know what ``make_factory`` returns, and providers often yield from a value.
+    for step in (_learn_values, _learn_providers, _learn_values, _learn_providers, _learn_classes):
         for ctx in files:
             step(ctx, project)
             ctx.reset()

@@ -49,6 +49,10 @@ class Facts(Generic[T]):
     def __len__(self) -> int:
         return len(self._facts)
 
+    def names(self) -> list[str]:
+        """Return every name learnt (known or poisoned)."""
+        return list(self._facts)
+
 
 @dataclass
 class ClassFacts:
@@ -71,6 +75,8 @@ class Project:
         self.collections: set[tuple[str, str]] = set()
         self.relationships: Facts[str] = Facts()  # "Class.attr" -> loader strategy
         self.constants: set[tuple[str, str]] = set()  # class attributes typed as numbers
+        self._relationship_names: frozenset[str] | None = None
+        self._relationship_count = 0
         self.dependencies: set[str] = set()
 
     def value(self, name: str) -> Kind | None:
@@ -118,6 +124,15 @@ class Project:
                 if facts is not None:
                     pending.extend(sorted(facts.bases))
         return seen
+
+    @property
+    def relationship_names(self) -> frozenset[str]:
+        """Return every attribute name some scanned model declares as a relationship."""
+        if self._relationship_names is None or self._relationship_count != len(self.relationships):
+            names = (fact.rsplit(".", 1)[-1] for fact in self.relationships.names())
+            self._relationship_names = frozenset(names)
+            self._relationship_count = len(self.relationships)
+        return self._relationship_names
 
     def class_facts(self, name: str) -> ClassFacts:
         """Return (creating) the facts of a class."""

@@ -167,10 +167,40 @@ def _bound_values(name: str, scope: Scope) -> list[ast.expr]:
         return []
     values = []
     for binding in current.bindings[name]:
+        if binding.how in ("for", "for_item") and binding.value is not None:
+            items = _literal_items(binding.value, current)
+            if items is None:
+                return []
+            values.extend(items)
+            continue
         if binding.how not in ("assign", "annot") or binding.value is None:
             return []
         values.append(binding.value)
     return values
+
+
+def _literal_items(iterated: ast.expr, scope: Scope) -> list[ast.expr] | None:
+    """Return what a loop over a literal collection yields (``for t, p in PREFIXES.items()``)."""
+    if isinstance(iterated, ast.Call) and isinstance(iterated.func, ast.Attribute):
+        if iterated.func.attr in ("items", "keys", "values") and not iterated.args:
+            iterated = iterated.func.value
+    if isinstance(iterated, ast.Name):
+        bound = _bound_values(iterated.id, scope)
+        if len(bound) != 1:
+            return None
+        iterated = bound[0]
+    if isinstance(iterated, (ast.List, ast.Tuple, ast.Set)):
+        return _flatten(iterated.elts)
+    if isinstance(iterated, ast.Dict) and None not in iterated.keys:
+        return _flatten([*(k for k in iterated.keys if k is not None), *iterated.values])
+    return None
+
+
+def _flatten(items: list[ast.expr]) -> list[ast.expr]:
+    flat: list[ast.expr] = []
+    for item in items:
+        flat.extend(_flatten(item.elts) if isinstance(item, ast.Tuple) else [item])
+    return flat
 
 
 def is_safe(
@@ -203,14 +233,25 @@ def is_safe(
             return True
         if name == "join" and len(expr.args) == 1:
             return _placeholder_list(expr.args[0], hook, scope, depth)
+        return _built_from_constants(expr, hook, scope, depth)
     return False
+
+
+def _built_from_constants(
+    call: ast.Call, hook: SafeHook | None, scope: Scope | None, depth: int
+) -> bool:
+    """Tell whether a helper builds SQL from constants only (``_jsonb_expr("col", KEYS)``)."""
+    if not isinstance(call.func, ast.Name):
+        return False  # a method: its receiver may hold anything
+    values = [*call.args, *(k.value for k in call.keywords)]
+    return bool(values) and all(is_safe(v, hook, scope, depth + 1) for v in values)
 
 
 def _safe_name(
     expr: ast.Name | ast.Attribute, hook: SafeHook | None, scope: Scope | None, depth: int
 ) -> bool:
     name = terminal(expr)
-    if name.isupper() or _IDENTIFIER_NAME.search(name.lower()):
+    if name.isupper() or _IDENTIFIER_NAME.search(name.lower()) or name.lower().endswith("uuid"):
         return True
     if isinstance(expr, ast.Attribute):
         return name in _IDENTIFIER_ATTRS

@@ -18,6 +18,7 @@ from sqlops.audit._kinds import EXECUTORS
 _FETCH_ALL = frozenset({"all", "fetchall"})
 _RESULT_STEPS = frozenset({"scalars", "mappings", "tuples", "unique", "query", "filter", "where"})
 _EXECUTE = frozenset({"execute", "scalars", "stream", "stream_scalars", "exec", "query"})
+_DML = frozenset({"insert", "update", "delete"})
 
 
 def check(ctx: FileContext) -> Iterator[Hit]:
@@ -57,10 +58,18 @@ def _from_executor(ctx: FileContext, expr: ast.expr) -> bool:
             return False
         receiver, method = split
         if method in _EXECUTE and ctx.kind(receiver) in EXECUTORS:
-            return True
+            return not _writes(expr)
         if method not in _RESULT_STEPS:
             return False
         expr = receiver
+
+
+def _writes(call: ast.expr) -> bool:
+    """Tell whether the executed statement is a DML ``... RETURNING`` (its rows are the count)."""
+    statement = call.args[0] if isinstance(call, ast.Call) and call.args else None
+    while isinstance(statement, ast.Call) and isinstance(statement.func, ast.Attribute):
+        statement = statement.func.value
+    return isinstance(statement, ast.Call) and terminal(statement.func) in _DML
 
 
 def _only_counted(ctx: FileContext, name: ast.Name) -> bool:

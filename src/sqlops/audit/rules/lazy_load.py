@@ -27,6 +27,7 @@ from sqlops.audit._context import FileContext
 from sqlops.audit._finding import Hit, Rule
 from sqlops.audit._index import Scope
 from sqlops.audit._kinds import Kind
+from sqlops.audit._reaching import Definition, reaching
 
 _LAZY = frozenset({"select"})
 _ONE = frozenset({"first", "one", "one_or_none", "scalar_one", "scalar_one_or_none", "scalar"})
@@ -72,25 +73,27 @@ def check(ctx: FileContext) -> Iterator[Hit]:
 def _function(ctx: FileContext, function: ast.AsyncFunctionDef) -> Iterator[Hit]:
     scope = ctx.index.scopes[function]
     local = list(walk_local(function))
-    for name, bindings in scope.bindings.items():
-        if len(bindings) != 1:
+    reported: set[tuple[int, str]] = set()
+    for node in local:
+        if not (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and isinstance(node.ctx, ast.Load)
+            and node.attr in ctx.project.relationship_names
+        ):
             continue
-        load = _binding_load(ctx, bindings[0], scope)
-        if load is None or _refreshed(local, name):
+        definition = reaching(ctx, node.value)
+        if definition is None:
             continue
-        for node in local:
-            if not (
-                isinstance(node, ast.Attribute)
-                and isinstance(node.value, ast.Name)
-                and node.value.id == name
-                and isinstance(node.ctx, ast.Load)
-                and node.attr not in load.named
-            ):
-                continue
-            strategy = ctx.project.relationship(load.model, node.attr)
-            if strategy in _LAZY:
-                yield _hit(node, name, load.model)
-                break
+        load = _definition_load(ctx, definition, scope)
+        if load is None or node.attr in load.named or _refreshed(local, node.value.id):
+            continue
+        slot = (id(definition.value), node.attr)
+        if slot in reported:
+            continue
+        if ctx.project.relationship(load.model, node.attr) in _LAZY:
+            reported.add(slot)
+            yield _hit(node, node.value.id, load.model)
 
 
 def _hit(node: ast.Attribute, name: str, model: str) -> Hit:
@@ -103,15 +106,11 @@ def _hit(node: ast.Attribute, name: str, model: str) -> Hit:
     )
 
 
-def _binding_load(ctx: FileContext, binding: object, scope: Scope) -> Load | None:
-    how = getattr(binding, "how", "")
-    value = getattr(binding, "value", None)
-    if value is None:
+def _definition_load(ctx: FileContext, definition: Definition, scope: Scope) -> Load | None:
+    if definition.how not in ("assign", "for"):
         return None
-    if how not in ("assign", "annot", "for"):
-        return None
-    load = _value_load(ctx, value, scope)
-    if load is None or load.rows or load.many != (how == "for"):
+    load = _value_load(ctx, definition.value, scope)
+    if load is None or load.rows or load.many != (definition.how == "for"):
         return None
     return load
 
@@ -123,10 +122,10 @@ def _value_load(ctx: FileContext, value: ast.expr, scope: Scope, depth: int = 0)
     if isinstance(value, ast.Await):
         return _awaited_load(ctx, value.value, scope)
     if isinstance(value, ast.Name):
-        bindings = scope.bindings.get(value.id, [])
-        if len(bindings) == 1 and bindings[0].how == "assign" and bindings[0].value is not None:
-            return _value_load(ctx, bindings[0].value, scope, depth + 1)
-        return None
+        definition = reaching(ctx, value)
+        if definition is None or definition.how != "assign":
+            return None
+        return _value_load(ctx, definition.value, scope, depth + 1)
     split = method_call(value)
     if split is None or split[1] not in _ONE | _MANY:
         return None
@@ -147,7 +146,8 @@ def _awaited_load(ctx: FileContext, call: ast.expr, scope: Scope) -> Load | None
     split = method_call(call)
     if split is None or not isinstance(call, ast.Call) or not call.args:
         return None
-    if ctx.kind_in(split[0], scope) is not Kind.ASYNC_SESSION:
+    kind = ctx.kind_in(split[0], scope)
+    if kind is not Kind.ASYNC_SESSION and not (kind is None and ctx.used_as_session(split[0])):
         return None
     method = split[1]
     if method in ("get", "get_one"):
@@ -162,7 +162,7 @@ def _awaited_load(ctx: FileContext, call: ast.expr, scope: Scope) -> Load | None
                 return None
         return Load(model.id, named, many=False) if named is not None else None
     if method in ("scalars", "scalar", "execute", "stream_scalars"):
-        statement = _statement(call.args[0], scope)
+        statement = _statement(ctx, call.args[0])
         if statement is None:
             return None
         many = method != "scalar"
@@ -170,31 +170,25 @@ def _awaited_load(ctx: FileContext, call: ast.expr, scope: Scope) -> Load | None
     return None
 
 
-def _statement(expr: ast.expr, scope: Scope) -> Load | None:
+def _statement(ctx: FileContext, expr: ast.expr, depth: int = 0) -> Load | None:
     """Read ``select(M).where(...).options(...)``, also built over several assignments."""
-    if not isinstance(expr, ast.Name):
-        chain = _chain(expr)
-        if chain is None or isinstance(chain[0], ast.Name):
-            return None
-        return Load(chain[0], chain[1], many=True)
-    bindings = scope.bindings.get(expr.id, [])
-    if not bindings or any(b.how != "assign" or b.value is None for b in bindings):
+    if depth > 6:
         return None
-    models: set[str] = set()
-    named: set[str] = set()
-    for binding in bindings:
-        assert binding.value is not None
-        chain = _chain(binding.value)
-        if chain is None:
+    if isinstance(expr, ast.Name):
+        definition = reaching(ctx, expr)
+        if definition is None or definition.how != "assign":
             return None
-        root, found = chain
-        if isinstance(root, ast.Name):
-            if root.id != expr.id:
-                return None  # stmt = base.where(...): a statement from elsewhere
-        else:
-            models.add(root)
-        named |= found
-    return Load(models.pop(), frozenset(named), many=True) if len(models) == 1 else None
+        return _statement(ctx, definition.value, depth + 1)
+    chain = _chain(expr)
+    if chain is None:
+        return None
+    root, named = chain
+    if isinstance(root, ast.Name):  # stmt = stmt.where(...)
+        inner = _statement(ctx, root, depth + 1)
+        if inner is None:
+            return None
+        return Load(inner.model, inner.named | named, many=True)
+    return Load(root, named, many=True)
 
 
 def _chain(expr: ast.expr) -> tuple[str | ast.Name, frozenset[str]] | None:

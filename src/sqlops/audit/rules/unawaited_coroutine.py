@@ -39,6 +39,8 @@ def check(ctx: FileContext) -> Iterator[Hit]:
             continue
         receiver, method = split
         kind = ctx.kind(receiver)
+        if kind is None and ctx.used_as_session(receiver):
+            kind = Kind.ASYNC_SESSION  # untyped, but awaited like one
         if kind is None:
             continue
         if method in COROUTINE_METHODS.get(kind, ()):

@@ -1,0 +1,100 @@
+"""Find the one assignment that certainly gives a name its value at a point of use.
+
+``user = await db.get(User, 1)`` ... ``user = other`` ... ``user.addresses``: which
+``user`` is read? Walking up from the use, the nearest earlier statement in an
+enclosing block that assigns the name is the reaching definition — as long as no
+statement in between assigns it inside a nested block (an ``if``, a loop, a
+``try``), in which case nothing is certain and the answer is ``None``.
+"""
+
+from __future__ import annotations
+
+import ast
+from typing import NamedTuple
+
+from sqlops.audit._context import FileContext
+
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.Module)
+_BLOCKS = ("body", "orelse", "finalbody", "handlers")
+
+
+class Definition(NamedTuple):
+    """Say how the name got its value: ``assign`` (``value``) or ``for`` (``value`` = iter)."""
+
+    how: str
+    value: ast.expr
+
+
+def reaching(ctx: FileContext, use: ast.Name) -> Definition | None:
+    """Return the assignment that reaches ``use``, or ``None`` when it is not certain."""
+    child: ast.AST = use
+    for ancestor in ctx.ancestors(use):
+        if isinstance(ancestor, (ast.For, ast.AsyncFor)) and child in ancestor.body:
+            if isinstance(ancestor.target, ast.Name) and ancestor.target.id == use.id:
+                if _assigns(ancestor.body, use.id):
+                    return None
+                how = "async_for" if isinstance(ancestor, ast.AsyncFor) else "for"
+                return Definition(how, ancestor.iter)
+        if isinstance(child, ast.stmt):
+            block = _block_of(ancestor, child)
+            if block is not None:
+                found = _earlier(block, block.index(child), use.id)
+                if found is not False:
+                    return found or None
+        if isinstance(ancestor, _SCOPES):
+            return None
+        child = ancestor
+    return None
+
+
+def _block_of(parent: ast.AST, child: ast.stmt) -> list[ast.stmt] | None:
+    for name in _BLOCKS:
+        block = getattr(parent, name, None)
+        if isinstance(block, list) and child in block:
+            return block
+    return None
+
+
+def _earlier(block: list[ast.stmt], position: int, name: str) -> Definition | None | bool:
+    """Search backwards: a definition, ``None`` (uncertain), or ``False`` (not here)."""
+    for stmt in reversed(block[:position]):
+        direct = _direct(stmt, name)
+        if direct is not None:
+            return direct
+        if isinstance(stmt, (ast.With, ast.AsyncWith)) and not _binds_item(stmt, name):
+            found = _earlier(stmt.body, len(stmt.body), name)  # a with body always runs
+            if found is not False:
+                return found
+            continue
+        if _assigns([stmt], name):
+            return None
+    return False
+
+
+def _binds_item(stmt: ast.With | ast.AsyncWith, name: str) -> bool:
+    return any(
+        item.optional_vars is not None and _assigns([ast.Expr(item.optional_vars)], name)
+        for item in stmt.items
+    )
+
+
+def _direct(stmt: ast.stmt, name: str) -> Definition | None:
+    if isinstance(stmt, ast.Assign) and len(stmt.targets) == 1:
+        target = stmt.targets[0]
+        if isinstance(target, ast.Name) and target.id == name:
+            return Definition("assign", stmt.value)
+    if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+        if stmt.target.id == name and stmt.value is not None:
+            return Definition("assign", stmt.value)
+    return None
+
+
+def _assigns(stmts: list[ast.stmt], name: str) -> bool:
+    """Tell whether any of the statements (nested blocks included) rebinds ``name``."""
+    for stmt in stmts:
+        for node in ast.walk(stmt):
+            if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Store):
+                return True
+            if isinstance(node, (ast.Global, ast.Nonlocal)) and name in node.names:
+                return True
+    return False
