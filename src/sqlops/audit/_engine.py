@@ -15,7 +15,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 from sqlops.audit._context import FileContext
-from sqlops.audit._facts import learn
+from sqlops.audit._facts import Outline, learn, outline
 from sqlops.audit._finding import Finding, Rule
 from sqlops.audit._project import Project
 from sqlops.audit.rules import RULES
@@ -142,18 +142,40 @@ def _audit(
 ) -> Report:
     report = Report()
     project = Project()
-    contexts = []
+    kept: list[FileContext] = []
+    outlines: list[Outline] = []
+    later: list[Path] = []
     for file in iter_files(paths, exclude=exclude, root=root):
         report.files += 1
         try:
-            contexts.append(_parse(file, project))
+            ctx = _parse(file, project)
         except SyntaxError as error:
             report.errors.append(error)
-    learn(contexts, project)
-    for ctx in contexts:
-        report.findings.extend(_check(ctx, rules))
+            continue
+        if bears_facts(ctx.source):
+            kept.append(ctx)
+        else:  # keep memory flat: an outline now, parse again to check
+            outlines.append(outline(ctx))
+            later.append(file)
+    learn(kept, project, outlines)
+    while kept:
+        report.findings.extend(_check(kept.pop(), rules))
+    for file in later:
+        report.findings.extend(_check(_parse(file, project), rules))
     report.findings.sort(key=Finding.sort_key)
     return report
+
+
+_FACT_WORDS = re.compile(r"Session|sessionmaker|_engine|Engine|Connection|[Rr]elationship|sqlops")
+
+
+def bears_facts(source: str) -> bool:
+    """Tell whether a file can define a session, engine, factory or model fact.
+
+    Every kind the audit knows starts at a SQLAlchemy or sqlops name; a file that
+    spells none of them can only pass other files' facts on, which `Outline` keeps.
+    """
+    return _FACT_WORDS.search(source) is not None
 
 
 def _parse(file: Path, project: Project) -> FileContext:

@@ -8,7 +8,8 @@ classes (whose ``__init__`` often stores what a provider gave).
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 
 from sqlops.audit._annotations import parse_annotation
 from sqlops.audit._astutil import constant_attributes, decorator_names, terminal
@@ -22,15 +23,97 @@ _CM_WRAPPERS = frozenset({"asynccontextmanager", "contextmanager"})
 _RELATIONSHIPS = frozenset({"relationship", "Relationship"})
 
 
-def learn(contexts: Iterable[FileContext], project: Project) -> None:
-    """Fill ``project`` with the facts of every file, then drop stale caches."""
+def learn(
+    contexts: Iterable[FileContext], project: Project, outlines: Sequence[Outline] = ()
+) -> None:
+    """Fill ``project`` with the facts of every file, then drop stale caches.
+
+    ``outlines`` stand for files that were not kept in memory because they cannot
+    define a session fact (no SQLAlchemy or sqlops name in their text): they still
+    contribute class bases, constants and dependency names, and the names they
+    define make any same-named fact unknown, exactly as an unreadable definition
+    in a kept file does.
+    """
     files = list(contexts)
-    # Values again after providers: ``SessionLocal = make_factory(engine)`` needs to
-    # know what ``make_factory`` returns, and providers often yield from a value.
-    for step in (_learn_values, _learn_providers, _learn_values, _learn_providers, _learn_classes):
+    for outline in outlines:
+        outline.apply(project)
+    _sweep(files, project, (_learn_values, _learn_providers, _learn_values))
+    # Providers again, from scratch, now that every value is known:
+    # ``async_db_session = make_factory(engine)`` then ``yield`` from it.
+    project.functions.clear()
+    project.methods.clear()
+    project.fixtures.clear()
+    for outline in outlines:
+        outline.apply_names(project)
+    _sweep(files, project, (_learn_providers, _learn_classes))
+
+
+def _sweep(
+    files: list[FileContext], project: Project, steps: Sequence[Callable[..., None]]
+) -> None:
+    for step in steps:
         for ctx in files:
             step(ctx, project)
             ctx.reset()
+
+
+@dataclass
+class Outline:
+    """Keep what learning needs from a file that is not kept in memory."""
+
+    functions: list[str] = field(default_factory=list)
+    methods: list[str] = field(default_factory=list)
+    fixtures: list[str] = field(default_factory=list)
+    bases: dict[str, list[str]] = field(default_factory=dict)
+    attrs: list[tuple[str, str]] = field(default_factory=list)
+    constants: list[tuple[str, str]] = field(default_factory=list)
+    dependencies: list[str] = field(default_factory=list)
+
+    def apply(self, project: Project) -> None:
+        """Record the file's classes, constants and dependencies, and its names as unknown."""
+        for cls, bases in self.bases.items():
+            project.class_facts(cls).bases.update(bases)
+        for cls, attr in self.attrs:
+            project.class_facts(cls).attrs.learn(attr, None)
+        project.constants.update(self.constants)
+        project.dependencies.update(self.dependencies)
+        self.apply_names(project)
+
+    def apply_names(self, project: Project) -> None:
+        """Make the file's function, method and fixture names unknown."""
+        for name in self.functions:
+            project.functions.learn(name, None)
+        for name in self.methods:
+            project.methods.learn(name, None)
+        for name in self.fixtures:
+            project.fixtures.learn(name, None)
+
+
+def outline(ctx: FileContext) -> Outline:
+    """Summarise a file for `learn` so that its tree can be dropped."""
+    found = Outline()
+    for func in ctx.index.functions():
+        outer = ctx.index.scopes[func].parent
+        (found.methods if outer and outer.is_class else found.functions).append(func.name)
+        if "fixture" in decorator_names(func):
+            found.fixtures.append(_fixture_name(func))
+    for cls in ctx.index.nodes(ast.ClassDef):
+        found.bases[cls.name] = [*found.bases.get(cls.name, []), *_base_names(cls)]
+        scope = ctx.index.scopes[cls]
+        found.attrs += [
+            (cls.name, name)
+            for name, bindings in scope.bindings.items()
+            if not all(b.how == "def" for b in bindings)
+        ]
+        found.constants += [(cls.name, attr) for attr in constant_attributes(cls)]
+    for attr in ctx.index.self_attrs:
+        value = attr.binding.value
+        if not (isinstance(value, ast.Constant) and value.value is None):
+            found.attrs.append((attr.cls.name, attr.attr))
+    for node in ctx.index.nodes(ast.Call):
+        if terminal(node.func) in ("Depends", "Security") and node.args:
+            found.dependencies.append(terminal(node.args[0]))
+    return found
 
 
 def _learn_values(ctx: FileContext, project: Project) -> None:

@@ -49,6 +49,10 @@ class Facts(Generic[T]):
     def __len__(self) -> int:
         return len(self._facts)
 
+    def clear(self) -> None:
+        """Forget every fact (to learn them again with more known)."""
+        self._facts.clear()
+
     def names(self) -> list[str]:
         """Return every name learnt (known or poisoned)."""
         return list(self._facts)
