@@ -308,3 +308,18 @@ def test_usage_evidence_is_not_enough_for_concurrency_rules() -> None:
             return await asyncio.gather(database.fetch_all(select(A)), database.fetch_all(select(B)))
     """
     assert check_source(IMPORTS + dedent(body), select=["SQA008"]) == []
+
+
+def test_evidence_does_not_cross_a_sync_binding_of_the_same_name() -> None:
+    """Regression: starlette-admin tests bind ``s`` to an AsyncSession and a Session."""
+    body = """
+        from sqlalchemy.orm import Session
+        async def count(engine, is_async, stmt):
+            if is_async:
+                async with AsyncSession(engine) as s:
+                    return (await s.scalars(stmt)).first()
+            with Session(engine) as s:
+                s.commit()
+                return s.execute(stmt).scalar_one()
+    """
+    assert check_source(IMPORTS + dedent(body), select=["SQA001"]) == []

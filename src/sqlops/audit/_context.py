@@ -133,13 +133,29 @@ class FileContext(AnnotationReader):
             return kind
         awaited = self.evidence.awaited(scope.node, key(node))
         if kind is None:
-            return Kind.ASYNC_SESSION if awaited == PROOF else None
+            proven = awaited == PROOF and not self._sometimes_sync(node, scope)
+            return Kind.ASYNC_SESSION if proven else None
         return ASYNC_TWIN[kind] if awaited is not None else kind
 
     def used_as_session(self, node: ast.expr) -> bool:
         """Tell whether the code uses an untyped name the way only a session is used."""
-        awaited = self.evidence.awaited(self.scope_of(node).node, key(node))
-        return awaited in (PROOF, USAGE)
+        scope = self.scope_of(node)
+        awaited = self.evidence.awaited(scope.node, key(node))
+        return awaited in (PROOF, USAGE) and not self._sometimes_sync(node, scope)
+
+    def _sometimes_sync(self, node: ast.expr, scope: Scope) -> bool:
+        """Tell whether a name is bound to a sync session or connection somewhere.
+
+        ``async with AsyncSession(e) as s`` in one branch and ``with Session(e) as s``
+        in the other: awaiting ``s`` in the first says nothing about the second.
+        """
+        if not isinstance(node, ast.Name):
+            return False
+        found = self._lookup(node.id, scope)
+        if found is None or len(found[1]) < 2:
+            return False
+        owner, bindings = found
+        return any(self.binding_kind(b, owner) in ASYNC_TWIN for b in bindings)
 
     def name_kind(self, name: str, scope: Scope) -> Kind | None:
         """Resolve a bare name through the scope chain, then the project."""
