@@ -62,9 +62,9 @@ def test_flags_len_counting(body: str) -> None:
 
 GOOD = {
     "rows returned by a DELETE ... RETURNING (regression: tracecat)": """
-        from sqlalchemy import delete
+        import sqlalchemy as sa
         async def prune(db: AsyncSession, Item):
-            deleted = await db.scalars(delete(Item).where(Item.old).returning(Item.id))
+            deleted = await db.scalars(sa.delete(Item).where(Item.old).returning(Item.id))
             return len(deleted.all())
     """,
     "two steps, rows used for more than the count": """

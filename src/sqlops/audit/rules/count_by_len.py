@@ -67,9 +67,13 @@ def _from_executor(ctx: FileContext, expr: ast.expr) -> bool:
 def _writes(call: ast.expr) -> bool:
     """Tell whether the executed statement is a DML ``... RETURNING`` (its rows are the count)."""
     statement = call.args[0] if isinstance(call, ast.Call) and call.args else None
-    while isinstance(statement, ast.Call) and isinstance(statement.func, ast.Attribute):
-        statement = statement.func.value
-    return isinstance(statement, ast.Call) and terminal(statement.func) in _DML
+    while isinstance(statement, ast.Call):
+        if terminal(statement.func) in _DML:
+            return True
+        if not isinstance(statement.func, ast.Attribute):
+            return False
+        statement = statement.func.value  # delete(X).where(...).returning(...)
+    return False
 
 
 def _only_counted(ctx: FileContext, name: ast.Name) -> bool:
