@@ -83,7 +83,7 @@ _CODES = {
 
 def _row(project: str, kind: str, counts: Counter[str]) -> str:
     must, found = counts["qualified"], counts["qualified found"]
-    recall = f"{100 * found / must:.1f} %" if must else "–"
+    recall = f"{100 * found / must:.1f} %" if must else "-"
     others = f"{counts['other found']} of {counts['other']}"
     return f"| {project} | {kind} | {_CODES[kind]} | {must} | {found} | {recall} | {others} |"
 

@@ -62,7 +62,8 @@ def load(root: Path) -> Corpus:
 
 
 def segment(source: str, node: ast.AST) -> tuple[int, int]:
-    """Return the character offsets of a node in its source."""
+    """Return the character offsets of a node (an ``expr`` or ``stmt``) in its source."""
+    assert isinstance(node, (ast.expr, ast.stmt))
     starts = [0]
     for line in source.splitlines(keepends=True):
         starts.append(starts[-1] + len(line))

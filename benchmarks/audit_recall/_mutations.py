@@ -42,7 +42,7 @@ class Mutation:
 
 def mutations(corpus: Corpus) -> Iterator[Mutation]:
     """Yield every mutation of every file of a project."""
-    for path, ctx in corpus.files.items():
+    for ctx in corpus.files.values():
         yield from _remove_await(ctx)
         yield from _remove_unique(corpus, ctx)
         yield from _remove_eager(ctx)
@@ -169,7 +169,7 @@ def _loaded(option: ast.expr) -> str | None:
 
 
 def _accessed(function: ast.AST, attr: str, after: int) -> bool:
-    """Tell whether the function reads ``<object>.attr`` after the statement (not ``Model.attr``)."""
+    """Tell whether the function reads ``obj.attr`` after the statement (not ``Model.attr``)."""
     return any(
         isinstance(n, ast.Attribute)
         and n.attr == attr

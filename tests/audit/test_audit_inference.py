@@ -252,7 +252,7 @@ def test_same_function_name_with_different_kinds_is_unknown(tmp_path: Path) -> N
 
 
 def test_a_factory_built_by_a_provider_in_another_file(tmp_path: Path) -> None:
-    """``async_db_session = create_session_maker(engine)`` (regression: fastapi_best_architecture)."""
+    """A factory from a provider's return value (regression: fastapi_best_architecture)."""
     (tmp_path / "db.py").write_text(
         dedent(
             """\
@@ -305,7 +305,8 @@ def test_usage_evidence_is_not_enough_for_concurrency_rules() -> None:
         from sqlalchemy import select
         async def both(database, A, B):
             await database.execute(select(A))
-            return await asyncio.gather(database.fetch_all(select(A)), database.fetch_all(select(B)))
+            one, two = database.fetch_all(select(A)), database.fetch_all(select(B))
+            return await asyncio.gather(one, two)
     """
     assert check_source(IMPORTS + dedent(body), select=["SQA008"]) == []
 

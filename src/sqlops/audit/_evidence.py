@@ -50,9 +50,9 @@ class Evidence:
     def __init__(self, index: Index) -> None:
         self._awaited: defaultdict[ast.AST, dict[str, str]] = defaultdict(dict)
         attrs: defaultdict[ast.AST, set[str]] = defaultdict(set)
-        for node in index.nodes(ast.Attribute):
-            if node.attr in _SESSION_ATTRS:
-                attrs[index.scope_at[node].node].add(key(node.value))
+        for attribute in index.nodes(ast.Attribute):
+            if attribute.attr in _SESSION_ATTRS:
+                attrs[index.scope_at[attribute].node].add(key(attribute.value))
         for node in index.nodes(ast.Await):
             split = method_call(node.value)
             if split is None or split[1] not in IO_METHODS:
@@ -81,7 +81,8 @@ def _sqlalchemy_statement(call: ast.Call, index: Index, scope: ast.AST) -> bool:
         return False
     statement = call.args[0]
     if isinstance(statement, ast.Name):
-        bindings = index.scopes[scope].bindings.get(statement.id, []) if scope in index.scopes else []
+        owner = index.scopes.get(scope)
+        bindings = owner.bindings.get(statement.id, []) if owner is not None else []
         values = [b.value for b in bindings if b.how == "assign" and b.value is not None]
         return bool(values) and len(values) == len(bindings) and all(_built(v) for v in values)
     return _built(statement)

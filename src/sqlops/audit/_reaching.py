@@ -29,22 +29,31 @@ def reaching(ctx: FileContext, use: ast.Name) -> Definition | None:
     """Return the assignment that reaches ``use``, or ``None`` when it is not certain."""
     child: ast.AST = use
     for ancestor in ctx.ancestors(use):
-        if isinstance(ancestor, (ast.For, ast.AsyncFor)) and child in ancestor.body:
-            if isinstance(ancestor.target, ast.Name) and ancestor.target.id == use.id:
-                if _assigns(ancestor.body, use.id):
-                    return None
-                how = "async_for" if isinstance(ancestor, ast.AsyncFor) else "for"
-                return Definition(how, ancestor.iter)
-        if isinstance(child, ast.stmt):
-            block = _block_of(ancestor, child)
-            if block is not None:
-                found = _earlier(block, block.index(child), use.id)
-                if found is not False:
-                    return found or None
+        if _loop_target(ancestor, child, use.id):
+            assert isinstance(ancestor, (ast.For, ast.AsyncFor))
+            if _assigns(ancestor.body, use.id):
+                return None
+            how = "async_for" if isinstance(ancestor, ast.AsyncFor) else "for"
+            return Definition(how, ancestor.iter)
+        block = _block_of(ancestor, child) if isinstance(child, ast.stmt) else None
+        if block is not None and isinstance(child, ast.stmt):
+            found = _earlier(block, block.index(child), use.id)
+            if found is not False:
+                return found if isinstance(found, Definition) else None
         if isinstance(ancestor, _SCOPES):
             return None
         child = ancestor
     return None
+
+
+def _loop_target(node: ast.AST, child: ast.AST, name: str) -> bool:
+    """Tell whether ``node`` is a ``for`` loop over ``name`` whose body holds ``child``."""
+    return (
+        isinstance(node, (ast.For, ast.AsyncFor))
+        and child in node.body
+        and isinstance(node.target, ast.Name)
+        and node.target.id == name
+    )
 
 
 def _block_of(parent: ast.AST, child: ast.stmt) -> list[ast.stmt] | None:
@@ -55,7 +64,7 @@ def _block_of(parent: ast.AST, child: ast.stmt) -> list[ast.stmt] | None:
     return None
 
 
-def _earlier(block: list[ast.stmt], position: int, name: str) -> Definition | None | bool:
+def _earlier(block: list[ast.stmt], position: int, name: str) -> Definition | bool | None:
     """Search backwards: a definition, ``None`` (uncertain), or ``False`` (not here)."""
     for stmt in reversed(block[:position]):
         direct = _direct(stmt, name)
@@ -83,9 +92,11 @@ def _direct(stmt: ast.stmt, name: str) -> Definition | None:
         target = stmt.targets[0]
         if isinstance(target, ast.Name) and target.id == name:
             return Definition("assign", stmt.value)
-    if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
-        if stmt.target.id == name and stmt.value is not None:
-            return Definition("assign", stmt.value)
+    if not isinstance(stmt, ast.AnnAssign) or stmt.value is None:
+        return None
+    annotated = stmt.target
+    if isinstance(annotated, ast.Name) and annotated.id == name:
+        return Definition("assign", stmt.value)
     return None
 
 

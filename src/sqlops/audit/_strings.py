@@ -181,9 +181,9 @@ def _bound_values(name: str, scope: Scope) -> list[ast.expr]:
 
 def _literal_items(iterated: ast.expr, scope: Scope) -> list[ast.expr] | None:
     """Return what a loop over a literal collection yields (``for t, p in PREFIXES.items()``)."""
-    if isinstance(iterated, ast.Call) and isinstance(iterated.func, ast.Attribute):
-        if iterated.func.attr in ("items", "keys", "values") and not iterated.args:
-            iterated = iterated.func.value
+    func = iterated.func if isinstance(iterated, ast.Call) else None
+    if isinstance(func, ast.Attribute) and func.attr in ("items", "keys", "values"):
+        iterated = func.value
     if isinstance(iterated, ast.Name):
         bound = _bound_values(iterated.id, scope)
         if len(bound) != 1:
