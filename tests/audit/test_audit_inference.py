@@ -20,6 +20,11 @@ def flagged(body: str) -> bool:
 
 
 ASYNC = {
+    "narrowed by isinstance() (regression: starlette-admin)": """
+        async def rows(session, stmt, x):
+            if isinstance(session, AsyncSession):
+                session.delete(x)
+    """,
     "untyped, but awaited for flush() in the same function (issue 13)": """
         async def save(session, obj, other):
             session.add(obj)
@@ -162,6 +167,13 @@ def test_recognises_async_sessions(body: str) -> None:
 
 
 UNKNOWN = {
+    "the other branch of an isinstance() test": """
+        async def rows(session, stmt, x):
+            if isinstance(session, AsyncSession):
+                pass
+            else:
+                session.delete(x)
+    """,
     "untyped, awaited only for methods other libraries have too": """
         async def save(conn, x):
             await conn.execute("INSERT ...")

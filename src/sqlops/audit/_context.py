@@ -118,6 +118,9 @@ class FileContext(AnnotationReader):
     def kind_in(self, node: ast.AST, scope: Scope) -> Kind | None:
         """Return the kind of ``node`` evaluated in ``scope``."""
         if isinstance(node, ast.Name):
+            narrowed = self._narrowed(node)
+            if narrowed is not None:
+                return narrowed
             return self._in_code(node, scope, self.name_kind(node.id, scope))
         if isinstance(node, ast.Attribute):
             return self._in_code(node, scope, self._attribute_kind(node, scope))
@@ -136,6 +139,26 @@ class FileContext(AnnotationReader):
             proven = awaited == PROOF and not self._sometimes_sync(node, scope)
             return Kind.ASYNC_SESSION if proven else None
         return ASYNC_TWIN[kind] if awaited is not None else kind
+
+    def _narrowed(self, node: ast.Name) -> Kind | None:
+        """Return the kind an enclosing ``if isinstance(name, AsyncSession):`` proves."""
+        child: ast.AST = node
+        for ancestor in self.ancestors(node):
+            if isinstance(ancestor, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                return None
+            if isinstance(ancestor, ast.If) and child in ancestor.body:
+                test = ancestor.test
+                if (
+                    isinstance(test, ast.Call)
+                    and isinstance(test.func, ast.Name)
+                    and test.func.id == "isinstance"
+                    and len(test.args) == 2
+                    and isinstance(test.args[0], ast.Name)
+                    and test.args[0].id == node.id
+                ):
+                    return self.annotation_kind(test.args[1])
+            child = ancestor
+        return None
 
     def used_as_session(self, node: ast.expr) -> bool:
         """Tell whether the code uses an untyped name the way only a session is used."""
