@@ -22,6 +22,7 @@ AWAITED = frozenset(
 )
 SESSION_NAME = re.compile(r"(session|db|conn|connection)$", re.IGNORECASE)
 OTHER_SESSIONS = re.compile(r"http|client|mcp|ws|socket|aiohttp|redis|browser", re.IGNORECASE)
+LISTING = frozenset({"all", "fetchall", "one", "one_or_none", "scalar_one", "scalar_one_or_none"})
 EAGER = frozenset({"selectinload", "joinedload", "subqueryload", "immediateload"})
 DB_ERRORS = frozenset({"IntegrityError", "DBAPIError", "SQLAlchemyError", "OperationalError"})
 BROAD = frozenset({"Exception", "BaseException"})
@@ -45,6 +46,7 @@ def mutations(corpus: Corpus) -> Iterator[Mutation]:
     for ctx in corpus.files.values():
         yield from _remove_await(ctx)
         yield from _remove_unique(corpus, ctx)
+        yield from _join_instead(corpus, ctx)
         yield from _remove_eager(ctx)
         yield from _drop_rollback(ctx)
 
@@ -103,6 +105,51 @@ def _remove_unique(corpus: Corpus, ctx: FileContext) -> Iterator[Mutation]:
             _splice(ctx.source, receiver_end, call_end, ""),
             qualified=collection,
         )
+
+
+def _join_instead(corpus: Corpus, ctx: FileContext) -> Iterator[Mutation]:
+    """``selectinload(Team.members)`` → ``joinedload(Team.members)`` with no ``.unique()`` (SQA010).
+
+    Required to be found: ``Team.members`` is declared a list in a model, the function
+    calls ``unique()`` nowhere, and its statement reaches ``.all()`` or iteration.
+    """
+    for call in ctx.index.calls("selectinload"):
+        function = ctx.function_of(call)
+        target = call.args[0] if call.args else None
+        if function is None or not isinstance(target, ast.Attribute):
+            continue
+        if not isinstance(target.value, (ast.Name, ast.Attribute)):
+            continue
+        if not isinstance(call.func, ast.Name):
+            continue
+        begin, end = segment(ctx.source, call.func)
+        local = list(walk_local(function))
+        uniqued = any(isinstance(n, ast.Call) and terminal(n.func) == "unique" for n in local)
+        statement = _statement_of(ctx, call)
+        first_row = any(
+            isinstance(n, ast.Attribute) and n.attr in ("scalar", "first", "get")
+            for n in ast.walk(statement)
+        )
+        listed = not first_row and (
+            any(isinstance(n, ast.Attribute) and n.attr in LISTING for n in local)
+            or any(isinstance(n, (ast.For, ast.AsyncFor, ast.comprehension)) for n in local)
+        )
+        collection = (terminal(target.value), target.attr) in corpus.project.collections
+        yield Mutation(
+            "selectinload → joinedload",
+            "SQA010",
+            ctx.path,
+            call.lineno,
+            _splice(ctx.source, begin, end, "joinedload"),
+            qualified=collection and not uniqued and listed,
+        )
+
+
+def _statement_of(ctx: FileContext, node: ast.AST) -> ast.AST:
+    for ancestor in ctx.ancestors(node):
+        if isinstance(ancestor, ast.stmt):
+            return ancestor
+    return node
 
 
 def _joined_attrs(function: ast.AST) -> set[tuple[str, str]]:

@@ -35,6 +35,17 @@ def marked(body: str) -> list[int]:
 
 
 BAD = {
+    "untyped session awaited for execute() of a select() (regression: starlette-admin)": """
+        async def users(session):
+            stmt = select(User).options(joinedload(User.addresses))  # !
+            return (await session.execute(stmt)).scalars().all()
+    """,
+    "module-qualified model (regression: papermerge)": """
+        import models as orm
+        async def users(db: AsyncSession):
+            stmt = select(orm.User).options(joinedload(orm.User.addresses))  # !
+            return (await db.scalars(stmt)).all()
+    """,
     "options built in a list (issue 13)": """
         async def users(db: AsyncSession, with_addresses):
             opts = []

@@ -74,6 +74,22 @@ BAD = {
             user = result.scalar_one()
             assert user.addresses == []  # !
     """,
+    "module-qualified model, extra columns, row[0] (regression: papermerge)": """
+        import models as orm
+        async def role(db: AsyncSession, pk, creator):
+            stmt = select(orm.User, creator.name.label("by")).where(orm.User.id == pk)
+            row = (await db.execute(stmt)).one()
+            user = row[0]
+            return sorted(a.email for a in user.addresses)  # !
+    """,
+    "loaded in a try whose handlers leave (regression: papermerge)": """
+        async def emails(db: AsyncSession, pk):
+            try:
+                user = (await db.scalars(select(User).where(User.id == pk))).one()
+            except LookupError:
+                return None
+            return [a.email for a in user.addresses]  # !
+    """,
     "statement built over several statements": """
         async def report(db: AsyncSession, active):
             stmt = select(User)
@@ -137,6 +153,12 @@ GOOD = {
             stmt = select(User).options(selectinload("*"))
             return [u.addresses for u in await db.scalars(stmt)]
     """,
+    "row[1] is not the model": """
+        async def role(db: AsyncSession, pk, creator):
+            row = (await db.execute(select(User, creator).where(User.id == pk))).one()
+            other = row[1]
+            return other.addresses
+    """,
     "rows from execute() are not objects": """
         async def emails(db: AsyncSession):
             for row in await db.execute(select(User)):
@@ -171,6 +193,14 @@ GOOD = {
             result = await db.execute(select(User).options(selectinload(User.addresses)))
             user = result.scalar_one()
             assert len(user.addresses) == 2
+    """,
+    "loaded in a try whose handler falls through": """
+        async def emails(db: AsyncSession, pk, fallback):
+            try:
+                user = (await db.scalars(select(User).where(User.id == pk))).one()
+            except LookupError:
+                user = fallback
+            return user.addresses
     """,
     "a name bound twice is not proven": """
         async def emails(db: AsyncSession, pk, other):

@@ -75,9 +75,27 @@ def _earlier(block: list[ast.stmt], position: int, name: str) -> Definition | bo
             if found is not False:
                 return found
             continue
+        if _try_falls_through_body(stmt, name):
+            assert isinstance(stmt, ast.Try)
+            found = _earlier(stmt.body, len(stmt.body), name)
+            if found is not False:
+                return found
+            continue
         if _assigns([stmt], name):
             return None
     return False
+
+
+def _try_falls_through_body(stmt: ast.stmt, name: str) -> bool:
+    """Tell whether code after a ``try`` is reached only through its body.
+
+    True when every handler ends in ``return``/``raise`` and neither ``else`` nor
+    ``finally`` rebinds the name.
+    """
+    if not isinstance(stmt, ast.Try) or not stmt.handlers:
+        return False
+    leaves = all(h.body and isinstance(h.body[-1], (ast.Return, ast.Raise)) for h in stmt.handlers)
+    return leaves and not _assigns([*stmt.orelse, *stmt.finalbody], name)
 
 
 def _binds_item(stmt: ast.With | ast.AsyncWith, name: str) -> bool:

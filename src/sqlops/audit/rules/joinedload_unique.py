@@ -75,8 +75,8 @@ def _joined_collection(ctx: FileContext, call: ast.Call) -> ast.Call | None:
         if (
             terminal(node.func) == "joinedload"
             and isinstance(attr, ast.Attribute)
-            and isinstance(attr.value, ast.Name)
-            and (attr.value.id, attr.attr) in ctx.project.collections
+            and isinstance(attr.value, (ast.Name, ast.Attribute))
+            and (terminal(attr.value), attr.attr) in ctx.project.collections
         ):
             return node
         node = node.func.value if isinstance(node.func, ast.Attribute) else None
@@ -134,7 +134,8 @@ def _executed_and_listed(
         runs_it = statement in holders or (
             isinstance(statement, ast.Name) and statement.id in holders
         )
-        if runs_it and ctx.kind(split[0]) in EXECUTORS and _fails(ctx, node, local):
+        executor = ctx.kind(split[0]) in EXECUTORS or ctx.used_as_session(split[0])
+        if runs_it and executor and _fails(ctx, node, local):
             return True
     return False
 

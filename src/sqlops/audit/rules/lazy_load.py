@@ -30,6 +30,7 @@ from sqlops.audit._kinds import Kind
 from sqlops.audit._reaching import Definition, reaching
 
 _LAZY = frozenset({"select"})
+_MAX_STEPS = 8  # variables and result methods followed back to the load
 _ONE = frozenset({"first", "one", "one_or_none", "scalar_one", "scalar_one_or_none", "scalar"})
 _MANY = frozenset({"all", "fetchall", "unique", "scalars"})
 _STATEMENT_STEPS = frozenset(
@@ -117,7 +118,7 @@ def _definition_load(ctx: FileContext, definition: Definition, scope: Scope) -> 
 
 def _value_load(ctx: FileContext, value: ast.expr, scope: Scope, depth: int = 0) -> Load | None:
     """Read ``await s.get(M, pk)``, ``(await s.scalars(stmt)).first()``, ``result.scalars()``."""
-    if depth > 3:
+    if depth > _MAX_STEPS:
         return None
     if isinstance(value, ast.Await):
         return _awaited_load(ctx, value.value, scope)
@@ -126,6 +127,12 @@ def _value_load(ctx: FileContext, value: ast.expr, scope: Scope, depth: int = 0)
         if definition is None or definition.how != "assign":
             return None
         return _value_load(ctx, definition.value, scope, depth + 1)
+    if isinstance(value, ast.Subscript):  # row[0]: the first entity of one row
+        row = _value_load(ctx, value.value, scope, depth + 1)
+        first = isinstance(value.slice, ast.Constant) and value.slice.value == 0
+        if row is None or not row.rows or row.many or not first:
+            return None
+        return Load(row.model, row.named, many=False)
     split = method_call(value)
     if split is None or split[1] not in _ONE | _MANY:
         return None
@@ -138,6 +145,8 @@ def _value_load(ctx: FileContext, value: ast.expr, scope: Scope, depth: int = 0)
             return Load(inner.model, inner.named, many=True)
         if method in ("scalar_one", "scalar_one_or_none", "scalar"):
             return Load(inner.model, inner.named, many=False)
+        if method in ("one", "first", "one_or_none"):
+            return Load(inner.model, inner.named, many=False, rows=True)  # one Row
         return inner if method == "unique" else None
     return Load(inner.model, inner.named, many=method in _MANY)
 
@@ -208,9 +217,10 @@ def _chain(expr: ast.expr) -> tuple[str | ast.Name, frozenset[str]] | None:
         return node, frozenset(named)
     if not isinstance(node, ast.Call) or terminal(node.func) != "select":
         return None
-    if len(node.args) != 1 or not isinstance(node.args[0], ast.Name):
+    entity = node.args[0] if node.args else None  # the first entity: scalars() gives it
+    if not isinstance(entity, (ast.Name, ast.Attribute)) or not terminal(entity)[:1].isupper():
         return None
-    return node.args[0].id, frozenset(named)
+    return terminal(entity), frozenset(named)
 
 
 def _named_all(options: list[ast.expr]) -> set[str] | None:
