@@ -47,7 +47,7 @@ def mutations(corpus: Corpus) -> Iterator[Mutation]:
         yield from _remove_await(ctx)
         yield from _remove_unique(corpus, ctx)
         yield from _join_instead(corpus, ctx)
-        yield from _remove_eager(ctx)
+        yield from _remove_eager(corpus, ctx)
         yield from _drop_rollback(ctx)
 
 
@@ -162,8 +162,12 @@ def _joined_attrs(function: ast.AST) -> set[tuple[str, str]]:
     return found
 
 
-def _remove_eager(ctx: FileContext) -> Iterator[Mutation]:
-    """Drop one ``selectinload(M.rel)`` from a statement's options (SQA014)."""
+def _remove_eager(corpus: Corpus, ctx: FileContext) -> Iterator[Mutation]:
+    """Drop one ``selectinload(M.rel)`` from a statement's options (SQA014).
+
+    Required to be found: ``M.rel`` is declared a collection and the function reads
+    ``obj.rel`` after the statement (a many-to-one may be served by the identity map).
+    """
     for call in ctx.index.nodes(ast.Call):
         if terminal(call.func) != "options" and not _get_with_options(call):
             continue
@@ -175,14 +179,25 @@ def _remove_eager(ctx: FileContext) -> Iterator[Mutation]:
             if relationship is None:
                 continue
             text = _without(ctx.source, call, holder, option)
+            collection = _loaded_collection(corpus, option)
             yield Mutation(
                 "remove eager load",
                 "SQA014",
                 ctx.path,
                 option.lineno,
                 text,
-                qualified=_accessed(function, relationship, option.lineno),
+                qualified=collection and _accessed(function, relationship, option.lineno),
             )
+
+
+def _loaded_collection(corpus: Corpus, option: ast.expr) -> bool:
+    node: ast.expr = option
+    while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        node = node.func.value
+    target = node.args[0] if isinstance(node, ast.Call) and node.args else None
+    if not isinstance(target, ast.Attribute):
+        return False
+    return (terminal(target.value), target.attr) in corpus.project.collections
 
 
 def _get_with_options(call: ast.Call) -> bool:

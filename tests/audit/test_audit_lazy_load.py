@@ -39,16 +39,16 @@ BAD = {
             user = await db.get(User, pk)
             return [a.email for a in user.addresses]  # !
     """,
-    "scalars().first() then a many-to-one": """
-        async def owner(db: AsyncSession, pk):
-            address = (await db.scalars(select(Address).where(Address.id == pk))).first()
-            return address.user.name  # !
+    "scalars().first() then a collection": """
+        async def emails(db: AsyncSession, pk):
+            user = (await db.scalars(select(User).where(User.id == pk))).first()
+            return user.addresses  # !
     """,
     "execute() then scalar_one_or_none()": """
-        async def owner(db: AsyncSession, pk):
-            result = await db.execute(select(Address).where(Address.id == pk))
-            address = result.scalar_one_or_none()
-            return address.user  # !
+        async def emails(db: AsyncSession, pk):
+            result = await db.execute(select(User).where(User.id == pk))
+            user = result.scalar_one_or_none()
+            return user.addresses  # !
     """,
     "iterating a result": """
         async def report(db: AsyncSession):
@@ -57,9 +57,9 @@ BAD = {
     """,
     "the statement loads another relationship (eager load moved away)": """
         async def report(db: AsyncSession):
-            stmt = select(Address).options(selectinload(Address.other))
-            for address in await db.scalars(stmt):
-                print(address.user)  # !
+            stmt = select(User).options(selectinload(User.other))
+            for user in await db.scalars(stmt):
+                print(user.addresses)  # !
     """,
     "the same name loaded again, lazily this time": """
         async def check(db: AsyncSession, pk):
@@ -107,6 +107,11 @@ def test_flags_lazy_loads(body: str) -> None:
 
 
 GOOD = {
+    "a many-to-one may come from the identity map (regression: papermerge tests)": """
+        async def owner(db: AsyncSession, pk):
+            address = (await db.scalars(select(Address).where(Address.id == pk))).first()
+            return address.user
+    """,
     "selectinload on the statement": """
         async def emails(db: AsyncSession):
             stmt = select(User).options(selectinload(User.addresses))

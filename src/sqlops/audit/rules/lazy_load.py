@@ -8,7 +8,9 @@ relationship. Load it with the statement (``selectinload(User.addresses)``), dec
 it eager (``lazy="selectin"``), or await it (``await user.awaitable_attrs.addresses``).
 
 Precision first: flagged only when the code proves it. The relationship is declared
-in a scanned model with the default lazy loading; the object comes from an
+in a scanned model as a collection (``Mapped[list[...]]``, ``uselist=True``) with the
+default lazy loading — a many-to-one may be answered from the identity map without
+SQL, so it is not flagged; the object comes from an
 ``AsyncSession`` in the same ``async def`` (``get()``, ``scalar()``,
 ``scalars(...).first()/one()/all()``, iterating a result) from a ``select(Model)``
 whose every option the audit can read and none of which names the relationship;
@@ -92,9 +94,20 @@ def _function(ctx: FileContext, function: ast.AsyncFunctionDef) -> Iterator[Hit]
         slot = (id(definition.value), node.attr)
         if slot in reported:
             continue
-        if ctx.project.relationship(load.model, node.attr) in _LAZY:
+        lazy = ctx.project.relationship(load.model, node.attr) in _LAZY
+        if lazy and _collection(ctx, load.model, node.attr):
             reported.add(slot)
             yield _hit(node, node.value.id, load.model)
+
+
+def _collection(ctx: FileContext, model: str, attr: str) -> bool:
+    """Tell whether ``Model.attr`` is declared a collection (on the class or a base).
+
+    A many-to-one lazy load may be answered from the identity map without any SQL
+    (the related object already loaded in the session), so only collections, which
+    always need a query when unloaded, are proven failures.
+    """
+    return any((name, attr) in ctx.project.collections for name in ctx.project.lineage(model))
 
 
 def _hit(node: ast.Attribute, name: str, model: str) -> Hit:
