@@ -165,7 +165,8 @@ def _joined_attrs(function: ast.AST) -> set[tuple[str, str]]:
 def _remove_eager(corpus: Corpus, ctx: FileContext) -> Iterator[Mutation]:
     """Drop one ``selectinload(M.rel)`` from a statement's options (SQA014).
 
-    Required to be found: ``M.rel`` is declared a collection and the function reads
+    Required to be found: ``M.rel`` is declared a lazy collection (not ``lazy="selectin"``
+    & co.: then nothing breaks) and the function reads
     ``obj.rel`` after the statement (a many-to-one may be served by the identity map).
     """
     for call in ctx.index.nodes(ast.Call):
@@ -197,7 +198,9 @@ def _loaded_collection(corpus: Corpus, option: ast.expr) -> bool:
     target = node.args[0] if isinstance(node, ast.Call) and node.args else None
     if not isinstance(target, ast.Attribute):
         return False
-    return (terminal(target.value), target.attr) in corpus.project.collections
+    model, attr = terminal(target.value), target.attr
+    lazy = corpus.project.relationship(model, attr) == "select"  # not eager by declaration
+    return lazy and (model, attr) in corpus.project.collections
 
 
 def _get_with_options(call: ast.Call) -> bool:

@@ -90,6 +90,15 @@ BAD = {
                 return None
             return [a.email for a in user.addresses]  # !
     """,
+    "statement refined in branches and loops (regression: tracecat)": """
+        async def emails(db: AsyncSession, filters, sort):
+            stmt = select(User).options(selectinload(User.other))
+            if sort:
+                stmt = stmt.order_by(User.name)
+            for clause in filters:
+                stmt = stmt.where(clause)
+            return [u.addresses for u in (await db.scalars(stmt)).all()]  # !
+    """,
     "statement built over several statements": """
         async def report(db: AsyncSession, active):
             stmt = select(User)
@@ -206,6 +215,13 @@ GOOD = {
             except LookupError:
                 user = fallback
             return user.addresses
+    """,
+    "an option added in a branch counts as loaded": """
+        async def emails(db: AsyncSession, full):
+            stmt = select(User)
+            if full:
+                stmt = stmt.options(selectinload(User.addresses))
+            return [u.addresses for u in (await db.scalars(stmt)).all()]
     """,
     "a name bound twice is not proven": """
         async def emails(db: AsyncSession, pk, other):

@@ -16,6 +16,7 @@ from sqlops.audit._context import FileContext
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.Module)
 _BLOCKS = ("body", "orelse", "finalbody", "handlers")
+_COMPREHENSIONS = (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)
 
 
 class Definition(NamedTuple):
@@ -29,6 +30,10 @@ def reaching(ctx: FileContext, use: ast.Name) -> Definition | None:
     """Return the assignment that reaches ``use``, or ``None`` when it is not certain."""
     child: ast.AST = use
     for ancestor in ctx.ancestors(use):
+        if isinstance(ancestor, _COMPREHENSIONS):
+            found = _comprehension_target(ancestor, child, use.id)
+            if found is not None:
+                return found
         if _loop_target(ancestor, child, use.id):
             assert isinstance(ancestor, (ast.For, ast.AsyncFor))
             if _assigns(ancestor.body, use.id):
@@ -43,6 +48,18 @@ def reaching(ctx: FileContext, use: ast.Name) -> Definition | None:
         if isinstance(ancestor, _SCOPES):
             return None
         child = ancestor
+    return None
+
+
+def _comprehension_target(node: ast.AST, child: ast.AST, name: str) -> Definition | None:
+    """Return ``[... for name in iterable]``'s binding when ``child`` is evaluated per item."""
+    generators = getattr(node, "generators", [])
+    if child in generators:
+        return None  # the iterable itself: evaluated outside
+    for generator in reversed(generators):
+        target = generator.target
+        if isinstance(target, ast.Name) and target.id == name:
+            return Definition("for", generator.iter)
     return None
 
 

@@ -198,7 +198,9 @@ def _statement(ctx: FileContext, expr: ast.expr, depth: int = 0) -> Load | None:
         return None
     if isinstance(expr, ast.Name):
         definition = reaching(ctx, expr)
-        if definition is None or definition.how != "assign":
+        if definition is None:
+            return _refined(ctx, expr)
+        if definition.how != "assign":
             return None
         return _statement(ctx, definition.value, depth + 1)
     chain = _chain(expr)
@@ -211,6 +213,29 @@ def _statement(ctx: FileContext, expr: ast.expr, depth: int = 0) -> Load | None:
             return None
         return Load(inner.model, inner.named | named, many=True)
     return Load(root, named, many=True)
+
+
+def _refined(ctx: FileContext, name: ast.Name) -> Load | None:
+    """Read a statement refined in branches and loops (``if x: stmt = stmt.options(...)``).
+
+    Every assignment of the name in the function must be ``select(Model)...`` or a
+    refinement of the name itself; the options of all of them count as loaded.
+    """
+    bindings = ctx.scope_of(name).bindings.get(name.id, [])
+    models: set[str] = set()
+    named: set[str] = set()
+    for binding in bindings:
+        chain = _chain(binding.value) if binding.how == "assign" and binding.value else None
+        if chain is None:
+            return None
+        root, found = chain
+        if isinstance(root, ast.Name):
+            if root.id != name.id:
+                return None
+        else:
+            models.add(root)
+        named |= found
+    return Load(models.pop(), frozenset(named), many=True) if len(models) == 1 else None
 
 
 def _chain(expr: ast.expr) -> tuple[str | ast.Name, frozenset[str]] | None:
