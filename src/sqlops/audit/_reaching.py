@@ -31,9 +31,9 @@ def reaching(ctx: FileContext, use: ast.Name) -> Definition | None:
     child: ast.AST = use
     for ancestor in ctx.ancestors(use):
         if isinstance(ancestor, _COMPREHENSIONS):
-            found = _comprehension_target(ancestor, child, use.id)
-            if found is not None:
-                return found
+            per_item = _comprehension_target(ancestor, child, use.id)
+            if per_item is not None:
+                return per_item
         if _loop_target(ancestor, child, use.id):
             assert isinstance(ancestor, (ast.For, ast.AsyncFor))
             if _assigns(ancestor.body, use.id):
