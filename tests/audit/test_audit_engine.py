@@ -150,3 +150,40 @@ def test_newer_syntax_in_a_tree(tmp_path: Path) -> None:
 def test_a_rewrite_never_hides_a_real_syntax_error() -> None:
     with pytest.raises(SyntaxError):
         check_source("type X = \ndef broken(:\n")
+
+
+def test_files_outlined_for_memory_still_share_their_facts(tmp_path: Path) -> None:
+    """A file naming no SQLAlchemy type is outlined, not kept: its bases still count."""
+    (tmp_path / "base.py").write_text(
+        "from sqlalchemy.ext.asyncio import AsyncSession\n"
+        "class BaseRepo:\n"
+        "    def __init__(self, session: AsyncSession) -> None:\n"
+        "        self.session = session\n"
+    )
+    (tmp_path / "users.py").write_text(
+        "from base import BaseRepo\n"
+        "class UserRepo(BaseRepo):\n"
+        "    async def drop(self, user):\n"
+        "        self.session.delete(user)\n"
+    )
+    found = check_paths([tmp_path])
+    assert [(Path(f.path).name, f.line, f.code) for f in found] == [("users.py", 4, "SQA001")]
+
+
+def test_an_outlined_definition_still_makes_a_name_unknown(tmp_path: Path) -> None:
+    """``get_db`` defined again in a file that is not kept: nobody can tell which is meant."""
+    (tmp_path / "deps.py").write_text(
+        "from sqlalchemy.ext.asyncio import AsyncSession\n"
+        "async def get_db() -> AsyncSession:\n"
+        "    ...\n"
+    )
+    (tmp_path / "other.py").write_text("def get_db():\n    return object()\n")
+    (tmp_path / "routes.py").write_text(
+        "from fastapi import Depends\n"
+        "from deps import get_db\n"
+        "async def drop(x, db=Depends(get_db)):\n"
+        "    db.delete(x)\n"
+    )
+    assert check_paths([tmp_path]) == []
+    (tmp_path / "other.py").unlink()
+    assert [f.code for f in check_paths([tmp_path])] == ["SQA001"]
