@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from . import _crud
 from ._crud import ErrorBody, Resource
 from ._database import Database
-from ._errors import NotFoundError
+from ._errors import NotFoundError, StaleVersionError
 from ._params import RESERVED_PARAMS, CursorParams, PageParams, parse_filters
 from ._repository import Repository
 
@@ -208,17 +208,38 @@ class _Builder:
         return update_row
 
     def delete(self) -> Endpoint:
-        resource = self.resource
+        resource, version = self.resource, self.version
 
         async def delete_row(
             key: Annotated[tuple[Any, ...], self.key],
             session: Annotated[AsyncSession, self.writing],
+            if_match: Annotated[str | None, Header(max_length=64)] = None,
         ) -> Response:
-            if not await Repository(resource.model, session).delete(key):
+            repo = Repository(resource.model, session)
+            expected = _crud.expected_version(if_match) if version else None
+            if version is not None and expected is not None:
+                await _check_version(repo, key, version, expected)
+            if not await repo.delete(key):
                 raise NotFoundError(resource.model, key)
             return Response(status_code=204)
 
+        if version is None:  # no If-Match header to document
+            _drop_parameter(delete_row, "if_match")
         return delete_row
+
+
+async def _check_version(repo: Repository[Any], key: Any, version: str, expected: int) -> None:
+    """412 (StaleVersionError) unless row ``key`` is still at version ``expected``.
+
+    The row is locked until the transaction ends (FOR UPDATE; SQLite's writer lock), so
+    nobody can change it between this check and the DELETE that follows.
+    """
+    obj = await repo.get(key, for_update=True)
+    if obj is None:
+        raise NotFoundError(repo.model, key)
+    actual = getattr(obj, version)
+    if actual != expected:
+        raise StaleVersionError(model=repo.model, key=key, expected=expected, actual=actual)
 
 
 def _drop_parameter(fn: Endpoint, name: str) -> None:
