@@ -184,7 +184,11 @@ def _psycopg_error(orig: BaseException) -> _PgFields | None:
     """The fields of a psycopg error that carries a SQLSTATE (the sync twin's driver)."""
     diag = getattr(orig, "diag", None)
     state = getattr(orig, "sqlstate", None)
-    if diag is None or not state or not type(orig).__module__.startswith("psycopg"):
+    if diag is None or not type(orig).__module__.startswith("psycopg"):
+        return None
+    if not state and "NUL (0x00)" in str(orig):  # refused by psycopg itself: no code
+        state = "22021"
+    if not state:
         return None
     return _PgFields(
         sqlstate=state,
