@@ -13,7 +13,7 @@ from typing import Any, Literal, TypeVar
 
 from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, Engine
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -101,7 +101,7 @@ class Database:
         self._replica_cycle = itertools.cycle(range(len(self._replicas)))
         _lazyload.install()
         _guards.install()
-        self._sessionmaker = self._maker(
+        self._sessionmaker: async_sessionmaker[AsyncSession] = self._maker(
             expire_on_commit=False,
             info={
                 _lazyload.INFO_KEY: lazy_loads,
@@ -471,12 +471,22 @@ class Database:
 
 
 def _make_engine(
-    url: URL,
-    echo: bool,
-    pool: dict[str, Any],
-    engine_options: dict[str, Any],
-    *,
-    blocking: bool = False,
+    url: URL, echo: bool, pool: dict[str, Any], engine_options: dict[str, Any]
+) -> AsyncEngine:
+    engine: AsyncEngine = _build_engine(url, echo, pool, engine_options, blocking=False)
+    return engine
+
+
+def make_sync_engine(
+    url: URL, echo: bool, pool: dict[str, Any], engine_options: dict[str, Any]
+) -> Engine:
+    """The sync twin's engine: the same pool and connection set-up, over a sync driver."""
+    engine: Engine = _build_engine(url, echo, pool, engine_options, blocking=True)
+    return engine
+
+
+def _build_engine(
+    url: URL, echo: bool, pool: dict[str, Any], engine_options: dict[str, Any], *, blocking: bool
 ) -> Any:
     """The configured engine for ``url``: async, or (``blocking``, the sync twin) sync."""
     family = dialect_family(url)
@@ -496,8 +506,8 @@ def _make_engine(
     if family == "sqlite":
         options["pool_reset_on_return"] = None  # a "reset" hook rolls back only if needed
     options.update(engine_options)
-    engine = (create_engine if blocking else create_async_engine)(url, **options)
-    sync_engine = engine if blocking else engine.sync_engine
+    engine: Any = (create_engine if blocking else create_async_engine)(url, **options)
+    sync_engine: Engine = engine if blocking else engine.sync_engine
     configure_engine(sync_engine, family, url)
     if family == "sqlite" and not blocking:
         _aiosqlite.release_locks_on_invalidate(sync_engine)

@@ -29,7 +29,7 @@ def blocking() -> bool:
 async def sleep(seconds: float) -> None:
     """``asyncio.sleep``, or ``time.sleep`` when driven without a loop."""
     if _blocking.get():
-        time.sleep(seconds)
+        time.sleep(seconds)  # noqa: ASYNC251 - no loop to block: the sync twin drives us
     else:
         await asyncio.sleep(seconds)
 
@@ -59,7 +59,7 @@ def drive_iter(iterator: AsyncIterator[T]) -> Iterator[T]:
     try:
         while True:
             try:
-                item = drive(iterator.__anext__())  # type: ignore[arg-type]
+                item: T = drive(iterator.__anext__())  # type: ignore[arg-type]
             except StopAsyncIteration:
                 return
             yield item
@@ -72,11 +72,11 @@ def drive_iter(iterator: AsyncIterator[T]) -> Iterator[T]:
 @contextmanager
 def drive_context(manager: AbstractAsyncContextManager[T]) -> Iterator[T]:
     """Enter and exit an async context manager synchronously."""
-    value = drive(manager.__aenter__())  # type: ignore[arg-type]
+    value = drive(manager.__aenter__())
     try:
         yield value
     except BaseException as exc:
-        if not drive(manager.__aexit__(type(exc), exc, exc.__traceback__)):  # type: ignore[arg-type]
+        if not drive(manager.__aexit__(type(exc), exc, exc.__traceback__)):
             raise
     else:
-        drive(manager.__aexit__(None, None, None))  # type: ignore[arg-type]
+        drive(manager.__aexit__(None, None, None))

@@ -100,7 +100,7 @@ def resolve_sync_url(url: str | URL | None) -> URL:
         driver = _SYNC_DRIVER.get(backend, "")
     elif driver in _ASYNC_TO_SYNC or driver not in _SYNC_SUPPORTED:
         better = _ASYNC_TO_SYNC.get(driver, _SYNC_DRIVER.get(backend, ""))
-        kind = "an async driver" if driver in _ASYNC_TO_SYNC else "not a driver sqlops.sync supports"
+        kind = "an async driver" if driver in _ASYNC_TO_SYNC else "not supported by sqlops.sync"
         scheme = f"{backend}+{better}" if better else backend
         raise AsyncDriverError(
             f"{backend}+{driver} is {kind}; sqlops.sync needs {scheme}:// (or plain {backend}://)"

@@ -21,7 +21,9 @@ from sqlops.sync._adapters import SessionAdapter
 from sqlops.sync._repository import public_methods
 
 _COROUTINES = {
-    name for name, fn in public_methods().items() if fn.__code__.co_flags & 0x80  # CO_COROUTINE
+    name
+    for name, fn in public_methods().items()
+    if fn.__code__.co_flags & 0x80  # CO_COROUTINE
 }
 
 

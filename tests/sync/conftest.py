@@ -7,7 +7,7 @@ builds sync repositories, so the same assertions hold for both APIs.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy.engine import URL
@@ -33,11 +33,11 @@ def sync_db(url: URL | str) -> Iterator[sync.Database]:
 
 
 @pytest.fixture
-async def db(sync_db: sync.Database, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[TwinDatabase]:
+async def db(sync_db: sync.Database, monkeypatch: pytest.MonkeyPatch) -> TwinDatabase:
     """The contract tests' ``db``: the sync API behind an awaitable face."""
     monkeypatch.setattr(sqlops, "Repository", twin_repository)
     monkeypatch.setattr(sqlops, "Database", twin_database)
-    yield TwinDatabase(sync_db)
+    return TwinDatabase(sync_db)
 
 
 # Async-only behaviour, or tests whose concurrency is asyncio's (tasks that interleave on

@@ -59,9 +59,7 @@ def test_the_async_api_still_refuses_sync_drivers() -> None:
         sqlops.Database("mysql+pymysql://u@h/d")
 
 
-def test_default_url_is_the_embedded_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_default_url_is_the_embedded_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DATABASE_URL", raising=False)
     monkeypatch.chdir(tmp_path)
     with sync.Database() as db:
@@ -88,7 +86,7 @@ def test_every_async_method_has_a_sync_twin() -> None:
 
 
 def test_a_repository_needs_a_sync_bind(sync_db: sync.Database, url: URL | str) -> None:
-    with pytest.raises(TypeError, match="sqlops.sync.Database or a Session"):
+    with pytest.raises(TypeError, match=r"sqlops\.sync\.Database or a Session"):
         sync.Repository(User, sqlops.Database(url))  # type: ignore[arg-type]
 
 
@@ -141,7 +139,9 @@ async def test_cursors_work_in_either_api(sync_db: sync.Database, url: URL | str
             first = await async_teams.cursor_page(limit=3, order_by="-name")
             second = sync_teams.cursor_page(after=first.next_cursor, limit=3, order_by="-name")
             assert [t.name for t in second.items] == ["t03", "t02", "t01"]
-            third = await async_teams.cursor_page(after=second.next_cursor, limit=3, order_by="-name")
+            third = await async_teams.cursor_page(
+                after=second.next_cursor, limit=3, order_by="-name"
+            )
             assert [t.name for t in third.items] == ["t00"] and third.next_cursor is None
 
 

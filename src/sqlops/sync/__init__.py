@@ -14,7 +14,8 @@ blocking driver (psycopg 3, PyMySQL, sqlite3), where nothing ever waits for a lo
 Errors, filters, pages and cursors are the same objects as in the async API.
 """
 
-from .._url import AsyncDriverError
+from sqlops._url import AsyncDriverError
+
 from ._database import Database
 from ._repository import Repository
 

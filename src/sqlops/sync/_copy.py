@@ -58,8 +58,8 @@ class PsycopgCopy:
         """``COPY table (columns) FROM STDIN``, one row at a time through psycopg."""
         from psycopg import sql
 
-        target = sql.Identifier(schema_name, table_name) if schema_name else sql.Identifier(
-            table_name
+        target = (
+            sql.Identifier(schema_name, table_name) if schema_name else sql.Identifier(table_name)
         )
         statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
             target, sql.SQL(", ").join(sql.Identifier(c) for c in columns)

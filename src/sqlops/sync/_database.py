@@ -11,11 +11,12 @@ from sqlalchemy import MetaData
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from .. import _database, _guards
-from .._runtime import drive, drive_context
-from .._session import SqlopsSession
-from .._transaction import RetryStats
-from .._url import require_driver, resolve_sync_url, safe_url
+from sqlops import _database, _guards
+from sqlops._runtime import drive, drive_context
+from sqlops._session import SqlopsSession
+from sqlops._transaction import RetryStats
+from sqlops._url import require_driver, resolve_sync_url, safe_url
+
 from ._adapters import EngineAdapter, SessionAdapter, SessionFactory
 
 T = TypeVar("T")
@@ -34,10 +35,8 @@ class _Core(_database.Database):
         require_driver(resolved)
         return resolved
 
-    def _engine(
-        self, url: URL, echo: bool, pool: dict[str, Any], options: dict[str, Any]
-    ) -> Any:
-        return EngineAdapter(_database._make_engine(url, echo, pool, options, blocking=True))
+    def _engine(self, url: URL, echo: bool, pool: dict[str, Any], options: dict[str, Any]) -> Any:
+        return EngineAdapter(_database.make_sync_engine(url, echo, pool, options))
 
     def _maker(self, **kw: Any) -> Any:
         kw.pop("sqlops_tracker", None)  # the leak report is the async sessions' (for now)
@@ -183,7 +182,9 @@ class Database:
             yield adapter.sync_session
 
     @contextmanager
-    def transaction(self, isolation: str | None = None, readonly: bool = False) -> Iterator[Session]:
+    def transaction(
+        self, isolation: str | None = None, readonly: bool = False
+    ) -> Iterator[Session]:
         """Yield a session in a transaction: commit on success, roll back on any exception.
 
         ``readonly=True`` may be served by a replica, and a write inside it raises

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from .._repository import Repository as AsyncRepository
-from .._runtime import drive, drive_iter
+from sqlops._repository import Repository as AsyncRepository
+from sqlops._runtime import drive, drive_iter
+
 from ._adapters import SessionAdapter
 from ._database import Database
 
@@ -35,18 +36,11 @@ class Repository(Generic[M]):
     __slots__ = ("_async",)
 
     def __init__(self, model: type[M], bind: Database | Session) -> None:
-        if isinstance(bind, Database):
-            core: Any = bind._core
-        elif isinstance(bind, Session):
+        core: Any = bind._core if isinstance(bind, Database) else None
+        if isinstance(bind, Session):
             core = SessionAdapter(bind)
-        else:
-            hint = " (for an AsyncSession use sqlops.Repository)" if isinstance(
-                bind, AsyncSession
-            ) else ""
-            raise TypeError(
-                f"sync.Repository({model.__name__}, …) needs a sqlops.sync.Database or a "
-                f"Session, not {type(bind).__name__}{hint}"
-            )
+        if core is None:
+            raise TypeError(_bad_bind(model, bind))
         self._async: AsyncRepository[M] = AsyncRepository(model, core)
 
     @property
@@ -69,6 +63,14 @@ class Repository(Generic[M]):
     if TYPE_CHECKING:  # the generated methods below; typed as their async twins' results
 
         def __getattr__(self, name: str) -> Any: ...
+
+
+def _bad_bind(model: type[Any], bind: object) -> str:
+    hint = " (for an AsyncSession use sqlops.Repository)" if isinstance(bind, AsyncSession) else ""
+    return (
+        f"sync.Repository({model.__name__}, …) needs a sqlops.sync.Database or a "
+        f"Session, not {type(bind).__name__}{hint}"
+    )
 
 
 def _blocking(method: Callable[..., Any]) -> Callable[..., Any]:

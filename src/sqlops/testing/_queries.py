@@ -37,7 +37,13 @@ _TRANSACTION_CONTROL = re.compile(
 )
 
 Target = (
-    Database | SyncDatabase | AsyncEngine | AsyncConnection | AsyncSession | Session | Engine
+    Database
+    | SyncDatabase
+    | AsyncEngine
+    | AsyncConnection
+    | AsyncSession
+    | Session
+    | Engine
     | Connection
 )
 
