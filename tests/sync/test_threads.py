@@ -7,10 +7,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from sqlops import sync
+from sqlops import SessionMisuseError, sync
 from tests.models import Account, Counter, Team
 
 THREADS = 20
@@ -73,3 +74,35 @@ def test_serializable_transfers_from_20_threads_are_exact(
     assert stats.runs == THREADS and stats.gave_up == 0
     if backend != "sqlite":  # SQLite's BEGIN IMMEDIATE serializes writers: no conflicts
         assert stats.conflicts > 0
+
+
+def test_a_session_inside_two_threads_at_once_is_refused(sync_db: sync.Database) -> None:
+    entered, release = threading.Event(), threading.Event()
+    failures: list[BaseException] = []
+    with sync_db.session() as session:
+        conn = session.connection()
+
+        def slow(*args: Any) -> None:
+            if not entered.is_set():  # hold the first statement until told
+                entered.set()
+                release.wait(5)
+
+        event.listen(conn, "before_cursor_execute", slow)
+
+        def first() -> None:
+            try:
+                session.execute(select(Team))
+            except BaseException as exc:  # reported below, not lost in the thread
+                failures.append(exc)
+
+        thread = threading.Thread(target=first)
+        thread.start()
+        assert entered.wait(5)
+        try:
+            with pytest.raises(SessionMisuseError, match="two threads at once"):
+                sync.Repository(Team, session).count()
+        finally:
+            release.set()
+            thread.join()
+        assert failures == []
+        assert sync.Repository(Team, session).count() == 0  # one after another: fine

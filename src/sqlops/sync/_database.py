@@ -13,11 +13,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sqlops import _database, _guards
 from sqlops._runtime import drive, drive_context
-from sqlops._session import SqlopsSession
 from sqlops._transaction import RetryStats
 from sqlops._url import require_driver, resolve_sync_url, safe_url
 
 from ._adapters import EngineAdapter, SessionAdapter, SessionFactory
+from ._guards import ThreadGuardedSession
 
 T = TypeVar("T")
 
@@ -40,7 +40,9 @@ class _Core(_database.Database):
 
     def _maker(self, **kw: Any) -> Any:
         kw.pop("sqlops_tracker", None)  # the leak report is the async sessions' (for now)
-        return SessionFactory(sessionmaker(self.engine.sync_engine, class_=SqlopsSession, **kw))
+        return SessionFactory(
+            sessionmaker(self.engine.sync_engine, class_=ThreadGuardedSession, **kw)
+        )
 
     def __del__(self) -> None:
         pass  # the public sync.Database warns about a Database never disposed
