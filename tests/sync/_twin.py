@@ -38,6 +38,11 @@ class TwinDatabase(sync.Database):
         self.sync = db
         self._core = db._core
 
+    @property
+    def engine(self) -> Any:  # type: ignore[override]
+        """An ``AsyncEngine`` look-alike (``.sync_engine``), as the async tests expect."""
+        return self._core.engine
+
     async def create_all(self, metadata: Any) -> None:  # type: ignore[override]
         self.sync.create_all(metadata)
 

@@ -134,7 +134,7 @@ def _sync_of(target: Target) -> list[Any]:
         bind = target.bind
         return [bind.engine] if bind is not None else [Engine]
     if isinstance(target, SyncDatabase):
-        return [target.engine, *target.replicas]
+        return [e.sync_engine for e in (target._core.engine, *target._core.replicas)]
     if isinstance(target, Connection):
         return [target.engine]
     if isinstance(target, Engine):
