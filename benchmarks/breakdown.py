@@ -69,7 +69,9 @@ async def _steps(db: sqlops.Database, conn: Any, calls: int, runs: int) -> None:
     async def pooled(i: int) -> Any:
         fairy = await engine.raw_connection()
         try:
-            return await fairy.driver_connection.fetch(GET, i)
+            driver = fairy.driver_connection
+            assert driver is not None  # a checked-out connection has one
+            return await driver.fetch(GET, i)
         finally:
             await greenlet_spawn(fairy.close)
 

@@ -14,6 +14,7 @@ from .results import Run
 COLORS = {
     "asyncpg": "#555555",
     "aiosqlite": "#555555",
+    "asyncmy": "#555555",
     "core": "#8da0cb",
     "orm": "#66c2a5",
     "advanced-alchemy": "#fc8d62",

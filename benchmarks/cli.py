@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from . import workload
 from .implementation import names
-from .target import BACKENDS, DEFAULT_SERVER_URL
+from .target import BACKENDS, DEFAULT_MYSQL_URL, DEFAULT_SERVER_URL
 from .workload import OPERATIONS
 
 
@@ -53,7 +53,12 @@ def _parser(prog: str = "python -m benchmarks") -> argparse.ArgumentParser:
         "Sub-commands: scale, profile, breakdown (see --help of each).",
     )
     parser.add_argument("--backend", choices=[*BACKENDS, "all"], default="postgresql")
-    parser.add_argument("--url", default=DEFAULT_SERVER_URL, help="server to create the db on")
+    parser.add_argument(
+        "--url", default=DEFAULT_SERVER_URL, help="PostgreSQL server to create the db on"
+    )
+    parser.add_argument(
+        "--mysql-url", default=DEFAULT_MYSQL_URL, help="MariaDB/MySQL server to create the db on"
+    )
     parser.add_argument("--rounds", type=int, default=5, help="rounds (median is reported)")
     parser.add_argument("--quick", action="store_true", help="smaller sizes, for a first look")
     parser.add_argument("--only", action="append", choices=names(), help="implementation(s)")
@@ -84,6 +89,7 @@ def _run(ns: argparse.Namespace) -> int:
             rounds=ns.rounds,
             sizes=workload.QUICK if ns.quick else workload.FULL,
             server_url=ns.url,
+            mysql_url=ns.mysql_url,
             only=tuple(ns.only or ()),
             ops=tuple(ns.op or OPERATIONS),
         )

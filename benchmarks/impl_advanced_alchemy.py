@@ -3,7 +3,8 @@
 As its docs show: a repository subclass with ``model_type``, ``add_many`` for bulk inserts,
 ``get_many_and_count`` with ``LimitOffset`` / ``OrderBy`` filters for pages, ``upsert_many``
 with ``match_fields`` for upserts; the caller owns the transaction (``auto_commit=True``
-on the write calls here, which commits the session the way a request would).
+on the write calls here, which commits the session the way a request would). The
+transaction operations open ``sessionmaker.begin()`` per call, as a request would.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ with warnings.catch_warnings():
     from advanced_alchemy.filters import LimitOffset, OrderBy
     from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 
-from .implementation import Implementation, PageResult
+from .impl_core import stream_statement
+from .implementation import Change, Implementation, PageResult
 from .schema import User
 from .target import peer_engine
 
@@ -34,6 +36,8 @@ class AdvancedAlchemyImpl(Implementation):
     notes = {
         "upsert": "upsert_many also returns every row (RETURNING) and hydrates it: more work "
         "than the others do, but it is the only bulk upsert it offers",
+        "tx-update": "repo.get, set the attribute, repo.update(obj) (a merge), commit",
+        "stream": "no streaming API: the repository's session.stream_scalars(select(User))",
     }
 
     async def open(self) -> None:
@@ -71,3 +75,27 @@ class AdvancedAlchemyImpl(Implementation):
             repo = UserRepository(session=session)
             data = [User(**row) for row in rows]
             await repo.upsert_many(data, match_fields=["email"], auto_commit=True)
+
+    async def tx_get(self, ids: list[int]) -> list[Any]:
+        out = []
+        for i in ids:
+            async with self.sessions.begin() as session:
+                out.append(await UserRepository(session=session).get(i))
+        return out
+
+    async def tx_update(self, changes: list[Change]) -> None:
+        for i, name in changes:
+            async with self.sessions.begin() as session:
+                repo = UserRepository(session=session)
+                user = await repo.get(i)
+                user.name = name
+                await repo.update(user)
+
+    async def stream(self, batch: int) -> list[Any]:
+        out = []
+        async with self.sessions() as session:
+            repo = UserRepository(session=session)
+            result = await repo.session.stream_scalars(stream_statement(batch, User))
+            async for user in result:
+                out.append(user)
+        return out

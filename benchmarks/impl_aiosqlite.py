@@ -2,6 +2,8 @@
 
 Reads use ``execute_fetchall``: one hop to aiosqlite's worker thread per statement, where
 ``async with conn.execute(...) as cursor: await cursor.fetchone()`` takes three.
+Transactions are ``BEGIN`` (``BEGIN IMMEDIATE`` for a write) … ``COMMIT`` on the same
+connection; SQLite has no server-side cursor, so streaming is ``fetchmany(batch)``.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from typing import Any
 
 import aiosqlite
 
-from .implementation import Implementation, PageResult
+from .implementation import Change, Implementation, PageResult
 from .schema import TABLE_NAME
 from .target import SQLITE_PRAGMAS
 
@@ -21,6 +23,8 @@ PAGE = (
     "WHERE name LIKE ? ORDER BY id LIMIT ? OFFSET ?"
 )
 UPSERT = INSERT + " ON CONFLICT (email) DO UPDATE SET name = excluded.name"
+UPDATE = f"UPDATE {TABLE_NAME} SET name = ? WHERE id = ?"
+ALL = f"SELECT id, email, name FROM {TABLE_NAME} ORDER BY id"
 
 
 class AiosqliteImpl(Implementation):
@@ -66,6 +70,33 @@ class AiosqliteImpl(Implementation):
 
     async def upsert(self, rows: list[dict[str, Any]]) -> None:
         await self._write(UPSERT, rows)
+
+    async def tx_get(self, ids: list[int]) -> list[Any]:
+        out = []
+        for i in ids:
+            await self.conn.execute("BEGIN")
+            rows = await self.conn.execute_fetchall(GET, (i,))
+            await self.conn.execute("COMMIT")
+            out.append(next(iter(rows), None))
+        return out
+
+    async def tx_update(self, changes: list[Change]) -> None:
+        for i, name in changes:
+            await self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                await self.conn.execute_fetchall(GET, (i,))
+                await self.conn.execute(UPDATE, (name, i))
+            except BaseException:
+                await self.conn.execute("ROLLBACK")
+                raise
+            await self.conn.execute("COMMIT")
+
+    async def stream(self, batch: int) -> list[Any]:
+        out: list[Any] = []
+        async with self.conn.execute(ALL) as cursor:
+            while rows := await cursor.fetchmany(batch):
+                out.extend(rows)
+        return out
 
     def row(self, obj: Any) -> tuple[int, str, str]:
         return (obj[0], obj[1], obj[2])

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects import mysql, postgresql, sqlite
 
-from .implementation import Implementation, PageResult
+from .implementation import Change, Implementation, PageResult
 from .schema import users
 from .target import peer_engine
 
@@ -15,8 +15,12 @@ from .target import peer_engine
 def upsert_statement(backend: str, into: Any = users) -> Any:
     """``INSERT … ON CONFLICT (email) DO UPDATE SET name = excluded.name`` for ``backend``.
 
-    ``into`` is the table (Core) or the mapped class (an ORM-enabled statement).
+    ``into`` is the table (Core) or the mapped class (an ORM-enabled statement). MySQL's
+    ``ON DUPLICATE KEY UPDATE`` has no conflict target: it fires on any unique key.
     """
+    if backend == "mysql":
+        upsert = mysql.insert(into)
+        return upsert.on_duplicate_key_update(name=upsert.inserted.name)
     module: Any = postgresql if backend == "postgresql" else sqlite
     stmt = module.insert(into)
     return stmt.on_conflict_do_update(
@@ -35,8 +39,15 @@ def page_statement(pattern: str, number: int, per_page: int) -> Any:
     )
 
 
+def stream_statement(batch: int, what: Any = users) -> Any:
+    """Every row by id, fetched ``batch`` rows at a time (``what``: the table or the class)."""
+    order = users.c.id if what is users else what.id
+    return select(what).order_by(order).execution_options(yield_per=batch)
+
+
 class CoreImpl(Implementation):
     name = "core"
+    notes = {"stream": "conn.stream(select(users)) with yield_per: Row objects"}
 
     async def open(self) -> None:
         self.engine = peer_engine(self.target)
@@ -68,3 +79,25 @@ class CoreImpl(Implementation):
     async def upsert(self, rows: list[dict[str, Any]]) -> None:
         async with self.engine.begin() as conn:
             await conn.execute(upsert_statement(self.target.backend), rows)
+
+    async def tx_get(self, ids: list[int]) -> list[Any]:
+        out = []
+        for i in ids:
+            async with self.engine.begin() as conn:
+                result = await conn.execute(select(users).where(users.c.id == i))
+                out.append(result.first())
+        return out
+
+    async def tx_update(self, changes: list[Change]) -> None:
+        for i, name in changes:
+            async with self.engine.begin() as conn:
+                (await conn.execute(select(users).where(users.c.id == i))).first()
+                await conn.execute(update(users).where(users.c.id == i).values(name=name))
+
+    async def stream(self, batch: int) -> list[Any]:
+        out = []
+        async with self.engine.connect() as conn:
+            result = await conn.stream(stream_statement(batch))
+            async for row in result:
+                out.append(row)
+        return out

@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from .impl_core import upsert_statement
-from .implementation import Implementation, PageResult
+from .impl_core import stream_statement, upsert_statement
+from .implementation import Change, Implementation, PageResult
 from .schema import User
 from .target import peer_engine
 
@@ -20,6 +20,8 @@ class OrmImpl(Implementation):
         "dicts)) runs at Core's speed",
         "upsert": "the ORM has no upsert of its own; this is the documented ORM-enabled "
         "INSERT … ON CONFLICT via session.execute",
+        "tx-update": "session.get, set the attribute, commit (the unit of work flushes an UPDATE)",
+        "stream": "session.stream_scalars(select(User)) with yield_per",
     }
 
     async def open(self) -> None:
@@ -60,3 +62,25 @@ class OrmImpl(Implementation):
         async with self.sessions() as session:
             await session.execute(upsert_statement(self.target.backend, User), rows)
             await session.commit()
+
+    async def tx_get(self, ids: list[int]) -> list[Any]:
+        out = []
+        for i in ids:
+            async with self.sessions.begin() as session:
+                out.append(await session.get(User, i))
+        return out
+
+    async def tx_update(self, changes: list[Change]) -> None:
+        for i, name in changes:
+            async with self.sessions.begin() as session:
+                user = await session.get(User, i)
+                assert user is not None
+                user.name = name
+
+    async def stream(self, batch: int) -> list[Any]:
+        out = []
+        async with self.sessions() as session:
+            result = await session.stream_scalars(stream_statement(batch, User))
+            async for user in result:
+                out.append(user)
+        return out

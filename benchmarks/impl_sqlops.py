@@ -1,5 +1,8 @@
 """sqlops: ``Repository(User, db)`` standalone (each call its own transaction, committed),
 and ``Repository(User, session)`` injected (a session per unit of work, like the ORM peers).
+
+A transaction around several calls is what injected mode is for, so ``tx-get`` and
+``tx-update`` are measured on ``sqlops-injected`` only.
 """
 
 from __future__ import annotations
@@ -8,7 +11,7 @@ from typing import Any
 
 import sqlops
 
-from .implementation import Implementation, PageResult
+from .implementation import Change, Implementation, PageResult
 from .schema import User
 
 
@@ -16,6 +19,11 @@ class SqlopsImpl(Implementation):
     """Standalone mode: the way most users call it."""
 
     name = "sqlops"
+    skips = frozenset({"tx-get", "tx-update"})
+    notes = {
+        "tx-get": "a transaction around calls is injected mode: see sqlops-injected",
+        "tx-update": "a transaction around calls is injected mode: see sqlops-injected",
+    }
 
     async def open(self) -> None:
         self.db = sqlops.Database(self.target.url)
@@ -42,11 +50,22 @@ class SqlopsImpl(Implementation):
     async def upsert(self, rows: list[dict[str, Any]]) -> None:
         await self.users.upsert_many(rows, conflict="email")
 
+    async def tx_get(self, ids: list[int]) -> list[Any]:
+        raise NotImplementedError("standalone calls are transactions of their own")
+
+    async def tx_update(self, changes: list[Change]) -> None:
+        raise NotImplementedError("standalone calls are transactions of their own")
+
+    async def stream(self, batch: int) -> list[Any]:
+        return [user async for user in self.users.stream(order_by="id", batch_size=batch)]
+
 
 class SqlopsInjectedImpl(SqlopsImpl):
     """Injected mode: the caller opens the session or transaction, the repository only flushes."""
 
     name = "sqlops-injected"
+    skips = frozenset()
+    notes = {}
 
     async def insert(self, rows: list[dict[str, Any]]) -> None:
         async with self.db.transaction() as session:
@@ -72,3 +91,22 @@ class SqlopsInjectedImpl(SqlopsImpl):
     async def upsert(self, rows: list[dict[str, Any]]) -> None:
         async with self.db.transaction() as session:
             await sqlops.Repository(User, session).upsert_many(rows, conflict="email")
+
+    async def tx_get(self, ids: list[int]) -> list[Any]:
+        out = []
+        for i in ids:
+            async with self.db.transaction() as session:
+                out.append(await sqlops.Repository(User, session).get(i))
+        return out
+
+    async def tx_update(self, changes: list[Change]) -> None:
+        for i, name in changes:
+            async with self.db.transaction() as session:
+                users = sqlops.Repository(User, session)
+                await users.get(i)
+                await users.update(i, name=name)
+
+    async def stream(self, batch: int) -> list[Any]:
+        async with self.db.session() as session:
+            users = sqlops.Repository(User, session)
+            return [user async for user in users.stream(order_by="id", batch_size=batch)]

@@ -4,6 +4,7 @@ Each method does one operation the way that library's users write it, from the s
 inputs; converting those inputs (dicts) to what the API wants is part of the timed work.
 Reads return whatever the library returns; :meth:`Implementation.row` turns one result into
 an ``(id, email, name)`` tuple afterwards, outside the timing, for the correctness check.
+Operation ``tx-get`` is method ``tx_get`` (see :func:`method`).
 """
 
 from __future__ import annotations
@@ -12,15 +13,17 @@ import importlib
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
-from .target import Target
+from .target import BACKENDS, Target
 from .workload import Row
 
 PageResult = tuple[list[Any], int]
+Change = tuple[int, str]  # (id, new name)
 
 # module, class — in table order; the raw drivers first (they are the reference).
 REGISTRY = (
     ("impl_asyncpg", "AsyncpgImpl"),
     ("impl_aiosqlite", "AiosqliteImpl"),
+    ("impl_asyncmy", "AsyncmyImpl"),
     ("impl_core", "CoreImpl"),
     ("impl_orm", "OrmImpl"),
     ("impl_advanced_alchemy", "AdvancedAlchemyImpl"),
@@ -30,13 +33,20 @@ REGISTRY = (
 )
 
 
+def method(op: str) -> str:
+    """The method that does operation ``op`` (``tx-get`` -> ``tx_get``)."""
+    return op.replace("-", "_")
+
+
 class Implementation(ABC):
-    """One way of doing the four operations against a :class:`Target`."""
+    """One way of doing every operation against a :class:`Target`."""
 
     name: ClassVar[str]
-    backends: ClassVar[tuple[str, ...]] = ("postgresql", "sqlite")
+    backends: ClassVar[tuple[str, ...]] = ("postgresql", "sqlite", "mysql")
     raw: ClassVar[bool] = False  # the driver itself: the reference for ratios
     notes: ClassVar[dict[str, str]] = {}  # where it cannot do an operation the same way
+    # Operations it does not do at all (no cell in the table); each has a note saying why.
+    skips: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, target: Target) -> None:
         self.target = target
@@ -64,6 +74,18 @@ class Implementation(ABC):
     @abstractmethod
     async def upsert(self, rows: list[dict[str, Any]]) -> None:
         """Insert-or-update every row on a conflict on ``email``, in one call, committed."""
+
+    @abstractmethod
+    async def tx_get(self, ids: list[int]) -> list[Any]:
+        """Look each id up by primary key, each in its own transaction (committed)."""
+
+    @abstractmethod
+    async def tx_update(self, changes: list[Change]) -> None:
+        """For each ``(id, name)``: read the row, then set its name, in one transaction."""
+
+    @abstractmethod
+    async def stream(self, batch: int) -> list[Any]:
+        """Iterate the whole table by id, ``batch`` rows per fetch; return what it yielded."""
 
     def row(self, obj: Any) -> Row:
         """An ``(id, email, name)`` tuple from one read result (not timed)."""
@@ -100,5 +122,5 @@ def missing() -> dict[str, str]:
 
 def names() -> list[str]:
     """Every implementation name, in table order."""
-    found = [cls.name for backend in ("postgresql", "sqlite") for cls in available(backend)]
+    found = [cls.name for backend in BACKENDS for cls in available(backend)]
     return list(dict.fromkeys(found))

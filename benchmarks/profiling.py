@@ -13,17 +13,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import workload
-from .implementation import available, names
+from .implementation import available, method, names
 from .runner import Inputs
 from .table import BenchTable
-from .target import BACKENDS, DEFAULT_SERVER_URL, provision
+from .target import BACKENDS, provision
 from .workload import OPERATIONS
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks profile")
     parser.add_argument("--backend", choices=BACKENDS, default="postgresql")
-    parser.add_argument("--url", default=DEFAULT_SERVER_URL)
+    parser.add_argument("--url", help="server to create the db on (default: the local one)")
     parser.add_argument("--op", action="append", choices=OPERATIONS, help="default: all")
     parser.add_argument("--impl", action="append", choices=names(), help="default: sqlops, core")
     parser.add_argument("--quick", action="store_true")
@@ -49,12 +49,14 @@ async def _profile(ns: argparse.Namespace) -> None:
                 await impl.open()
                 try:
                     for op in ns.op or OPERATIONS:
+                        if op in impl.skips:
+                            continue
                         await table.reset(inputs.start_state(op)[1])
-                        await getattr(impl, op)(*inputs.arguments(op))  # warm-up
+                        await getattr(impl, method(op))(*inputs.arguments(op))  # warm-up
                         await table.reset(inputs.start_state(op)[1])
                         profiler = Profiler(interval=ns.interval, async_mode="enabled")
                         profiler.start()
-                        await getattr(impl, op)(*inputs.arguments(op))
+                        await getattr(impl, method(op))(*inputs.arguments(op))
                         profiler.stop()
                         _emit(profiler, impl.name, op, ns.html)
                 finally:

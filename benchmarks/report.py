@@ -12,7 +12,16 @@ from typing import Any, TextIO
 
 from .results import Measurement, Run, spread
 
-OP_TITLES = {"insert": "insert", "get": "get", "page": "page+count", "upsert": "upsert"}
+OP_TITLES = {
+    "insert": "insert",
+    "get": "get",
+    "page": "page+count",
+    "upsert": "upsert",
+    "tx-get": "tx-get",
+    "tx-update": "tx-update",
+    "stream": "stream",
+}
+MODES = ("sqlops", "sqlops-injected")  # whose targets are checked
 
 
 METRICS = {
@@ -57,9 +66,9 @@ def rows(run: Run, backend: str, metric: str = "wall") -> tuple[list[str], list[
     return header, body
 
 
-def target_rows(run: Run) -> list[list[str]]:
+def target_rows(run: Run, backend: str = "postgresql", impl: str = "sqlops") -> list[list[str]]:
     out = []
-    for t in run.targets():
+    for t in run.targets(backend, impl):
         measured = t["measured"]
         value = "—" if measured is None else f"{measured:.2f}x"
         out.append([t["target"], value, "yes" if t["met"] else "no"])
@@ -84,11 +93,11 @@ def print_run(run: Run, out: TextIO | None = None) -> None:
         for line in body:
             table.add_row(*line)
         console.print(table)
-    if "postgresql" in run.backends():
-        table = Table(title="sqlops targets (PostgreSQL, same run)", title_justify="left")
+    for backend, impl, lines in _target_tables(run):
+        table = Table(title=_target_title(run, backend, impl), title_justify="left")
         for name in ("target", "measured", "met"):
             table.add_column(name)
-        for line in target_rows(run):
+        for line in lines:
             table.add_row(*line)
         console.print(table)
     for text in _footer(run):
@@ -99,15 +108,33 @@ def _tables(run: Run) -> list[tuple[str, str]]:
     return [(backend, metric) for metric in METRICS for backend in run.backends()]
 
 
+def _target_tables(run: Run) -> list[tuple[str, str, list[list[str]]]]:
+    """``(backend, impl, rows)`` for each sqlops mode measured beside a raw driver."""
+    out = []
+    for backend in run.backends():
+        if backend not in run.raw:
+            continue
+        for impl in MODES:
+            lines = target_rows(run, backend, impl)
+            if lines:
+                out.append((backend, impl, lines))
+    return out
+
+
+def _target_title(run: Run, backend: str, impl: str) -> str:
+    return f"{impl} targets on {backend} (÷ {run.raw[backend]}, same run)"
+
+
 def _print_plain(run: Run, out: TextIO) -> None:
     for backend, metric in _tables(run):
         header, body = rows(run, backend, metric)
         print(_title(run, backend, metric), file=out)
         print(_align([header, *body]), file=out)
         print(file=out)
-    if "postgresql" in run.backends():
-        print("sqlops targets (PostgreSQL, same run)", file=out)
-        print(_align([["target", "measured", "met"], *target_rows(run)]), file=out)
+    for backend, impl, lines in _target_tables(run):
+        print(_target_title(run, backend, impl), file=out)
+        print(_align([["target", "measured", "met"], *lines]), file=out)
+        print(file=out)
     for line in _footer(run):
         print(line, file=out)
 
@@ -151,9 +178,9 @@ def markdown(run: Run) -> str:
         header, body = rows(run, backend, metric)
         parts.append(f"**{_title(run, backend, metric)}**\n")
         parts.append(_md_table(header, body))
-    if "postgresql" in run.backends():
-        parts.append("**sqlops targets (PostgreSQL, same run)**\n")
-        parts.append(_md_table(["target", "measured", "met"], target_rows(run)))
+    for backend, impl, lines in _target_tables(run):
+        parts.append(f"**{_target_title(run, backend, impl)}**\n")
+        parts.append(_md_table(["target", "measured", "met"], lines))
     return "\n".join(parts)
 
 

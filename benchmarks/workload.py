@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 Row = tuple[int, str, str]
 
-OPERATIONS = ("insert", "get", "page", "upsert")
+OPERATIONS = ("insert", "get", "page", "upsert", "tx-get", "tx-update", "stream")
+WRITES = ("insert", "upsert", "tx-update")  # they change the table: re-seed after them
 LIKE_PATTERN = "n00%"
 
 
@@ -25,15 +26,32 @@ class Sizes:
     pages: int = 300  # page+count calls
     per_page: int = 50
     upserts: int = 5_000  # rows upserted, half of them new
+    tx_gets: int = 3_000  # primary-key lookups, each in its own transaction
+    tx_updates: int = 2_000  # get + update of one column, each in its own transaction
+    batch: int = 1_000  # rows per batch when streaming the whole (seeded) table
 
     def items(self, op: str) -> int:
         """The number of items ``op`` handles: µs/item divides by this."""
-        return {"insert": self.rows, "get": self.gets, "page": self.pages}.get(op, self.upserts)
+        return {
+            "insert": self.rows,
+            "get": self.gets,
+            "page": self.pages,
+            "upsert": self.upserts,
+            "tx-get": self.tx_gets,
+            "tx-update": self.tx_updates,
+            "stream": self.rows,
+        }[op]
 
 
 FULL = Sizes()
-QUICK = Sizes(rows=4_000, gets=600, pages=60, per_page=50, upserts=1_000)
-TINY = Sizes(rows=300, gets=25, pages=6, per_page=10, upserts=60)
+QUICK = Sizes(
+    rows=4_000, gets=600, pages=60, per_page=50, upserts=1_000, tx_gets=600, tx_updates=400
+)
+# Tiny: a smoke test of correctness (commits cost a disk flush each on the servers);
+# batches smaller than the table, so streaming fetches more than one.
+TINY = Sizes(
+    rows=300, gets=25, pages=6, per_page=10, upserts=60, tx_gets=10, tx_updates=6, batch=64
+)
 
 
 def email(i: int) -> str:
@@ -73,9 +91,25 @@ def upsert_input(sizes: Sizes) -> list[dict[str, object]]:
     return [{"id": i, "email": e, "name": n} for i, e, n in upsert_expected(sizes)]
 
 
-def get_ids(sizes: Sizes, seed: int = 7) -> list[int]:
+def get_ids(sizes: Sizes, seed: int = 7, count: int | None = None) -> list[int]:
     """Distinct ids in random order, so no identity map or cache can answer twice."""
-    return random.Random(seed).sample(range(1, sizes.rows + 1), sizes.gets)
+    return random.Random(seed).sample(range(1, sizes.rows + 1), count or sizes.gets)
+
+
+def tx_update_ids(sizes: Sizes, seed: int = 11) -> list[int]:
+    """Distinct ids to update, in random order (a different sample from :func:`get_ids`)."""
+    return random.Random(seed).sample(range(1, sizes.rows + 1), sizes.tx_updates)
+
+
+def updated_name(i: int) -> str:
+    """The name ``tx-update`` gives row ``i``."""
+    return f"updated-{i:07d}"
+
+
+def tx_update_expected(sizes: Sizes) -> list[Row]:
+    """The table after ``tx-update``: the seeded rows, those updated renamed."""
+    changed = set(tx_update_ids(sizes))
+    return [(i, e, updated_name(i) if i in changed else n) for i, e, n in seed_rows(sizes.rows)]
 
 
 def matching_ids(sizes: Sizes) -> list[int]:

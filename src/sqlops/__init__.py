@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # the names are imported on first use: see __getattr__
     from ._database import Database, PoolTimeoutError
     from ._errors import (
+        AmbiguousCommitError,
         CheckViolation,
         ConstraintViolation,
         DatabaseUnavailableError,
@@ -33,9 +34,11 @@ if TYPE_CHECKING:  # the names are imported on first use: see __getattr__
         SessionMisuseError,
         SqlopsError,
         StaleVersionError,
+        TransactionAbortedError,
         TransactionConflictError,
         UniqueViolation,
     )
+    from ._expressions import Q, Search
     from ._filters import OPERATORS
     from ._guards import NPlusOneError, NPlusOneWarning, SessionLeakWarning
     from ._pagination import CursorPage, Page
@@ -52,6 +55,8 @@ _MODULES = {
     "Database": "._database",
     "PoolTimeoutError": "._database",
     "OPERATORS": "._filters",
+    "Q": "._expressions",
+    "Search": "._expressions",
     "CursorPage": "._pagination",
     "Page": "._pagination",
     "Repository": "._repository",
@@ -98,6 +103,7 @@ def __dir__() -> list[str]:
 __version__ = "0.1.0"
 
 __all__ = [
+    "AmbiguousCommitError",
     "CheckViolation",
     "ConstraintViolation",
     "CursorPage",
@@ -118,14 +124,17 @@ __all__ = [
     "OPERATORS",
     "Page",
     "PoolTimeoutError",
+    "Q",
     "ReadOnlyTransactionError",
     "Repository",
     "SchemaError",
+    "Search",
     "SessionLeakWarning",
     "SessionMisuseError",
     "SqlopsError",
     "StaleVersionError",
     "SyncDriverError",
+    "TransactionAbortedError",
     "TransactionConflictError",
     "UniqueViolation",
     "__version__",

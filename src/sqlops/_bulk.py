@@ -18,18 +18,22 @@ from sqlalchemy import (
     ColumnElement,
     Table,
     UniqueConstraint,
+    and_,
+    case,
     func,
     insert,
     select,
     text,
+    tuple_,
     update,
 )
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import attributes
 
-from . import _translate
-from ._errors import InvalidValueError, NotFoundError, SqlopsError
+from . import _constraintnames as _names
+from . import _failures, _translate
+from ._errors import InvalidValueError, NotFoundError, SqlopsError, UniqueViolation
 from ._modelinfo import ModelInfo
 
 if TYPE_CHECKING:
@@ -59,7 +63,8 @@ def _row_dict(info: ModelInfo, row: Any, index: int) -> Mapping[str, Any]:
         state = attributes.instance_dict(row)
         return {k: state[k] for k in info.columns if k in state}
     raise InvalidValueError(
-        f"row {index}: expected a mapping or a {info.name}, got {type(row).__name__}"
+        f"row {index}: expected a mapping or a {info.name}, got {type(row).__name__}",
+        table=info.table.name,
     )
 
 
@@ -95,7 +100,9 @@ class Layouts:
                 try:
                     check(mapping[key])
                 except InvalidValueError as exc:
-                    raise InvalidValueError(f"row {offset + i}: {exc}") from None
+                    raise InvalidValueError(
+                        f"row {offset + i}: {exc}", table=exc.table, column=exc.column
+                    ) from None
             rows.append(mapping)
         return out
 
@@ -104,7 +111,9 @@ class Layouts:
         if unknown:
             raise InvalidValueError(
                 f"row {index}: {self.info.name} has no column {', '.join(map(repr, unknown))}; "
-                f"columns are {', '.join(sorted(self.info.columns))}"
+                f"columns are {', '.join(sorted(self.info.columns))}",
+                table=self.info.table.name,
+                column=unknown[0] if len(unknown) == 1 else None,
             )
         checks = [(k, self.info.value_checks[k]) for k in keys if k in self.info.value_checks]
         self._valid[keys] = checks
@@ -163,6 +172,7 @@ async def create_many(
     use_copy = (
         repo.dialect == "postgresql"
         and not returning
+        and not info.inherits  # several tables, or a discriminator: the ORM's bulk insert
         and _copy_possible(info)
         and not _observed(session)  # COPY is invisible to statement listeners
     )
@@ -178,8 +188,10 @@ async def create_many(
         elif use_copy:
             await _copy(session, info, layouts.runs(chunk, done))
         else:
+            target = info.model if info.inherits else info.table
             for keys, run in layouts.runs(chunk, done):
-                await session.execute(insert(info.table), layouts.by_column_key(keys, run))
+                rows_ = run if info.inherits else layouts.by_column_key(keys, run)
+                await session.execute(insert(target), rows_)
         done += len(chunk)
         if progress is not None:
             progress(done)
@@ -235,6 +247,7 @@ async def _copy(session: AsyncSession, info: ModelInfo, runs: list[Run]) -> None
     if not driver.is_in_transaction():
         await conn.exec_driver_sql("SELECT 1")  # start the adapter's transaction first
     table = info.table
+    before = _failures.innermost(session)
     for keys, run in runs:
         columns, records = _copy_records(info, keys, run, conn.dialect)
         try:
@@ -242,9 +255,12 @@ async def _copy(session: AsyncSession, info: ModelInfo, runs: list[Run]) -> None
                 table.name, records=records, columns=columns, schema_name=table.schema
             )
         except Exception as exc:
-            err = _translate.translate(exc, _translate._Context(table=table))
+            # the rows as parameters: the translator finds the column whose value broke
+            err = _translate.translate(exc, _translate._Context(table=table, params=run))
             if err is None:
                 raise
+            err.__cause__ = exc
+            _failures.note(session, err, before)  # COPY bypasses the session's own guard
             raise err from exc
 
 
@@ -382,7 +398,11 @@ def upsert_statement(
         stmt = stmt.values(rows) if rows is not None else stmt
         sets = {c: stmt.inserted[c] for c in updating} or {conflict[0]: table.c[conflict[0]]}
         extra = _onupdate_values(info, updating, lambda c: stmt.inserted[c]) if updating else {}
-        return stmt.on_duplicate_key_update({**sets, **extra})
+        # ON DUPLICATE KEY fires on *any* unique key; update only the row whose conflict
+        # columns match, so a clash on another key changes nothing (and is reported)
+        same = and_(*(table.c[c] == stmt.inserted[c] for c in conflict))
+        guarded = {c: case((same, v), else_=table.c[c]) for c, v in {**sets, **extra}.items()}
+        return stmt.on_duplicate_key_update(guarded)
     raise SqlopsError(f"upsert is not supported on {dialect}")  # pragma: no cover
 
 
@@ -394,12 +414,16 @@ async def upsert_one(
     update_: Sequence[Any] | None,
 ) -> Any:
     info = repo.info
+    _one_table(info)
     values = info.check_values(values, "upsert")
     names = _conflict_columns(info, conflict)
     missing = [n for n in names if n not in {info.column(k).name for k in values}]
     if missing:
         raise InvalidValueError(f"upsert values must include the conflict column(s) {missing}")
     row = _with_defaults(info, _by_column_name(info, values))
+    identity = _identity(info)
+    if identity is not None:
+        row.setdefault(info.column(identity[0]).name, identity[1])
     updating = _update_columns(info, values, names, update_)
     stmt = upsert_statement(repo.dialect, info, [row], names, updating)
     if repo.dialect == "mysql":
@@ -408,10 +432,53 @@ async def upsert_one(
         # A locking read: REPEATABLE READ's snapshot may predate a row another transaction
         # committed and our no-op ON DUPLICATE KEY UPDATE left unchanged (we hold its lock).
         lookup = lookup.with_for_update()
-        return (await session.scalars(lookup, execution_options={"populate_existing": True})).one()
+        options = {"populate_existing": True}
+        found = (await session.scalars(lookup, execution_options=options)).one_or_none()
+        if found is None:  # the row clashed on another unique key: nothing was written
+            err = await _other_key_violation(session, info, row, names)
+            _failures.note(session, err, _failures.innermost(session), from_database=False)
+            raise err
+        return found
     orm_stmt = select(info.model).from_statement(stmt.returning(*info.table.columns))
     result = await session.scalars(orm_stmt, execution_options={"populate_existing": True})
     return result.one()
+
+
+async def _other_key_violation(
+    session: AsyncSession, info: ModelInfo, row: dict[str, Any], conflict: list[str]
+) -> UniqueViolation:
+    """The unique key (other than ``conflict``) on which MariaDB found ``row`` a duplicate."""
+    table = info.table
+    for key in unique_keys(table):
+        if set(key) == set(conflict) or not set(key) <= set(row):
+            continue
+        probe = select(1).select_from(table).where(*(table.c[c] == row[c] for c in key))
+        if (await session.execute(probe.limit(1))).first() is not None:
+            known = _names.for_columns([table], table.name, None, key, "unique")
+            name = _names.server_name(known, "mysql") if known else None
+            return UniqueViolation(table=table.name, columns=key, constraint=name)
+    return UniqueViolation(table=table.name, detail="duplicate key on another unique key")
+
+
+def _one_table(info: ModelInfo) -> None:
+    """Refuse an upsert on a model whose rows span tables: ON CONFLICT is per table."""
+    if info.multi_table:
+        tables = ", ".join(t.name for t in info.mapper.tables)
+        raise TypeError(
+            f"upsert needs a model stored in one table; {info.name} spans {tables} "
+            "(joined-table inheritance): use get_or_create() or update() instead"
+        )
+
+
+def _identity(info: ModelInfo) -> tuple[str, Any] | None:
+    """(discriminator attribute key, value) of a single-table inheritance class, or None."""
+    mapper = info.mapper
+    if mapper.polymorphic_on is None or mapper.polymorphic_identity is None:
+        return None
+    column = mapper.polymorphic_on
+    if not isinstance(column, Column):
+        return None
+    return mapper.get_property_by_column(column).key, mapper.polymorphic_identity
 
 
 def _with_defaults(info: ModelInfo, row: dict[str, Any]) -> dict[str, Any]:
@@ -439,7 +506,12 @@ async def upsert_many(
     with the same conflict key collapse to the last one.
     """
     info = repo.info
+    _one_table(info)
     names = _conflict_columns(info, conflict)
+    identity = _identity(info)
+    if identity is not None:  # single-table inheritance: the rows are of this class
+        key, value = identity
+        rows = ({key: value, **row} for row in rows)
     key_of = [info.mapper.get_property_by_column(info.table.c[n]).key for n in names]
     size = chunk_size or UPSERT_CHUNK
     layouts = Layouts(info)
@@ -461,8 +533,42 @@ async def upsert_many(
                     repo.dialect, info, None, names, updating
                 )
             await session.execute(stmt, layouts.by_column_key(keys, run))
+        if repo.dialect == "mysql":
+            await _check_all_written(session, info, names, key_of, deduped)
         total += len(deduped)
     return total
+
+
+async def _check_all_written(
+    session: AsyncSession,
+    info: ModelInfo,
+    names: list[str],
+    key_of: list[str],
+    rows: dict[tuple[Any, ...], Mapping[str, Any]],
+) -> None:
+    """MariaDB skips a row that clashed on another unique key: find it, as a violation.
+
+    Its guarded ON DUPLICATE KEY UPDATE changes nothing then (see upsert_statement), and
+    the other backends raise UniqueViolation for such a row; one SELECT per chunk finds
+    the conflict keys that are not in the table.
+    """
+    columns = [info.table.c[n] for n in names]
+    found_keys: set[tuple[Any, ...]] = set()
+    keys = list(rows)
+    for start in range(0, len(keys), VALUES_CHUNK):
+        part = keys[start : start + VALUES_CHUNK]
+        where = (
+            columns[0].in_([k[0] for k in part])
+            if len(columns) == 1
+            else (tuple_(*columns).in_(part))
+        )
+        found_keys.update(tuple(r) for r in (await session.execute(select(*columns).where(where))))
+    for key, row in rows.items():
+        if key not in found_keys:
+            missing = _with_defaults(info, _by_column_name(info, row))
+            err = await _other_key_violation(session, info, missing, names)
+            _failures.note(session, err, _failures.innermost(session), from_database=False)
+            raise err
 
 
 # ----------------------------------------------------------------------------- increment
@@ -478,8 +584,16 @@ async def increment(
 ) -> int | float:
     info = repo.info
     column = info.columns[key]
+    table = info.column(key).table  # joined inheritance: the table that holds the column
+    if info.multi_table and isinstance(table, Table):
+        where = [
+            c == v for c, v in zip(table.primary_key.columns, repo._pk_values(pk), strict=True)
+        ]
+    else:
+        table = info.table
+    where = [*where, *_single_table_criterion(info)]
     counter = func.coalesce(column, 0) + by  # a NULL counter counts from 0
-    stmt = update(info.table).where(*where).values({info.column(key).name: counter})
+    stmt = update(table).where(*where).values({info.column(key).name: counter})
     if info.soft_delete is not None:
         stmt = stmt.where(info.soft_delete.is_(None))
     if repo.dialect == "mysql":
@@ -493,6 +607,15 @@ async def increment(
             raise NotFoundError(info.model, pk)
     _sync_identity(session, info, pk, key, value, repo)
     return value  # type: ignore[no-any-return]
+
+
+def _single_table_criterion(info: ModelInfo) -> list[ColumnElement[bool]]:
+    """A single-table subclass's own rows: its discriminator values, not its siblings'."""
+    mapper = info.mapper
+    if not (mapper.single and mapper.inherits is not None and mapper.polymorphic_on is not None):
+        return []
+    identities = [m.polymorphic_identity for m in mapper.self_and_descendants]
+    return [mapper.polymorphic_on.in_(identities)]
 
 
 def _sync_identity(

@@ -4,8 +4,9 @@ Most bad values are refused by the database itself and translated to
 :class:`InvalidValueError`. Two kinds are not: a string outside an ``Enum`` column's
 values (SQLAlchemy's ``Enum`` stores any string by default, and every later read of the
 row then fails), a fraction for an integer column (PostgreSQL truncates 1.5 to 1,
-MariaDB rounds it to 2, SQLite keeps the float), and NaN (NULL on SQLite). They are
-refused here, before anything is sent. Messages name the column, never the value.
+MariaDB rounds it to 2, SQLite keeps the float), NaN (NULL on SQLite) and a number
+too large for a ``NUMERIC(p, s)`` (SQLite keeps it as a float). They are refused here,
+before anything is sent. Messages name the column, never the value.
 
 A check returns the value as the column's Python type (``"admin"`` becomes
 ``Role.admin``, ``3.0`` becomes ``3``, and ``5`` for a float column ``5.0``), so an
@@ -91,18 +92,37 @@ def _float_check(table: str, key: str, column: Column[Any]) -> Check | None:
         return None
     to_float = isinstance(type_, Float) and not type_.asdecimal
 
+    limit = _numeric_limit(type_)
+
     def check(value: Any) -> Any:
-        if type(value) is int:
-            return float(value) if to_float else value
         if isinstance(value, float | decimal.Decimal) and value != value:  # NaN
             raise InvalidValueError(
                 f"{table}.{key}: NaN cannot be stored (use None for a missing value)",
                 table=table,
                 column=key,
             )
-        return value
+        if limit is not None and _is_number(value) and abs(value) >= limit:
+            raise InvalidValueError(
+                f"{table}.{key}: out of range for {type_}", table=table, column=key
+            )
+        return float(value) if to_float and type(value) is int else value
 
     return check
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float | decimal.Decimal) and not isinstance(value, bool)
+
+
+def _numeric_limit(type_: Any) -> int | None:
+    """The first magnitude a ``NUMERIC(p, s)`` cannot hold (``10**(p - s)``), if it has a p.
+
+    PostgreSQL and MariaDB refuse a larger value; SQLite stores it as a float, silently
+    losing digits past the 15th: refused here so that every backend agrees.
+    """
+    if isinstance(type_, Float) or getattr(type_, "precision", None) is None:
+        return None
+    return int(10 ** (type_.precision - (type_.scale or 0)))
 
 
 def _is_whole(value: float | decimal.Decimal) -> bool:

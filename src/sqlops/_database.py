@@ -24,7 +24,18 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import AsyncAdaptedQueuePool, QueuePool, StaticPool
 from sqlalchemy.util import greenlet_spawn
 
-from . import _aiosqlite, _dialects, _guards, _lazyload, _pagination, _translate
+from . import (
+    _aiosqlite,
+    _dialects,
+    _failover,
+    _guards,
+    _lazyload,
+    _pagination,
+    _pooler,
+    _slowlog,
+    _telemetry,
+    _translate,
+)
 from ._dialects import configure_engine
 from ._errors import DatabaseUnavailableError, SqlopsError
 from ._transaction import Counters, RetryStats, quietly, run_with_retries, shielded
@@ -69,6 +80,10 @@ class Database:
         cursor_secret: str | bytes | None = None,
         n_plus_one: _guards.NPlusOne = "off",
         leaked_sessions: _guards.LeakedSessions = "off",
+        tracer_provider: Any = None,
+        meter_provider: Any = None,
+        slow_query_ms: float | None = None,
+        pooler: str | None = None,
     ) -> None:
         if lazy_loads not in _lazyload.MODES:
             raise ValueError(f"lazy_loads must be one of {_lazyload.MODES}, not {lazy_loads!r}")
@@ -83,7 +98,8 @@ class Database:
             )
         self.n_plus_one: _guards.NPlusOne = n_plus_one
         self._session_tracker = _guards.SessionTracker() if leaked_sessions == "warn" else None
-        self.url = self._resolve(url)
+        self.url, url_pooler = _pooler.split_option(self._resolve(_failover.split_hosts(url)))
+        self.pooler = _pooler.check(pooler or url_pooler, self.url)
         self.lazy_loads: LazyLoads = lazy_loads
         self.cursor_secret = cursor_secret
         pool = {
@@ -92,26 +108,33 @@ class Database:
             "pool_timeout": pool_timeout,
             "pool_recycle": pool_recycle,
         }
-        self.engine = self._engine(self.url, echo, pool, engine_options or {})
-        self._replicas = [
-            self._engine(self._resolve(r), echo, pool, engine_options or {}) for r in replicas
-        ]
+        options = _pooler.engine_options(self.pooler, self.url, engine_options or {})
+        self.engine = self._engine(self.url, echo, pool, options)
+        self._replicas = [self._engine(self._replica_url(r), echo, pool, options) for r in replicas]
         self._replica_down: dict[int, float] = {}
         self._readers: dict[int, AsyncEngine] = {}
         self._replica_cycle = itertools.cycle(range(len(self._replicas)))
         _lazyload.install()
         _guards.install()
-        self._sessionmaker: async_sessionmaker[AsyncSession] = self._maker(
-            expire_on_commit=False,
-            info={
-                _lazyload.INFO_KEY: lazy_loads,
-                _guards.N_PLUS_ONE_KEY: n_plus_one,
-                _pagination.SECRET_INFO_KEY: cursor_secret,
-            },
-            sqlops_tracker=self._session_tracker,
-        )
         self._retries = Counters()
         self._disposed = False
+        if slow_query_ms is not None:
+            for engine in (self.engine, *self._replicas):
+                _slowlog.install(engine.sync_engine, slow_query_ms)
+        self._telemetry = _telemetry.setup(self, tracer_provider, meter_provider)
+        info: dict[str, Any] = {
+            _lazyload.INFO_KEY: lazy_loads,
+            _guards.N_PLUS_ONE_KEY: n_plus_one,
+            _pagination.SECRET_INFO_KEY: cursor_secret,
+        }
+        if self._telemetry is not None:
+            info[_telemetry.INFO_KEY] = self._telemetry
+            self._telemetry.instrument_database(self)
+        self._sessionmaker: async_sessionmaker[AsyncSession] = self._maker(
+            expire_on_commit=False,
+            info=info,
+            sqlops_tracker=self._session_tracker,
+        )
 
     # The three things the sync twin (sqlops.sync) builds differently; all else is shared.
 
@@ -119,6 +142,10 @@ class Database:
         resolved = resolve_url(url)
         require_driver(resolved)  # one line naming the extra, not SQLAlchemy's traceback
         return resolved
+
+    def _replica_url(self, url: str | URL) -> URL:
+        """A replica's URL, resolved like the primary's (its ``?pooler=`` is the primary's)."""
+        return _pooler.split_option(self._resolve(_failover.split_hosts(url)))[0]
 
     def _engine(
         self, url: URL, echo: bool, pool: dict[str, Any], options: dict[str, Any]
@@ -261,7 +288,7 @@ class Database:
         session = await self._begin(isolation, readonly, enforce=readonly)
         try:
             yield session
-            await session.commit()
+            await _failover.commit(session)  # AmbiguousCommitError if lost during COMMIT
         except BaseException:
             await quietly(session.rollback())
             raise
@@ -280,6 +307,7 @@ class Database:
         *args: Any,
         retries: int = 3,
         isolation: str | None = None,
+        retry_disconnects: bool | float = False,
         **kwargs: Any,
     ) -> T:
         """Run ``fn(session, *args, **kwargs)`` in a fresh transaction, retrying conflicts.
@@ -287,13 +315,25 @@ class Database:
         The whole transaction (commit included) is retried on serialization failure,
         deadlock or "database is locked", with capped jittered backoff. Constraint
         violations are never retried. :class:`TransactionConflictError` when retries
-        run out.
+        run out. ``retry_disconnects=True`` (or a number of seconds; True is 30) also
+        retries a transaction whose connection was lost before its COMMIT was sent, to
+        wait out a restart or failover; a COMMIT cut off midway raises
+        :class:`AmbiguousCommitError` and is never retried.
         """
 
-        async def attempt() -> T:
+        async def once() -> T:
             async with self.transaction(isolation=isolation) as session:
                 return await fn(session, *args, **kwargs)
 
+        attempt: Callable[[], Awaitable[T]] = once
+        telemetry = self._telemetry
+        if _failover.check_budget(retry_disconnects):
+            notify = telemetry.note_retry if telemetry is not None else None
+            attempt = _failover.reconnecting(attempt, retry_disconnects, notify)
+        if telemetry is not None:
+            return await telemetry.run(
+                attempt, lambda traced: run_with_retries(traced, retries, self._retries)
+            )
         return await run_with_retries(attempt, retries, self._retries)
 
     # ------------------------------------------------------------------ internals

@@ -14,7 +14,10 @@
     │   ├── NotNullViolation
     │   └── CheckViolation
     ├── TransactionConflictError      (.attempts)
-    ├── DatabaseUnavailableError
+    ├── TransactionAbortedError       (.error) a session used after an error ended its transaction
+    ├── DatabaseUnavailableError      cannot connect, connection lost
+    │   ├── PoolTimeoutError
+    │   └── AmbiguousCommitError      the connection died during COMMIT: outcome unknown
     ├── ReadOnlyTransactionError      a write in a read-only transaction or on a read-only server
     ├── LazyLoadError                 (also sqlalchemy InvalidRequestError)
     ├── SessionMisuseError            one session used by two tasks, or from another event loop
@@ -76,7 +79,11 @@ class InvalidValueError(SqlopsError, ValueError):
 
 
 class ConstraintViolation(SqlopsError):
-    """A write broke a constraint; names the table, the column(s) and the constraint."""
+    """A write broke a constraint; names the table, the column(s) and the constraint.
+
+    ``.table`` is the bare table name (``Table.name``); ``.schema`` is the table's schema
+    when the model names one (``MetaData(schema="app")``), else None.
+    """
 
     kind = "constraint"
 
@@ -88,21 +95,28 @@ class ConstraintViolation(SqlopsError):
         columns: Sequence[str] = (),
         constraint: str | None = None,
         detail: str | None = None,
+        schema: str | None = None,
     ) -> None:
         self.table = table
+        self.schema = schema
         self.columns = tuple(columns)
         self.constraint = constraint
         self.detail = detail
         super().__init__(message or self._describe())
 
+    @property
+    def _where(self) -> str | None:
+        if self.table and self.schema:
+            return f"{self.schema}.{self.table}"
+        return self.table
+
     def _describe(self) -> str:
         columns = ", ".join(self.columns)
-        if self.table and columns:
-            where = (
-                f"{self.table}.{columns}" if len(self.columns) == 1 else f"{self.table}({columns})"
-            )
+        table = self._where
+        if table and columns:
+            where = f"{table}.{columns}" if len(self.columns) == 1 else f"{table}({columns})"
         else:
-            where = self.table or columns or "an unnamed table"
+            where = table or columns or "an unnamed table"
         named = f" (constraint {self.constraint})" if self.constraint else ""
         return f"{self.kind} violation on {where}{named}"
 
@@ -117,7 +131,7 @@ class UniqueViolation(ConstraintViolation):
             cols = ", ".join(self.columns)
             noun = "value" if len(self.columns) == 1 else "combination"
             named = f" (constraint {self.constraint})" if self.constraint else ""
-            return f"{self.table}: {cols} already exists — that {noun} must be unique{named}"
+            return f"{self._where}: {cols} already exists — that {noun} must be unique{named}"
         return super()._describe()
 
 
@@ -134,7 +148,7 @@ class NotNullViolation(ConstraintViolation):
 
     def _describe(self) -> str:
         if self.columns:
-            where = f"{self.table}.{self.columns[0]}" if self.table else self.columns[0]
+            where = f"{self._where}.{self.columns[0]}" if self.table else self.columns[0]
             return f"{where} is required (NOT NULL) but no value was given"
         return super()._describe()
 
@@ -245,7 +259,22 @@ class SchemaError(SqlopsError):
         super().__init__(message)
 
 
+class TransactionAbortedError(SqlopsError):
+    """A session was used again after an error ended its transaction.
+
+    A violation (or any database error) inside a transaction leaves it unusable:
+    PostgreSQL refuses every further statement and would turn COMMIT into a rollback, and
+    SQLAlchemy rolls a failed flush back. ``.error`` is the earlier sqlops error. To go on
+    after a write that may fail, run it in ``async with db.savepoint(session):``.
+    """
+
+    def __init__(self, message: str, *, error: BaseException | None = None) -> None:
+        self.error = error
+        super().__init__(message)
+
+
 __all__ = [
+    "AmbiguousCommitError",
     "CheckViolation",
     "ConstraintViolation",
     "DatabaseUnavailableError",
@@ -264,6 +293,15 @@ __all__ = [
     "SessionMisuseError",
     "SqlopsError",
     "StaleVersionError",
+    "TransactionAbortedError",
     "TransactionConflictError",
     "UniqueViolation",
 ]
+
+
+class AmbiguousCommitError(DatabaseUnavailableError):
+    """The connection died during COMMIT: the transaction may or may not have committed.
+
+    Never retried by sqlops. Check whether the work landed (look the row up by a key
+    you chose, e.g. an idempotency key) before doing it again.
+    """

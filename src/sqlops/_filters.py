@@ -76,6 +76,8 @@ class Term:
         if op in _TEXT_OPS:
             if not isinstance(value, str):
                 raise InvalidFilterError(f"{key}: {op} takes a string, not {type(value).__name__}")
+            if "\x00" in value:  # SQLite's LIKE stops at a NUL: "a\x00" would match "a%"
+                raise InvalidFilterError(f"{key}: a {op} pattern cannot contain a NUL character")
             return None, [_pattern(op, value)]
         if value is None:
             if op in ("eq", "ne"):

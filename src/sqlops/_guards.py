@@ -32,11 +32,13 @@ from typing import Any, Literal, TypeVar
 
 import greenlet
 from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction
 from sqlalchemy.orm import ORMExecuteState
 
-from ._errors import LazyLoadError, SessionMisuseError
+from . import _failures
+from ._errors import LazyLoadError, SessionMisuseError, SqlopsError
 from ._session import SqlopsSession
 
 T = TypeVar("T")
@@ -326,12 +328,23 @@ class GuardedAsyncSession(AsyncSession):
 
 def _guarded(name: str) -> Callable[..., Any]:
     method = getattr(AsyncSession, name)
+    checked = name != "rollback"  # rolling back is how a failed transaction ends
 
     @functools.wraps(method)
     async def guarded(self: GuardedAsyncSession, *args: Any, **kwargs: Any) -> Any:
         self._sqlops_enter(name)
+        before = None
         try:
+            if checked:
+                _failures.check(self, name)
+                before = _failures.innermost(self)
             return await method(self, *args, **kwargs)
+        except sa_exc.PendingRollbackError as exc:
+            raise _failures.aborted(_failures.pending(self) or exc.__cause__, name) from exc
+        except SqlopsError as exc:
+            if checked:
+                _failures.note(self, exc, before)
+            raise
         finally:
             self._sqlops_exit()
 
@@ -341,9 +354,13 @@ def _guarded(name: str) -> Callable[..., Any]:
 def _checked(name: str) -> Callable[..., Any]:
     method = getattr(AsyncSession, name)
 
+    adds = name in ("add", "add_all")  # new work for a transaction that cannot go on
+
     @functools.wraps(method)
     def checked(self: GuardedAsyncSession, *args: Any, **kwargs: Any) -> Any:
         self._sqlops_check(name)
+        if adds:
+            _failures.check(self, name)
         return method(self, *args, **kwargs)
 
     return checked
@@ -385,9 +402,11 @@ class _GuardedTransaction(AsyncSessionTransaction):
 
     async def start(self, is_ctxmanager: bool = False) -> AsyncSessionTransaction:
         name = "begin_nested" if self.nested else "begin"
+        _failures.check(self.session, name)
         return await self.session._sqlops_guarded(name, super().start(is_ctxmanager))
 
     async def commit(self) -> None:
+        _failures.check(self.session, "commit")
         await self.session._sqlops_guarded("commit", super().commit())
 
     async def rollback(self) -> None:
@@ -395,6 +414,16 @@ class _GuardedTransaction(AsyncSessionTransaction):
 
     async def __aexit__(self, type_: Any, value: Any, traceback: Any) -> None:
         name = "begin_nested().__aexit__" if self.nested else "begin().__aexit__"
+        failure = _failures.pending(self.session) if type_ is None else None
+        if failure is not None:
+            # the block swallowed an error that broke this savepoint / transaction:
+            # roll it back (never RELEASE / COMMIT it) and say why
+            doing = "leaving the savepoint block" if self.nested else "leaving begin()"
+            error = _failures.aborted(failure, doing)
+            await self.session._sqlops_guarded(
+                name, super().__aexit__(type(error), error, error.__traceback__)
+            )
+            raise error
         await self.session._sqlops_guarded(name, super().__aexit__(type_, value, traceback))
 
 

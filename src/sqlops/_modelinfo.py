@@ -29,6 +29,20 @@ class ModelInfo:
     value_checks: dict[str, Callable[[Any], Any]]
 
     @property
+    def inherits(self) -> bool:
+        """Whether the model is part of an inheritance hierarchy (joined or single-table).
+
+        Such models need the ORM's statements: their rows span several tables, or carry
+        a discriminator that Core statements on ``table`` would not set or filter by.
+        """
+        return self.mapper.inherits is not None or self.mapper.polymorphic_on is not None
+
+    @property
+    def multi_table(self) -> bool:
+        """Whether a row spans several tables (joined-table inheritance)."""
+        return len(self.mapper.tables) > 1
+
+    @property
     def pk_attrs(self) -> tuple[InstrumentedAttribute[Any], ...]:
         return tuple(self.columns[k] for k in self.pk_keys)
 
@@ -43,7 +57,9 @@ class ModelInfo:
         if unknown:
             raise InvalidValueError(
                 f"cannot {action} {', '.join(map(repr, unknown))}: {self.name} has no such "
-                f"column; columns are {', '.join(sorted(self.columns))}"
+                f"column; columns are {', '.join(sorted(self.columns))}",
+                table=self.table.name,
+                column=unknown[0] if len(unknown) == 1 else None,
             )
         return self.check_types(values)
 

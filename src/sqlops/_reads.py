@@ -6,15 +6,16 @@ import builtins
 from collections.abc import AsyncIterator, Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from . import _fastread, _filters, _membership, _pagination, _schemas, _templates
+from . import _expressions, _fastread, _filters, _membership, _pagination, _schemas, _templates
 from ._errors import (
     InvalidValueError,
     MultipleFoundError,
     NotFoundError,
 )
+from ._expressions import Where
 from ._pagination import CursorPage, Page
 from ._repobase import MAX_ROW_COUNT, RepositoryBase, _bounded, _non_negative
 
@@ -104,7 +105,7 @@ class Reads(RepositoryBase[M]):
 
     async def first(
         self,
-        *where: ColumnElement[bool],
+        *where: Where,
         order_by: Any = None,
         load: Sequence[Any] | str = (),
         with_deleted: bool = False,
@@ -114,7 +115,7 @@ class Reads(RepositoryBase[M]):
     ) -> Any:
         """The first matching row in ``order_by`` order (primary key by default), or None."""
         plan = self._plan(load, for_update, schema)
-        if self._templatable(where, plan):
+        if self._templatable(where, plan, filters):
             assert plan is not None
             found = await self._list_template(
                 plan, "first", filters, order_by, 1, None, with_deleted
@@ -130,7 +131,7 @@ class Reads(RepositoryBase[M]):
 
     async def one(
         self,
-        *where: ColumnElement[bool],
+        *where: Where,
         load: Sequence[Any] | str = (),
         with_deleted: bool = False,
         for_update: bool = False,
@@ -140,7 +141,7 @@ class Reads(RepositoryBase[M]):
         """The only matching row: NotFoundError if none, MultipleFoundError if several."""
         plan = self._plan(load, for_update, schema)
         rows = None
-        if self._templatable(where, plan):
+        if self._templatable(where, plan, filters):
             assert plan is not None
             rows = await self._list_template(plan, "one", filters, None, 2, None, with_deleted)
         if rows is None:
@@ -157,7 +158,7 @@ class Reads(RepositoryBase[M]):
 
     async def list(
         self,
-        *where: ColumnElement[bool],
+        *where: Where,
         order_by: Any = None,
         limit: int | None = None,
         offset: int | None = None,
@@ -173,7 +174,7 @@ class Reads(RepositoryBase[M]):
             _non_negative("limit", limit)
         if offset is not None:
             _non_negative("offset", offset)
-        if self._templatable(where, plan):
+        if self._templatable(where, plan, filters):
             assert plan is not None
             found = await self._list_template(
                 plan, "list", filters, order_by, limit, offset, with_deleted
@@ -191,13 +192,13 @@ class Reads(RepositoryBase[M]):
             stmt = stmt.with_for_update()
         return self._out_all(schema, await self._fetch(stmt, plan))
 
-    async def count(
-        self, *where: ColumnElement[bool], with_deleted: bool = False, **filters: Any
-    ) -> int:
+    async def count(self, *where: Where, with_deleted: bool = False, **filters: Any) -> int:
         """How many rows match."""
         if (
             self.db is not None
             and not where
+            and _expressions.plain_filters(filters)
+            and not self.info.inherits
             and self.db.driver in _templates.DRIVERS
             and not self.db._observed()
         ):
@@ -211,22 +212,23 @@ class Reads(RepositoryBase[M]):
             rows = await self._run_template(key, query, (_templates.INT,), make)
             if rows is not None:
                 return int(rows[0][0])
-        stmt = select(func.count()).select_from(self.info.table)
-        stmt = stmt.where(*where, *_filters.build_where(self.info, filters))
+        # the model, not its table: joined inheritance joins its tables, single-table
+        # inheritance adds its discriminator
+        source = self.model if self.info.inherits else self.info.table
+        stmt = select(func.count()).select_from(source)
+        stmt = stmt.where(*self._where(where, filters))
         stmt = self._soft(stmt, with_deleted)
         return int(await self._scalar(stmt))
 
-    async def exists(
-        self, *where: ColumnElement[bool], with_deleted: bool = False, **filters: Any
-    ) -> bool:
+    async def exists(self, *where: Where, with_deleted: bool = False, **filters: Any) -> bool:
         """Whether any row matches (stops at the first)."""
-        stmt = select(*self.info.pk_attrs).where(*where, *_filters.build_where(self.info, filters))
+        stmt = select(*self.info.pk_attrs).where(*self._where(where, filters))
         stmt = self._soft(stmt, with_deleted).limit(1)
         return await self._scalar(stmt) is not None
 
     async def page(
         self,
-        *where: ColumnElement[bool],
+        *where: Where,
         page: int = 1,
         per_page: int = 20,
         order_by: Any = None,
@@ -252,7 +254,7 @@ class Reads(RepositoryBase[M]):
             )
         plan = self._plan(load, schema=schema)
         rows = None
-        if self._templatable(where, plan):
+        if self._templatable(where, plan, filters):
             assert plan is not None
             rows = await self._page_template(plan, filters, order_by, page, per_page, with_deleted)
         if rows is None:
@@ -269,7 +271,7 @@ class Reads(RepositoryBase[M]):
     async def _page_statement(
         self,
         plan: _fastread.ReadPlan | None,
-        where: Sequence[ColumnElement[bool]],
+        where: Sequence[Where],
         load: Sequence[Any] | str,
         with_deleted: bool,
         filters: dict[str, Any],
@@ -287,7 +289,7 @@ class Reads(RepositoryBase[M]):
 
     async def cursor_page(
         self,
-        *where: ColumnElement[bool],
+        *where: Where,
         after: str | None = None,
         limit: int = 50,
         order_by: Any = None,
@@ -312,7 +314,7 @@ class Reads(RepositoryBase[M]):
         if after is not None:
             values = _pagination.decode_cursor(secret, tag, after, self.info, keys)
         items = None
-        if self._templatable(where, plan):
+        if self._templatable(where, plan, filters):
             assert plan is not None
             items = await self._cursor_template(plan, filters, keys, values, limit, with_deleted)
         if items is None:
@@ -333,12 +335,16 @@ class Reads(RepositoryBase[M]):
     # ------------------------------------------------------------------ templates
 
     def _templatable(
-        self, where: Sequence[ColumnElement[bool]], plan: _fastread.ReadPlan | None
+        self,
+        where: Sequence[Where],
+        plan: _fastread.ReadPlan | None,
+        filters: dict[str, Any],
     ) -> bool:
         """Standalone, no hand-written criteria, a plain model, a driver we can run on."""
         return (
             plan is not None
             and not where
+            and _expressions.plain_filters(filters)
             and self.db is not None
             and self.db.driver in _templates.DRIVERS
             and not self.db._observed()
@@ -472,7 +478,7 @@ class Reads(RepositoryBase[M]):
 
     async def stream(
         self,
-        *where: ColumnElement[bool],
+        *where: Where,
         order_by: Any = None,
         batch_size: int = 1000,
         with_deleted: bool = False,

@@ -12,13 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import with_loader_criteria
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import _fastread, _filters, _schemas, _versioning
+from . import _expressions, _fastread, _filters, _schemas, _versioning
 from ._database import Database
 from ._errors import (
     InvalidFilterError,
     InvalidValueError,
 )
+from ._expressions import Where
 from ._modelinfo import ModelInfo, model_info
+from ._telemetry import INFO_KEY as TELEMETRY_KEY
 from ._url import dialect_family
 from .models import SoftDelete
 
@@ -43,6 +45,9 @@ class RepositoryBase(Generic[M]):
                 f"not {type(bind).__name__}"
             )
         self._dialect: str | None = bind.dialect if isinstance(bind, Database) else None
+        telemetry = bind._telemetry if isinstance(bind, Database) else bind.info.get(TELEMETRY_KEY)
+        if telemetry is not None:  # OpenTelemetry on: this repository reports its calls
+            telemetry.instrument_repository(self)
 
     def __repr__(self) -> str:
         mode = "standalone" if self.db is not None else "injected"
@@ -92,7 +97,7 @@ class RepositoryBase(Generic[M]):
 
     def select(
         self,
-        *where: ColumnElement[bool],
+        *where: Where,
         order_by: Any = None,
         load: Sequence[Any] | str = (),
         with_deleted: bool = False,
@@ -104,7 +109,7 @@ class RepositoryBase(Generic[M]):
     def _statement(
         self,
         plan: _fastread.ReadPlan | None,
-        where: Sequence[ColumnElement[bool]],
+        where: Sequence[Where],
         order_by: Any,
         load: Sequence[Any] | str,
         with_deleted: bool,
@@ -113,7 +118,7 @@ class RepositoryBase(Generic[M]):
     ) -> Select[Any]:
         """The read SELECT: of the model (ORM) or, with a fast plan, of its columns (Core)."""
         stmt: Select[Any] = select(self.model) if plan is None else plan.select()
-        stmt = stmt.where(*where, *_filters.build_where(self.info, filters))
+        stmt = stmt.where(*self._where(where, filters))
         stmt = self._soft(stmt, with_deleted)
         if load or options:
             stmt = stmt.options(*_filters.load_options(self.info, load), *options)
@@ -128,6 +133,14 @@ class RepositoryBase(Generic[M]):
         if order_by is not None:
             stmt = stmt.order_by(*_filters.order_clauses(self.info, order_by))
         return stmt
+
+    def _where(
+        self, where: Sequence[Any], filters: Mapping[str, Any]
+    ) -> builtins.list[ColumnElement[bool]]:
+        """``*where`` (``Q`` and ``Search`` resolved) and ``**filters`` as SQL conditions."""
+        if _expressions.plain(where, filters):  # the common case: no dialect lookup needed
+            return [*where, *_filters.build_where(self.info, filters)]
+        return _expressions.where_clauses(self.info, self.dialect, where, filters)
 
     def _plan(
         self, load: Sequence[Any] | str, for_update: bool = False, schema: Any = None

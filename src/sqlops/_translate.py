@@ -20,12 +20,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Column, MetaData, Table, UniqueConstraint
+from sqlalchemy import Column, MetaData, Table
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import types as sa_types
-from sqlalchemy.engine import ExceptionContext
-from sqlalchemy.sql import visitors
+from sqlalchemy.engine import Engine, ExceptionContext
 
+from . import _catalog
+from . import _constraintnames as _names
 from ._errors import (
     CheckViolation,
     ConstraintViolation,
@@ -35,6 +36,7 @@ from ._errors import (
     NotNullViolation,
     ReadOnlyTransactionError,
     SqlopsError,
+    TransactionAbortedError,
     TransactionConflictError,
     UniqueViolation,
 )
@@ -55,6 +57,7 @@ class _Context:
     params: Sequence[Mapping[str, Any]] = ()
     positions: Sequence[str] = ()
     is_delete: bool = False
+    engine: Engine | None = None  # for a catalog lookup of a name the metadata lacks
 
 
 # ----------------------------------------------------------------------------- entry points
@@ -122,8 +125,10 @@ def _statement_context(ctx: ExceptionContext) -> _Context:
     exec_ctx = ctx.execution_context
     compiled = getattr(exec_ctx, "compiled", None)
     if compiled is None:
-        return _Context()
+        return _Context(engine=ctx.engine)
     statement = compiled.statement
+    if getattr(statement, "table", None) is None:  # select(Model).from_statement(insert…)
+        statement = getattr(statement, "element", statement)
     table = getattr(statement, "table", None)
     if table is not None and hasattr(table, "_deannotate"):
         table = table._deannotate()  # the ORM passes an annotated copy of the Table
@@ -132,6 +137,7 @@ def _statement_context(ctx: ExceptionContext) -> _Context:
         params=getattr(exec_ctx, "compiled_parameters", None) or (),
         positions=getattr(compiled, "positiontup", None) or (),
         is_delete=getattr(statement, "is_delete", False),
+        engine=ctx.engine,
     )
 
 
@@ -150,7 +156,7 @@ _PG_CONSTRAINT = {
 _PG_CONFLICT = {"40001", "40P01", "55P03"}
 _PG_UNAVAILABLE_CLASSES = ("08", "53", "57")
 _PG_KEY = re.compile(
-    r"^Key \((?P<cols>.+?)\)=\(.*\) (?P<rest>already exists|is not present in table .*|"
+    r"^Key \((?P<cols>.+?)\)=\(.*\) (?P<rest>already exists\.?|is not present in table .*|"
     r"is still referenced from table .*)$",
     re.DOTALL,
 )
@@ -204,42 +210,86 @@ def _translate_postgresql(err: Any, context: _Context) -> SqlopsError | None:
     state: str = err.sqlstate or ""
     table_name = err.table_name or (context.table.name if context.table is not None else None)
     if state in _PG_CONSTRAINT:
-        cls = _PG_CONSTRAINT[state]
-        columns: tuple[str, ...] = ()
-        detail = None
-        match = _PG_KEY.match(err.detail or "")
-        if match:
-            columns = tuple(c.strip().strip('"') for c in match["cols"].split(","))
-            detail = f"Key ({match['cols']}) {match['rest']}"
+        columns, detail = _pg_detail(err.detail or "")
         if err.column_name:
             columns = (err.column_name,)
-        return _constraint(cls, table_name, columns, err.constraint_name, detail, context)
+        return _constraint(
+            _PG_CONSTRAINT[state],
+            "postgresql",
+            (table_name, err.schema_name),
+            columns,
+            err.constraint_name,
+            detail,
+            context,
+        )
     if state.startswith("23"):
-        return _constraint(ConstraintViolation, table_name, (), err.constraint_name, None, context)
+        return _constraint(
+            ConstraintViolation,
+            "postgresql",
+            (table_name, err.schema_name),
+            (),
+            err.constraint_name,
+            None,
+            context,
+        )
     if state in _PG_CONFLICT:
         return TransactionConflictError(f"transaction conflict ({state}): {err.args[0]}")
+    if state == "25P02":  # in_failed_sql_transaction: an earlier error ended it
+        return TransactionAbortedError(
+            "current transaction is aborted by an earlier error: roll back, or run the "
+            "statement that may fail in `async with db.savepoint(session):`"
+        )
     if state == "25006":  # read_only_sql_transaction: readonly=True, or a hot standby
         return ReadOnlyTransactionError(f"write refused ({state}): {err.args[0]}")
     if state.startswith("22"):
-        return _invalid_value(context, _pg_value_reason(err, state, context))
+        reason, column = _pg_value_reason(err, state, context)
+        return _invalid_value(context, reason, column)
     if state.startswith(_PG_UNAVAILABLE_CLASSES) or state in {"3D000", "28000", "28P01"}:
         return DatabaseUnavailableError(f"database unavailable ({state}): {err.args[0]}")
     return None
 
 
-def _pg_value_reason(err: Any, state: str, context: _Context) -> str:
+def _pg_detail(detail: str) -> tuple[tuple[str, ...], str | None]:
+    """The columns in ``Key (a, b)=(…) already exists.`` and the detail without values.
+
+    The columns of "is still referenced from table" are the *referenced* table's, so they
+    are left to the constraint's metadata (the referencing columns).
+    """
+    match = _PG_KEY.match(detail.strip())
+    if not match:
+        return (), None
+    rest = match["rest"].rstrip(".")
+    summary = f"Key ({match['cols']}) {rest}"
+    if rest.startswith("is still referenced"):
+        return (), summary
+    return tuple(c.strip().strip('"') for c in match["cols"].split(",")), summary
+
+
+def _pg_value_reason(err: Any, state: str, context: _Context) -> tuple[str, str | None]:
+    """Why PostgreSQL refused a value and, when the error says, for which column."""
     if state == "22021":
-        return "contains a byte sequence PostgreSQL cannot store (a NUL byte \\x00?)"
+        return "contains a byte sequence PostgreSQL cannot store (a NUL byte \\x00?)", None
     if state == "22000":
         # asyncpg: "invalid input for query argument $2: <value> (<why>)"; keep only the why.
         match = re.match(r"invalid input for query argument \$(\d+)", str(err.args[0]))
         if match and context.positions:
             index = int(match.group(1)) - 1
             if index < len(context.positions):
-                name = context.positions[index]
-                return f"invalid value for parameter {_strip_suffix(name)!r}"
-        return "a value has the wrong type for its column"
-    return _no_values(err)
+                name = _strip_suffix(context.positions[index])
+                # the why may quote the value ("invalid UUID 'x'"): keep a range error only
+                out_of_range = "out of" in str(err.args[0]).rsplit("(", 1)[-1]
+                reason = "out of range for the column's type" if out_of_range else "invalid value"
+                return reason, _column_named(context, name)
+        return "a value has the wrong type for its column", None
+    return _no_values(err), getattr(err, "column_name", None)
+
+
+def _column_named(context: _Context, key: str) -> str | None:
+    table = context.table
+    if table is None:
+        return None
+    column = table.columns.get(key)
+    return column.name if column is not None else None
 
 
 # ----------------------------------------------------------------------------- MariaDB / MySQL
@@ -270,11 +320,11 @@ def _translate_mysql(code: int, message: str, context: _Context) -> SqlopsError 
     table = context.table.name if context.table is not None else None
     if code in _MY_UNIQUE:
         key = message.rsplit(" for key ", 1)[-1].strip("'` ") if " for key " in message else None
-        if key and "." in key:
+        if key and "." in key:  # MySQL 8 says 'users.email'
             table, key = key.rsplit(".", 1)
-        if key == "PRIMARY":
-            key = _primary_key_name(table)
-        return _constraint(UniqueViolation, table, (), key, "duplicate key", context)
+        return _constraint(
+            UniqueViolation, "mysql", (table, None), (), key, "duplicate key", context
+        )
     if code in _MY_FK:
         fk = re.search(
             r"\(`[^`]*`\.`(?P<t>[^`]+)`, CONSTRAINT `(?P<c>[^`]+)` FOREIGN KEY \((?P<cols>[^)]*)\)",
@@ -285,15 +335,22 @@ def _translate_mysql(code: int, message: str, context: _Context) -> SqlopsError 
             detail = (
                 "row is still referenced" if code in {1451, 1217} else "referenced row is missing"
             )
-            return _constraint(ForeignKeyViolation, fk["t"], cols, fk["c"], detail, context)
-        return _constraint(ForeignKeyViolation, table, (), None, None, context)
+            return _constraint(
+                ForeignKeyViolation, "mysql", (fk["t"], None), cols, fk["c"], detail, context
+            )
+        return _constraint(ForeignKeyViolation, "mysql", (table, None), (), None, None, context)
     if code in _MY_NOT_NULL:
         names = _MY_QUOTED.findall(message)
-        return _constraint(NotNullViolation, table, tuple(names[:1]), None, None, context)
+        return _constraint(
+            NotNullViolation, "mysql", (table, None), tuple(names[:1]), None, None, context
+        )
     if code in _MY_CHECK:
         names = _MY_QUOTED.findall(message)
         ck_table = names[-1] if code == 4025 and len(names) >= 3 else table
-        return _constraint(CheckViolation, ck_table, (), names[0] if names else None, None, context)
+        name = names[0] if names else None
+        if name and ck_table and name.startswith(f"{ck_table}."):
+            name = name[len(ck_table) + 1 :]  # MariaDB: a column-level CHECK is `table.column`
+        return _constraint(CheckViolation, "mysql", (ck_table, None), (), name, None, context)
     if code in _MY_VALUE:
         column = re.search(r"for column [`']?(?:[^`' ]+`\.`)*([^`' ]+)[`']? at row", message)
         reason = (
@@ -342,13 +399,17 @@ def _translate_sqlite(err: sqlite3.Error, context: _Context) -> SqlopsError | No
         pairs = [p.strip().split(".", 1) for p in target.split(",") if "." in p]
         table = pairs[0][0] if pairs else None
         columns = tuple(p[1] for p in pairs)
-        name = _primary_key_name(table) if code == 1555 else None
-        return _constraint(UniqueViolation, table, columns, name, None, context)
+        index = re.fullmatch(r"index '(.+)'", target)  # a unique index on an expression
+        return _constraint(
+            UniqueViolation, "sqlite", (table, None), columns, index and index[1], None, context
+        )
     if code == 1299:
         table, _, column = target.partition(".")
-        return _constraint(NotNullViolation, table or None, (column,), None, None, context)
+        return _constraint(
+            NotNullViolation, "sqlite", (table or None, None), (column,), None, None, context
+        )
     if code == 275:
-        return _constraint(CheckViolation, None, (), target or None, None, context)
+        return _sqlite_check(target, context)
     if code == 787:
         return _sqlite_foreign_key(context)
     if code in _SQLITE_CONFLICT:
@@ -360,6 +421,27 @@ def _translate_sqlite(err: sqlite3.Error, context: _Context) -> SqlopsError | No
     if code in {18, 20, 3091}:
         return _invalid_value(context, message)
     return None
+
+
+def _sqlite_check(target: str, context: _Context) -> SqlopsError:
+    """SQLite names a named CHECK, and quotes the SQL text of an unnamed one."""
+    tables = list(_tables(context))
+    known = _names.find(tables, "sqlite", target, None, None) if target else None
+    if known is None and target:
+        known = _names.check_by_text(tables, target)
+    if known is None and target and context.table is not None:
+        # a CHECK on a quoted column ("Age" >= 0) is reported by that column's name only
+        known = _names.check_on_column([context.table], target)
+    if known is None:
+        table = context.table.name if context.table is not None else None
+        return CheckViolation(table=table, detail=f"CHECK ({target}) failed" if target else None)
+    return CheckViolation(
+        table=known.table.name,
+        schema=known.table.schema,
+        columns=known.columns,
+        constraint=known.declared,
+        detail=None if known.declared else f"CHECK ({target}) failed",
+    )
 
 
 def _sqlite_foreign_key(context: _Context) -> SqlopsError:
@@ -404,86 +486,57 @@ def _sqlite_foreign_key(context: _Context) -> SqlopsError:
 
 def _constraint(
     cls: type[ConstraintViolation],
-    table: str | None,
+    dialect: str,
+    where: tuple[str | None, str | None],
     columns: tuple[str, ...],
     constraint: str | None,
     detail: str | None,
     context: _Context,
 ) -> ConstraintViolation:
-    """Build ``cls``, completing table / columns / constraint from the metadata."""
-    found = _find_constraint(constraint, table, context)
-    if found is not None:
-        found_table, found_columns, found_name = found
-        table = table or found_table
-        columns = found_columns or columns  # the metadata knows the referencing side
-        constraint = constraint or found_name
-    elif constraint is None and columns and table:
-        constraint = _constraint_for_columns(table, columns, context)
-    return cls(table=table, columns=columns, constraint=constraint, detail=detail)
+    """Build ``cls``, completing table / columns / constraint from the metadata.
+
+    ``where`` is the (table, schema) the server named. A constraint name leads to its
+    columns (:mod:`._constraintnames` knows each server's names for unnamed ones); the
+    columns of a unique key lead to its declared name.
+    """
+    table, schema = where
+    tables = list(_tables(context))
+    known = _names.find(tables, dialect, constraint, table, schema) if constraint else None
+    if known is None and table and columns and cls is UniqueViolation:
+        known = _names.for_columns(tables, table, schema, columns, "primary") or (
+            _names.for_columns(tables, table, schema, columns, "unique")
+        )
+    if known is not None:
+        table, schema = known.table.name, known.table.schema
+        columns = known.columns or columns  # the metadata knows the referencing side
+        constraint = known.declared or constraint
+    else:
+        if constraint and not columns:  # a name the models do not declare: ask the server
+            found = _catalog.lookup(context.engine, dialect, constraint, table, schema)
+            if found is not None:
+                table, columns = found
+        if schema in _DEFAULT_SCHEMAS:
+            schema = None
+    return cls(table=table, schema=schema, columns=columns, constraint=constraint, detail=detail)
+
+
+_DEFAULT_SCHEMAS = {"public"}
 
 
 def _tables(context: _Context) -> Iterable[Table]:
+    """The statement's table first, then its metadata's, then every registered one."""
     seen: set[int] = set()
     sources: list[MetaData] = []
     if context.table is not None:
+        seen.add(id(context.table))
+        yield context.table
         sources.append(context.table.metadata)
     sources.extend(_metadatas)
     for metadata in sources:
-        if id(metadata) in seen:
-            continue
-        seen.add(id(metadata))
-        yield from metadata.tables.values()
-
-
-def _find_constraint(
-    name: str | None, table: str | None, context: _Context
-) -> tuple[str, tuple[str, ...], str] | None:
-    if not name:
-        return None
-    for t in _tables(context):
-        if table and t.name != table:
-            continue
-        items: list[Any] = [*t.constraints, *t.indexes]
-        for cons in items:
-            if _name(cons.name) == name:
-                return t.name, _constraint_columns(cons), name
-    return None
-
-
-def _constraint_for_columns(table: str, columns: tuple[str, ...], context: _Context) -> str | None:
-    wanted = set(columns)
-    for t in _tables(context):
-        if t.name != table:
-            continue
-        if {c.name for c in t.primary_key.columns} == wanted:
-            return _name(t.primary_key.name)
-        items: list[Any] = [*t.constraints, *t.indexes]
-        for cons in items:
-            unique = isinstance(cons, UniqueConstraint) or getattr(cons, "unique", False)
-            if unique and {c.name for c in cons.columns} == wanted:
-                return _name(cons.name)
-    return None
-
-
-def _constraint_columns(cons: Any) -> tuple[str, ...]:
-    names = tuple(c.name for c in cons.columns)
-    if not names and isinstance(cons, CheckConstraint):
-        names = tuple(
-            dict.fromkeys(
-                el.name for el in visitors.iterate(cons.sqltext) if isinstance(el, Column)
-            )
-        )
-        if not names and cons.table is not None:
-            text = str(cons.sqltext)
-            names = tuple(c.name for c in cons.table.columns if re.search(rf"\b{c.name}\b", text))
-    return names
-
-
-def _primary_key_name(table: str | None) -> str | None:
-    for t in _tables(_Context()):
-        if t.name == table:
-            return _name(t.primary_key.name) or f"{table}_pkey"
-    return None
+        for t in metadata.tables.values():
+            if id(t) not in seen:
+                seen.add(id(t))
+                yield t
 
 
 def _name(name: Any) -> str | None:
@@ -512,7 +565,7 @@ def _invalid_value(context: _Context, reason: str, column: str | None = None) ->
     column = column or _guess_bad_column(context)
     if table is not None and column:
         where = f"{table.name}.{column}"
-        limit = _describe_limit(table, column)
+        limit = _describe_limit(table, column) if "too long" in reason.lower() else ""
         return InvalidValueError(f"{where}: {reason}{limit}", table=table.name, column=column)
     return InvalidValueError(
         f"invalid value: {reason}", table=table.name if table is not None else None
@@ -540,7 +593,9 @@ def _guess_bad_column(context: _Context) -> str | None:
         return None
     for params in context.params:
         for key, value in params.items():
-            col = table.columns.get(_strip_suffix(key))
+            col = table.columns.get(key)
+            if col is None:
+                col = table.columns.get(_strip_suffix(key))
             if col is not None and _breaks_limit(col, value):
                 return col.name
     return None

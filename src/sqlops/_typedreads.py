@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
-from sqlalchemy import ColumnElement
-
+from ._expressions import Where
 from ._pagination import CursorPage, Page
 
 M = TypeVar("M")
@@ -46,13 +45,13 @@ if TYPE_CHECKING:
 
         @overload
         async def first(
-            self, *where: ColumnElement[bool], order_by: Any = ..., load: Load = ...,
+            self, *where: Where, order_by: Any = ..., load: Load = ...,
             with_deleted: bool = ..., for_update: bool = ..., schema: None = ...,
             **filters: Any,
         ) -> M | None: ...
         @overload
         async def first(
-            self, *where: ColumnElement[bool], order_by: Any = ..., load: Load = ...,
+            self, *where: Where, order_by: Any = ..., load: Load = ...,
             with_deleted: bool = ..., for_update: bool = ..., schema: type[S],
             **filters: Any,
         ) -> S | None: ...
@@ -60,25 +59,25 @@ if TYPE_CHECKING:
 
         @overload
         async def one(
-            self, *where: ColumnElement[bool], load: Load = ..., with_deleted: bool = ...,
+            self, *where: Where, load: Load = ..., with_deleted: bool = ...,
             for_update: bool = ..., schema: None = ..., **filters: Any,
         ) -> M: ...
         @overload
         async def one(
-            self, *where: ColumnElement[bool], load: Load = ..., with_deleted: bool = ...,
+            self, *where: Where, load: Load = ..., with_deleted: bool = ...,
             for_update: bool = ..., schema: type[S], **filters: Any,
         ) -> S: ...
         async def one(self, *where: Any, **kwargs: Any) -> Any: ...
 
         @overload
         async def list(
-            self, *where: ColumnElement[bool], order_by: Any = ..., limit: int | None = ...,
+            self, *where: Where, order_by: Any = ..., limit: int | None = ...,
             offset: int | None = ..., load: Load = ..., with_deleted: bool = ...,
             for_update: bool = ..., schema: None = ..., **filters: Any,
         ) -> list[M]: ...
         @overload
         async def list(
-            self, *where: ColumnElement[bool], order_by: Any = ..., limit: int | None = ...,
+            self, *where: Where, order_by: Any = ..., limit: int | None = ...,
             offset: int | None = ..., load: Load = ..., with_deleted: bool = ...,
             for_update: bool = ..., schema: type[S], **filters: Any,
         ) -> list[S]: ...
@@ -86,13 +85,13 @@ if TYPE_CHECKING:
 
         @overload
         async def page(
-            self, *where: ColumnElement[bool], page: int = ..., per_page: int = ...,
+            self, *where: Where, page: int = ..., per_page: int = ...,
             order_by: Any = ..., load: Load = ..., with_deleted: bool = ...,
             schema: None = ..., **filters: Any,
         ) -> Page[M]: ...
         @overload
         async def page(
-            self, *where: ColumnElement[bool], page: int = ..., per_page: int = ...,
+            self, *where: Where, page: int = ..., per_page: int = ...,
             order_by: Any = ..., load: Load = ..., with_deleted: bool = ...,
             schema: type[S], **filters: Any,
         ) -> Page[S]: ...
@@ -100,13 +99,13 @@ if TYPE_CHECKING:
 
         @overload
         async def cursor_page(
-            self, *where: ColumnElement[bool], after: str | None = ..., limit: int = ...,
+            self, *where: Where, after: str | None = ..., limit: int = ...,
             order_by: Any = ..., load: Load = ..., with_deleted: bool = ...,
             schema: None = ..., **filters: Any,
         ) -> CursorPage[M]: ...
         @overload
         async def cursor_page(
-            self, *where: ColumnElement[bool], after: str | None = ..., limit: int = ...,
+            self, *where: Where, after: str | None = ..., limit: int = ...,
             order_by: Any = ..., load: Load = ..., with_deleted: bool = ...,
             schema: type[S], **filters: Any,
         ) -> CursorPage[S]: ...
@@ -114,12 +113,12 @@ if TYPE_CHECKING:
 
         @overload
         def stream(
-            self, *where: ColumnElement[bool], order_by: Any = ..., batch_size: int = ...,
+            self, *where: Where, order_by: Any = ..., batch_size: int = ...,
             with_deleted: bool = ..., schema: None = ..., **filters: Any,
         ) -> AsyncIterator[M]: ...
         @overload
         def stream(
-            self, *where: ColumnElement[bool], order_by: Any = ..., batch_size: int = ...,
+            self, *where: Where, order_by: Any = ..., batch_size: int = ...,
             with_deleted: bool = ..., schema: type[S], **filters: Any,
         ) -> AsyncIterator[S]: ...
         def stream(self, *where: Any, **kwargs: Any) -> Any: ...

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
-import decimal
-import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, delete, inspect, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import attributes
-from sqlalchemy.sql import sqltypes
 
-from . import _bulk, _filters, _schemas, _versioning
+from . import (
+    _bulk,
+    _bulk_update,
+    _expressions,
+    _increments,
+    _joined,
+    _schemas,
+    _versioning,
+)
 from ._errors import (
     InvalidValueError,
     NotFoundError,
     UniqueViolation,
 )
+from ._expressions import Where
 from ._repobase import RepositoryBase
 from .models import utcnow
 
@@ -118,7 +124,7 @@ class Writes(RepositoryBase[M]):
 
     async def update_where(
         self,
-        *where: ColumnElement[bool],
+        *where: Where,
         values: Mapping[str, Any],
         with_deleted: bool = False,
         **filters: Any,
@@ -127,12 +133,36 @@ class Writes(RepositoryBase[M]):
         values = self.info.check_values(values, "update")
         if not values:
             raise InvalidValueError("update_where needs at least one value to set")
-        stmt = update(self.model).where(*where, *_filters.build_where(self.info, filters))
+        if self.info.multi_table:
+            conditions = self._conditions(where, with_deleted, filters)
+            async with self._writing() as session:
+                return await _joined.update_where(self, session, conditions, values)
+        stmt = update(self.model).where(*self._where(where, filters))
         stmt = self._soft(stmt, with_deleted).values(values)
         sync = "auto" if self.session is not None else False
         async with self._writing() as session:
             result = await session.execute(stmt, execution_options={"synchronize_session": sync})
         return int(result.rowcount)  # type: ignore[attr-defined]
+
+    async def update_many(
+        self,
+        rows: Iterable[Mapping[str, Any] | M],
+        *,
+        key: Sequence[Any] | str | None = None,
+        chunk_size: int | None = None,
+        with_deleted: bool = False,
+    ) -> int:
+        """Set different values on many rows, one UPDATE per chunk; return rows matched.
+
+        Each row holds the key (the primary key, or the ``key`` columns) and the columns
+        to set. A row whose key matches nothing is counted out, not an error; rows may set
+        different columns (one statement per chunk and column set). Standalone, all
+        chunks are one transaction.
+        """
+        async with self._writing() as session:
+            return await _bulk_update.update_many(
+                self, session, rows, key, chunk_size, with_deleted
+            )
 
     async def delete(self, pk: Any) -> bool:
         """Delete the row with primary key ``pk`` (ORM cascades apply); False if absent."""
@@ -147,7 +177,7 @@ class Writes(RepositoryBase[M]):
 
     async def delete_where(
         self,
-        *where: ColumnElement[bool],
+        *where: Where,
         all: bool = False,
         with_deleted: bool = False,
         **filters: Any,
@@ -158,17 +188,29 @@ class Writes(RepositoryBase[M]):
         filter from a query string must not empty the table. ORM cascades do not run (use
         ``ON DELETE CASCADE`` or :meth:`delete`).
         """
-        if not where and not filters and not all:
+        if not all and not _expressions.has_condition(where, filters):
             raise ValueError(
                 f"delete_where() without a condition would delete every {self.info.name}; "
                 "pass all=True if that is what you want"
             )
-        stmt = delete(self.model).where(*where, *_filters.build_where(self.info, filters))
+        if self.info.multi_table:
+            conditions = self._conditions(where, with_deleted, filters)
+            async with self._writing() as session:
+                return await _joined.delete_where(self, session, conditions)
+        stmt = delete(self.model).where(*self._where(where, filters))
         stmt = self._soft(stmt, with_deleted)
         sync = "auto" if self.session is not None else False
         async with self._writing() as session:
             result = await session.execute(stmt, execution_options={"synchronize_session": sync})
         return int(result.rowcount)  # type: ignore[attr-defined]
+
+    def _conditions(
+        self, where: Sequence[Where], with_deleted: bool, filters: dict[str, Any]
+    ) -> list[ColumnElement[bool]]:
+        conditions = self._where(where, filters)
+        if self.info.soft_delete is not None and not with_deleted:
+            conditions.append(self.info.soft_delete.is_(None))
+        return conditions
 
     async def get_or_create(
         self, defaults: Mapping[str, Any] | None = None, **lookup: Any
@@ -276,7 +318,7 @@ class Writes(RepositoryBase[M]):
         key = column if isinstance(column, str) else getattr(column, "key", None)
         if key not in self.info.columns:
             raise InvalidValueError(f"{self.info.name} has no column {column!r} to increment")
-        by = _increment_step(self.info.table.name, key, self.info.columns[key], by)
+        by = _increments.step(self.info.table.name, key, self.info.columns[key], by)
         async with self._writing() as session:
             return await _bulk.increment(self, session, self._pk_where(pk), key, by, pk)
 
@@ -301,55 +343,3 @@ class Writes(RepositoryBase[M]):
         async with self._writing() as session:
             result = await session.execute(stmt, execution_options={"synchronize_session": sync})
         return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-def _increment_step(table: str, key: str, column: Any, by: Any) -> Any:
-    """``by`` as the column's number type; InvalidValueError if the column cannot hold it."""
-    where = f"{table}.{key}"
-    if not isinstance(column.type, sqltypes.Numeric | sqltypes.Float | sqltypes.Integer):
-        raise InvalidValueError(
-            f"{where} is not a number column: it cannot be incremented", table=table, column=key
-        )
-    if isinstance(by, bool) or not isinstance(by, int | float | decimal.Decimal):
-        raise InvalidValueError(
-            f"{where}: increment by must be a number, got {type(by).__name__}",
-            table=table,
-            column=key,
-        )
-    if not (by.is_finite() if isinstance(by, decimal.Decimal) else math.isfinite(by)):
-        raise InvalidValueError(
-            f"{where}: cannot increment by NaN or infinity", table=table, column=key
-        )
-    if isinstance(column.type, sqltypes.Integer):
-        if by != int(by):
-            raise InvalidValueError(
-                f"{where}: an integer column cannot be incremented by a fraction",
-                table=table,
-                column=key,
-            )
-        return int(by)
-    if isinstance(column.type, sqltypes.Float):
-        return float(by) if not column.type.asdecimal else by
-    scale = getattr(column.type, "scale", None)
-    if scale is not None:  # NUMERIC(p, s) would round the sum, silently, each time
-        exact = by if isinstance(by, decimal.Decimal) else decimal.Decimal(repr(by))
-        if _decimal_places(exact) > scale:
-            raise InvalidValueError(
-                f"{where}: the column keeps {scale} decimal places; "
-                f"an increment with more would be rounded",
-                table=table,
-                column=key,
-            )
-        return exact
-    return by
-
-
-def _decimal_places(value: decimal.Decimal) -> int:
-    """How many places after the point ``value`` needs (``1.50`` -> 1, ``1E+3`` -> 0)."""
-    _, digits, exponent = value.as_tuple()
-    assert isinstance(exponent, int)  # finite: checked by the caller
-    places = -exponent
-    index = len(digits) - 1
-    while places > 0 and index >= 0 and digits[index] == 0:
-        places, index = places - 1, index - 1
-    return max(places, 0)

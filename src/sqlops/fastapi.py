@@ -27,10 +27,8 @@ from __future__ import annotations
 
 import inspect
 import logging
-import re
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from sqlops import MissingDependencyError  # via sqlops: shown as sqlops.MissingDependencyError
@@ -49,20 +47,19 @@ except ModuleNotFoundError as exc:  # pragma: no cover - tested in the bare-inst
     ) from None
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from . import _httperrors
 from ._database import Database
-from ._errors import (
-    ConstraintViolation,
-    DatabaseUnavailableError,
-    ForeignKeyViolation,
-    InvalidCursorError,
-    InvalidFilterError,
-    InvalidValueError,
-    NotFoundError,
-    NotNullViolation,
-    SqlopsError,
-    StaleVersionError,
-    TransactionConflictError,
-    UniqueViolation,
+from ._errors import InvalidFilterError, SqlopsError
+from ._expressions import Search
+from ._fastapi_crud import crud_router
+from ._httperrors import error_body
+from ._params import (
+    _MAX_ECHO,
+    RESERVED_PARAMS,
+    CursorParams,
+    PageParams,
+    parse_filters,
+    parse_ordering,
 )
 
 if "scope" not in inspect.signature(Depends).parameters:  # pragma: no cover - old FastAPI
@@ -73,12 +70,12 @@ if "scope" not in inspect.signature(Depends).parameters:  # pragma: no cover - o
         "transaction commits before the response is sent; upgrade FastAPI"
     )
 
+_STATUS = _httperrors.STATUS
+
 logger = logging.getLogger("sqlops.fastapi")
 
 STATE_KEY = "sqlops_db"
 SYNC_STATE_KEY = "sqlops_sync_db"
-RESERVED_PARAMS = frozenset({"page", "per_page", "limit", "after", "order_by"})
-_MAX_ECHO = 40
 
 # ----------------------------------------------------------------------------- sessions
 
@@ -246,17 +243,6 @@ def lifespan(
 
 # ----------------------------------------------------------------------------- errors
 
-_STATUS: tuple[tuple[type[SqlopsError], int], ...] = (
-    (NotFoundError, 404),
-    (InvalidFilterError, 400),
-    (InvalidCursorError, 400),
-    (InvalidValueError, 422),
-    (ConstraintViolation, 409),
-    (TransactionConflictError, 409),
-    (StaleVersionError, 412),
-    (DatabaseUnavailableError, 503),
-)
-
 
 def install_exception_handlers(app: FastAPI) -> None:
     """Answer sqlops errors with their HTTP status and a body that names the field.
@@ -279,97 +265,11 @@ async def _handle(request: Request, exc: Exception) -> JSONResponse:
 
 def error_response(exc: SqlopsError) -> JSONResponse:
     """The JSON response for ``exc`` (useful in your own handlers and middleware)."""
-    status = next((code for cls, code in _STATUS if isinstance(exc, cls)), 500)
-    body = error_body(exc)
-    log = logger.warning if status >= 500 else logger.debug
-    log("%s -> %d: %s", type(exc).__name__, status, exc)
-    headers = {"Retry-After": "1"} if status == 503 else None
-    if isinstance(exc, StaleVersionError) and exc.actual is not None:
-        headers = {"ETag": _quote(exc.actual)}  # the version to re-read against
+    status, body, headers = _httperrors.answer(exc, logger)
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def error_body(exc: SqlopsError) -> dict[str, Any]:
-    """``{"detail": ..., "field": ...}`` for ``exc``, safe to show to a client."""
-    if isinstance(exc, NotFoundError):
-        name = exc.model.__name__ if exc.model is not None else "row"
-        return {"detail": f"{name} not found"}
-    if isinstance(exc, InvalidFilterError | InvalidCursorError):
-        return {"detail": str(exc)}  # built by sqlops from names only, input truncated
-    if isinstance(exc, InvalidValueError):
-        return _invalid_value_body(exc)
-    if isinstance(exc, ConstraintViolation):
-        return _constraint_body(exc)
-    if isinstance(exc, StaleVersionError):
-        return {"detail": "the resource was changed by someone else; fetch it again"}
-    if isinstance(exc, TransactionConflictError):
-        return {"detail": "the request conflicted with a concurrent change; try again"}
-    if isinstance(exc, DatabaseUnavailableError):
-        return {"detail": "the database is unavailable; try again later"}
-    return {"detail": "internal error"}
-
-
-def _constraint_body(exc: ConstraintViolation) -> dict[str, Any]:
-    columns = list(exc.columns)
-    named = ", ".join(columns)
-    if isinstance(exc, UniqueViolation):
-        if len(columns) == 1:
-            detail = f"{named} already exists"
-        elif columns:
-            detail = f"this combination of {named} already exists"
-        else:
-            detail = "a row with this key already exists"
-    elif isinstance(exc, ForeignKeyViolation):
-        if "still referenced" in (exc.detail or ""):
-            # The columns are the referencing table's: not a field of this request.
-            return {"detail": "the row is still referenced by other rows"}
-        detail = f"{named or 'a reference'} points to a row that does not exist"
-    elif isinstance(exc, NotNullViolation):
-        detail = f"{named or 'a field'} is required"
-    else:
-        detail = f"the change breaks the constraint {exc.constraint or 'on ' + (exc.table or '?')}"
-    body: dict[str, Any] = {"detail": detail}
-    if len(columns) == 1:
-        body["field"] = columns[0]
-    elif columns:
-        body["fields"] = columns
-    return body
-
-
-_LENGTH_LIMIT = re.compile(r"\(the column allows (\d+) characters\)$")
-
-
-def _invalid_value_body(exc: InvalidValueError) -> dict[str, Any]:
-    if exc.column:
-        # The reason the driver gave may quote the value; keep only what sqlops computed.
-        limit = _LENGTH_LIMIT.search(str(exc))
-        hint = f" (at most {limit[1]} characters)" if limit else ""
-        if "NUL byte" in str(exc):  # PostgreSQL refuses \x00 in text, whatever the length
-            hint = " (a NUL byte, \\x00, cannot be stored)"
-        return {"detail": f"invalid value for {exc.column}{hint}", "field": exc.column}
-    text = str(exc)
-    if exc.table is not None or text.startswith(("a value could not be sent", "invalid value")):
-        return {"detail": "invalid value"}  # translated from the driver: may quote the value
-    return {"detail": text}  # raised by sqlops itself before any SQL: names only
-
-
 # ----------------------------------------------------------------------------- query strings
-
-
-@dataclass(frozen=True)
-class PageParams:
-    """``?page=&per_page=``, validated: pass to :meth:`Repository.page`."""
-
-    page: int
-    per_page: int
-
-
-@dataclass(frozen=True)
-class CursorParams:
-    """``?after=&limit=``, validated: pass to :meth:`Repository.cursor_page`."""
-
-    after: str | None
-    limit: int
 
 
 MAX_PAGE = 2**31 - 1  # (page - 1) * per_page must fit the database's 64-bit OFFSET
@@ -440,20 +340,9 @@ def ordering(allow: Iterable[str], default: str | Sequence[str] | None = None) -
     return Depends(sqlops_ordering)
 
 
-def parse_ordering(raw: str, allowed: Iterable[str]) -> list[str]:
-    """``"name,-age"`` -> ``["name", "-age"]``, refusing names not in ``allowed``."""
-    allowed = frozenset(allowed)
-    terms = [t.strip() for t in raw.split(",") if t.strip()]
-    for term in terms:
-        if term.lstrip("+-") not in allowed:
-            raise InvalidFilterError(
-                f"cannot order by {term[:_MAX_ECHO]!r}; "
-                f"allowed: {', '.join(sorted(allowed)) or 'nothing'}"
-            )
-    return terms
-
-
-def query_filters(allow: Iterable[str], *, ignore: Iterable[str] = ()) -> Any:
+def query_filters(
+    allow: Iterable[str], *, ignore: Iterable[str] = (), search: Iterable[Any] = ()
+) -> Any:
     """Depend on query-string filters, each key from ``allow``: a dict for ``**filters``.
 
     ``allow`` lists exact filter keys of the repository DSL (``"name"``,
@@ -461,19 +350,32 @@ def query_filters(allow: Iterable[str], *, ignore: Iterable[str] = ()) -> Any:
     400 (:class:`InvalidFilterError`), except the pagination and ordering ones
     (``page per_page limit after order_by``) and those in ``ignore``. Values stay
     strings: the repository converts them to the column type (a bad one is a 400 too).
+    With ``search=["name", "team.name"]``, ``?q=ada lovelace`` becomes
+    ``sqlops.Search(q, *search)`` under the key ``"q"``.
     """
     allowed = frozenset(allow)
-    skipped = RESERVED_PARAMS | frozenset(ignore)
+    fields = tuple(search)
+    if fields and SEARCH_PARAM in allowed:
+        raise ValueError(f"{SEARCH_PARAM!r} is the search parameter; it cannot be a filter too")
+    skipped = RESERVED_PARAMS | frozenset(ignore) | ({SEARCH_PARAM} if fields else set())
 
     def sqlops_query_filters(request: Request, **_documented: Any) -> dict[str, Any]:
-        return parse_filters(request.query_params.multi_items(), allowed, skipped)
+        items = request.query_params.multi_items()
+        filters = parse_filters(items, allowed, skipped)
+        if fields:
+            texts = [v for k, v in items if k == SEARCH_PARAM]
+            if len(texts) > 1:
+                raise InvalidFilterError(f"{SEARCH_PARAM!r} was given more than once")
+            if texts:
+                filters[SEARCH_PARAM] = Search(texts[0], *fields)
+        return filters
 
     # Declare the allowed keys as optional query parameters so they show in OpenAPI.
     documented = [
         inspect.Parameter(
             key, inspect.Parameter.KEYWORD_ONLY, default=Query(None), annotation=str | None
         )
-        for key in sorted(allowed)
+        for key in sorted(allowed | ({SEARCH_PARAM} if fields else set()))
         if key.isidentifier()
     ]
     request_param = inspect.Parameter(
@@ -485,33 +387,7 @@ def query_filters(allow: Iterable[str], *, ignore: Iterable[str] = ()) -> Any:
     return Depends(sqlops_query_filters)
 
 
-_LIST_OPS = ("__in", "__not_in", "__between")
-
-
-def parse_filters(
-    items: Iterable[tuple[str, str]], allowed: Iterable[str], ignore: Iterable[str] = ()
-) -> dict[str, Any]:
-    """Keep allowlisted ``(key, value)`` pairs; a repeated key is a list (``__in`` only)."""
-    allowed, ignore = frozenset(allowed), frozenset(ignore)
-    filters: dict[str, Any] = {}
-    for key, value in items:
-        if key in ignore:
-            continue
-        if key not in allowed:
-            raise InvalidFilterError(
-                f"unknown filter {key[:_MAX_ECHO]!r}; "
-                f"allowed filters: {', '.join(sorted(allowed)) or 'none'}"
-            )
-        if key not in filters:
-            filters[key] = value
-        elif key.endswith(_LIST_OPS):
-            previous = filters[key]
-            filters[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
-        else:
-            raise InvalidFilterError(f"filter {key!r} was given more than once")
-    return filters
-
-
+SEARCH_PARAM = "q"
 # ----------------------------------------------------------------------------- ETag / If-Match
 
 
@@ -532,8 +408,7 @@ def etag(obj: Any) -> str:
     return _quote(version)
 
 
-def _quote(version: Any) -> str:
-    return f'"{version}"'
+_quote = _httperrors.quote_version
 
 
 def if_match(*, required: bool = True) -> Any:
@@ -577,8 +452,10 @@ def parse_if_match(value: str) -> int | None:
 
 __all__ = [
     "RESERVED_PARAMS",
+    "SEARCH_PARAM",
     "CursorParams",
     "PageParams",
+    "crud_router",
     "cursor_params",
     "database",
     "error_body",

@@ -31,18 +31,20 @@ def marked(body: str) -> list[int]:
 BAD = {
     "sync Session in an async route": """
         async def route(engine):
-            with Session(engine) as s:  # !
-                s.execute("SELECT 1")
+            with Session(engine) as s:
+                s.execute("SELECT 1")  # !
     """,
     "sync sessionmaker product": """
         SessionLocal = sessionmaker()
         async def route():
-            with SessionLocal() as s:  # !
-                pass
+            with SessionLocal() as s:
+                s.commit()  # !
     """,
     "create_engine": """
         async def route(url):
-            engine = create_engine(url)  # !
+            engine = create_engine(url)
+            with engine.connect() as conn:  # !
+                pass
     """,
     "DB-API connect": """
         async def route():
@@ -100,6 +102,29 @@ GOOD = {
         async def route():
             with HTTPSession() as s:
                 s.get("https://example.invalid")
+    """,
+    "building a sync session does no I/O (regression: dispatch middleware)": """
+        from sqlalchemy.orm import scoped_session
+        async def db_session_middleware(request, call_next, engine):
+            session = scoped_session(sessionmaker(bind=engine))
+            request.state.db = session()
+            return await call_next(request)
+    """,
+    "sync session handed to a thread (regression: sqladmin)": """
+        import anyio.to_thread
+        async def options(session_maker: sessionmaker, stmt):
+            with session_maker() as session:
+                return await anyio.to_thread.run_sync(session.execute, stmt)
+    """,
+    "engine built, not connected": """
+        async def route(url):
+            engine = create_engine(url)
+            return engine
+    """,
+    "annotated Session but awaited: the code says async (regression: letta)": """
+        async def get_job(session: Session, query):
+            result = await session.execute(query)
+            return result.scalar_one_or_none()
     """,
     "startup code": """
         async def lifespan(app, Base):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -156,3 +158,81 @@ def test_pre_commit_hook_is_declared() -> None:
     assert "entry: python -m sqlops.audit" in hooks
     assert "language: python" in hooks
     assert "types: [python]" in hooks
+
+
+def test_unparsable_file_is_named_and_never_all_clear(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "ok.py").write_text(CLEAN)
+    (tmp_path / "template.py").write_text("{{ cookiecutter.name }} = 1\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["."]) == 2
+    out = capsys.readouterr().out.splitlines()
+    assert "All clear" not in "\n".join(out)
+    assert out[-2] == "No findings in the 1 file checked."
+    assert out[-1] == "NOT checked: 1 file that do not parse (see stderr): template.py."
+
+
+def test_unparsable_file_is_not_counted_as_checked(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (project / "app" / "broken.py").write_text("def broken(:\n")
+    assert main(["app"]) == 2
+    out = capsys.readouterr().out.splitlines()
+    assert out[-2] == "Found 1 finding in 1 file (2 files checked)."
+    assert out[-1].startswith("NOT checked: 1 file that do not parse")
+
+
+def test_list_rules_into_a_closed_pipe_is_quiet() -> None:
+    """``sqlops audit --list-rules | head`` ends without a BrokenPipeError traceback."""
+    audit = f"{sys.executable} -m sqlops.audit --list-rules"
+    head = subprocess.run(["sh", "-c", f"{audit} | head -1"], **_quiet())
+    assert head.stdout.startswith("SQA001")
+    assert "Traceback" not in head.stderr
+    closed = subprocess.run(["sh", "-c", f"{audit} | true"], **_quiet())  # reader already gone
+    assert "BrokenPipeError" not in closed.stderr
+    assert closed.stderr == ""
+
+
+def _quiet() -> dict[str, Any]:
+    return {"capture_output": True, "text": True, "env": _env(), "check": False}
+
+
+BLOCKER = """\
+import sys
+class _Blocked:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("click", "rich", "sqlalchemy", "greenlet"):
+            raise ModuleNotFoundError(f"No module named {name!r}")
+        return None
+sys.meta_path.insert(0, _Blocked())
+"""
+
+
+def test_runs_without_third_party_packages(tmp_path: Path) -> None:
+    """``python -m sqlops.audit`` needs no click, rich or SQLAlchemy (a bare install)."""
+    (tmp_path / "sitecustomize.py").write_text(BLOCKER)
+    (tmp_path / "app.py").write_text(BAD)
+    env = _env()
+    env["PYTHONPATH"] = f"{tmp_path}{os.pathsep}{env['PYTHONPATH']}"
+    done = subprocess.run(
+        [sys.executable, "-m", "sqlops.audit", "app.py"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "SQA001" in done.stdout
+    probe = subprocess.run(
+        [sys.executable, "-c", "import click"], env=env, cwd=tmp_path, check=False
+    )
+    assert probe.returncode != 0  # the blocker really blocks
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
+    return env

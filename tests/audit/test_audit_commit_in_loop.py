@@ -38,11 +38,25 @@ BAD = {
                 db.add(Model(**row))
                 db.commit()  # !
     """,
-    "trailing flush": """
+    "rows updated one commit at a time (dispatch migration)": """
+        def upgrade(session: Session, incidents, severity):
+            for incident in incidents:
+                incident.severity = severity
+                session.add(incident)
+                session.commit()  # !
+    """,
+    "a pure call in the iteration is no side effect": """
+        import datetime
+        def mark(db: Session, tasks):
+            for task in tasks:
+                task.last_reminder_at = datetime.datetime.utcnow()
+                db.commit()  # !
+    """,
+    "range with a step is batches, range(n) over rows is not": """
         async def load(db: AsyncSession, rows, Model):
-            for row in rows:
-                db.add(Model(**row))
-                await db.flush()  # !
+            for i in range(len(rows)):
+                db.add(Model(**rows[i]))
+                await db.commit()  # !
     """,
     "inside a with block in the loop": """
         async def load(db: AsyncSession, rows, Model):
@@ -60,6 +74,58 @@ def test_flags_commit_per_iteration(body: str) -> None:
 
 
 GOOD = {
+    "trailing flush: it ends no transaction (issue 13)": """
+        async def load(db: AsyncSession, rows, Model):
+            for row in rows:
+                db.add(Model(**row))
+                await db.flush()
+    """,
+    "a commit per batch (issue 13)": """
+        async def backfill(db: AsyncSession, ids, size, Model):
+            for start in range(0, len(ids), size):
+                db.add_all(Model(id=i) for i in ids[start : start + size])
+                await db.commit()
+    """,
+    "for batch in batches": """
+        def backfill(db: Session, batches):
+            for batch in batches:
+                db.execute(batch.statement())
+                db.commit()
+    """,
+    "chunk generator": """
+        def backfill(db: Session, rows, Model):
+            for rows_part in chunked(rows, 500):
+                db.add_all(Model(**r) for r in rows_part)
+                db.commit()
+    """,
+    "jobs enqueued after each commit (issue 13)": """
+        async def schedule(db: AsyncSession, items, Job, queue):
+            for item in items:
+                job = Job(item=item)
+                db.add(job)
+                await db.commit()
+                await queue.enqueue(job.id)
+    """,
+    "a file stored before its row is committed (issue 13)": """
+        def upload(db: Session, files, storage, Document):
+            for f in files:
+                key = storage.upload(f)
+                db.add(Document(key=key))
+                db.commit()
+    """,
+    "the session handed to a service that commits (regression: dispatch slack)": """
+        def handle(db_session: Session, roles, role_service):
+            for role in roles:
+                role.activity += 1
+                role_service.add_role(db_session=db_session, role=role)
+                db_session.commit()
+    """,
+    "a test-data builder outside tests/ (issue 13)": """
+        async def create_test_data(db: AsyncSession, Model):
+            for n in [1, 2, 3]:
+                db.add(Model(n=n))
+                await db.commit()
+    """,
     "commit after the loop": """
         async def load(db: AsyncSession, rows, Model):
             for row in rows:
@@ -161,3 +227,8 @@ def test_async_for_over_a_session_stream_is_flagged() -> None:
 
 def test_test_code_is_skipped() -> None:
     assert lines(BAD["commit per row"], "tests/test_load.py") == []
+
+
+def test_test_data_modules_are_skipped() -> None:
+    assert lines(BAD["commit per row"], "app/scripts/create_test_data.py") == []
+    assert lines(BAD["commit per row"], "app/seed.py") == []

@@ -26,6 +26,11 @@ def marked(body: str) -> list[int]:
 
 
 BAD = {
+    "two steps: fetched, then only counted (issue 13)": """
+        async def exists(db: AsyncSession, User, email):
+            rows = (await db.scalars(select(User).where(User.email == email))).all()
+            return len(rows) > 0  # !
+    """,
     "len of execute().scalars().all()": """
         async def count(db: AsyncSession, User):
             return len((await db.execute(select(User))).scalars().all())  # !
@@ -56,6 +61,17 @@ def test_flags_len_counting(body: str) -> None:
 
 
 GOOD = {
+    "rows returned by a DELETE ... RETURNING (regression: tracecat)": """
+        import sqlalchemy as sa
+        async def prune(db: AsyncSession, Item):
+            deleted = await db.scalars(sa.delete(Item).where(Item.old).returning(Item.id))
+            return len(deleted.all())
+    """,
+    "two steps, rows used for more than the count": """
+        async def page(db: AsyncSession, User):
+            rows = (await db.scalars(select(User))).all()
+            return {"total": len(rows), "items": rows}
+    """,
     "count in SQL": """
         async def count(db: AsyncSession, User):
             return await db.scalar(select(func.count()).select_from(User))

@@ -117,3 +117,73 @@ def test_non_utf8_file_is_a_syntax_error(tmp_path: Path) -> None:
     (tmp_path / "latin.py").write_bytes(b"x = '\xe9'\n")
     with pytest.raises(SyntaxError, match="not UTF-8"):
         check_paths([tmp_path])
+
+
+NEWER_SYNTAX = """\
+from sqlalchemy.ext.asyncio import AsyncSession
+type Rows = list[int]
+type Pair[T] = tuple[T, T]
+class Repository[M: object](Base):
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+    async def drop(self, obj: M) -> None:
+        try:
+            self.session.delete(obj)
+        except ValueError, TypeError:
+            pass
+def first[T](items: list[T]) -> T:
+    return items[0]
+"""
+
+
+def test_newer_syntax_is_still_checked() -> None:
+    """3.12 ``type``/generics and 3.14 ``except A, B:`` are read on any supported Python."""
+    found = check_source(NEWER_SYNTAX, "app/repo.py")
+    assert [(f.code, f.line, f.column) for f in found] == [("SQA001", 9, 13)]
+
+
+def test_newer_syntax_in_a_tree(tmp_path: Path) -> None:
+    (tmp_path / "repo.py").write_text(NEWER_SYNTAX)
+    assert [f.line for f in check_paths([tmp_path])] == [9]
+
+
+def test_a_rewrite_never_hides_a_real_syntax_error() -> None:
+    with pytest.raises(SyntaxError):
+        check_source("type X = \ndef broken(:\n")
+
+
+def test_files_outlined_for_memory_still_share_their_facts(tmp_path: Path) -> None:
+    """A file naming no SQLAlchemy type is outlined, not kept: its bases still count."""
+    (tmp_path / "base.py").write_text(
+        "from sqlalchemy.ext.asyncio import AsyncSession\n"
+        "class BaseRepo:\n"
+        "    def __init__(self, session: AsyncSession) -> None:\n"
+        "        self.session = session\n"
+    )
+    (tmp_path / "users.py").write_text(
+        "from base import BaseRepo\n"
+        "class UserRepo(BaseRepo):\n"
+        "    async def drop(self, user):\n"
+        "        self.session.delete(user)\n"
+    )
+    found = check_paths([tmp_path])
+    assert [(Path(f.path).name, f.line, f.code) for f in found] == [("users.py", 4, "SQA001")]
+
+
+def test_an_outlined_definition_still_makes_a_name_unknown(tmp_path: Path) -> None:
+    """``get_db`` defined again in a file that is not kept: nobody can tell which is meant."""
+    (tmp_path / "deps.py").write_text(
+        "from sqlalchemy.ext.asyncio import AsyncSession\n"
+        "async def get_db() -> AsyncSession:\n"
+        "    ...\n"
+    )
+    (tmp_path / "other.py").write_text("def get_db():\n    return object()\n")
+    (tmp_path / "routes.py").write_text(
+        "from fastapi import Depends\n"
+        "from deps import get_db\n"
+        "async def drop(x, db=Depends(get_db)):\n"
+        "    db.delete(x)\n"
+    )
+    assert check_paths([tmp_path]) == []
+    (tmp_path / "other.py").unlink()
+    assert [f.code for f in check_paths([tmp_path])] == ["SQA001"]

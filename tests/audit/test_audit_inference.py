@@ -20,6 +20,23 @@ def flagged(body: str) -> bool:
 
 
 ASYNC = {
+    "narrowed by isinstance() (regression: starlette-admin)": """
+        async def rows(session, stmt, x):
+            if isinstance(session, AsyncSession):
+                session.delete(x)
+    """,
+    "untyped, but awaited for flush() in the same function (issue 13)": """
+        async def save(session, obj, other):
+            session.add(obj)
+            await session.flush()
+            session.delete(other)
+    """,
+    "annotated sync Session, but awaited (code beats annotation)": """
+        from sqlalchemy.orm import Session
+        async def save(session: Session, obj, stmt):
+            await session.execute(stmt)
+            session.delete(obj)
+    """,
     "Optional annotation": """
         from typing import Optional
         async def f(db: Optional[AsyncSession], x):
@@ -150,6 +167,30 @@ def test_recognises_async_sessions(body: str) -> None:
 
 
 UNKNOWN = {
+    "the other branch of an isinstance() test": """
+        async def rows(session, stmt, x):
+            if isinstance(session, AsyncSession):
+                pass
+            else:
+                session.delete(x)
+    """,
+    "untyped, awaited only for methods other libraries have too": """
+        async def save(conn, x):
+            await conn.execute("INSERT ...")
+            await conn.commit()  # aiosqlite, psycopg and asyncpg look like this
+            conn.delete(x)
+    """,
+    "aiohttp session awaited for get()": """
+        async def fetch(session, url):
+            await session.get(url)
+            session.delete(url)
+    """,
+    "awaited for flush() in another function only": """
+        async def save(session):
+            await session.flush()
+        async def drop(session, x):
+            session.delete(x)
+    """,
     "no annotation": """
         async def f(db, x):
             db.delete(x)
@@ -220,3 +261,78 @@ def test_same_function_name_with_different_kinds_is_unknown(tmp_path: Path) -> N
         "from sqlalchemy.orm import Session\ndef get_session() -> Session:\n    ...\n"
     )
     assert check_paths([tmp_path]) == []
+
+
+def test_a_factory_built_by_a_provider_in_another_file(tmp_path: Path) -> None:
+    """A factory from a provider's return value (regression: fastapi_best_architecture)."""
+    (tmp_path / "db.py").write_text(
+        dedent(
+            """\
+            from typing import Any
+            from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+            def create_session_maker(engine) -> async_sessionmaker[AsyncSession | Any]:
+                return async_sessionmaker(bind=engine, expire_on_commit=False)
+            async_db_session = create_session_maker(object())
+            """
+        )
+    )
+    (tmp_path / "jobs.py").write_text(
+        dedent(
+            """\
+            from db import async_db_session
+            async def disable(task):
+                async with async_db_session.begin() as db:
+                    db.delete(task)
+            """
+        )
+    )
+    assert [f.line for f in check_paths([tmp_path], select=["SQA001"])] == [4]
+
+
+USED_AS_SESSION = {
+    "awaited execute() of a select() (regression: letta)": """
+        from sqlalchemy import select
+        async def names(session, Tool, obj):
+            stmt = select(Tool.id)
+            result = await session.execute(stmt)
+            session.delete(obj)  # !
+    """,
+    "awaited execute() and a session-only plain method": """
+        async def save(session, obj, query):
+            session.add(obj)
+            await session.execute(query)
+            session.commit()  # !
+    """,
+}
+
+
+@pytest.mark.parametrize("body", USED_AS_SESSION.values(), ids=USED_AS_SESSION.keys())
+def test_untyped_names_used_as_sessions_are_checked_for_sqa001(body: str) -> None:
+    assert flagged(body)
+
+
+def test_usage_evidence_is_not_enough_for_concurrency_rules() -> None:
+    body = """
+        import asyncio
+        from sqlalchemy import select
+        async def both(database, A, B):
+            await database.execute(select(A))
+            one, two = database.fetch_all(select(A)), database.fetch_all(select(B))
+            return await asyncio.gather(one, two)
+    """
+    assert check_source(IMPORTS + dedent(body), select=["SQA008"]) == []
+
+
+def test_evidence_does_not_cross_a_sync_binding_of_the_same_name() -> None:
+    """Regression: starlette-admin tests bind ``s`` to an AsyncSession and a Session."""
+    body = """
+        from sqlalchemy.orm import Session
+        async def count(engine, is_async, stmt):
+            if is_async:
+                async with AsyncSession(engine) as s:
+                    return (await s.scalars(stmt)).first()
+            with Session(engine) as s:
+                s.commit()
+                return s.execute(stmt).scalar_one()
+    """
+    assert check_source(IMPORTS + dedent(body), select=["SQA001"]) == []

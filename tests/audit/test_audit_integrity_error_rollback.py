@@ -26,6 +26,38 @@ def marked(body: str) -> list[int]:
 
 
 BAD = {
+    "a repository method on the session held by self (issue 13)": """
+        class Users:
+            def __init__(self, session: AsyncSession):
+                self.session = session
+            async def by_email(self, email):
+                return await self.session.scalar(select(1))
+            async def create(self, user):
+                try:
+                    self.session.add(user)
+                    await self.session.flush()
+                except IntegrityError:
+                    return await self.by_email(user.email)  # !
+    """,
+    "failed commit swallowed, the loop goes on (issue 13)": """
+        async def worker(db: AsyncSession, queue, log):
+            while True:
+                item = await queue.get()
+                try:
+                    db.add(item)
+                    await db.commit()
+                except SQLAlchemyError:  # !
+                    log.exception("failed")
+    """,
+    "broad except around commits in a for loop (issue 13)": """
+        def sync_all(db: Session, rows, log):
+            for row in rows:
+                try:
+                    db.merge(row)
+                    db.commit()
+                except Exception:  # !
+                    log.warning("skipped %s", row)
+    """,
     "get-or-create fallback": """
         async def get_or_create(db: AsyncSession, User, email):
             try:
@@ -76,6 +108,49 @@ def test_fix_for_sync_session_has_no_await() -> None:
 
 
 GOOD = {
+    "loop handler rolls back": """
+        async def worker(db: AsyncSession, queue, log):
+            while True:
+                item = await queue.get()
+                try:
+                    db.add(item)
+                    await db.commit()
+                except SQLAlchemyError:
+                    await db.rollback()
+                    log.exception("failed")
+    """,
+    "loop handler leaves the loop": """
+        def sync_all(db: Session, rows, log):
+            for row in rows:
+                try:
+                    db.merge(row)
+                    db.commit()
+                except Exception:
+                    log.warning("stopping")
+                    raise
+    """,
+    "a fresh session per iteration": """
+        from sqlalchemy.ext.asyncio import async_sessionmaker
+        Maker = async_sessionmaker(expire_on_commit=False)
+        async def worker(queue, log):
+            while True:
+                item = await queue.get()
+                async with Maker() as db:
+                    try:
+                        db.add(item)
+                        await db.commit()
+                    except Exception:
+                        log.exception("failed")
+    """,
+    "broad except around non-database work in a loop": """
+        async def worker(db: AsyncSession, items, send, log):
+            for item in items:
+                try:
+                    await send(item)
+                except Exception:
+                    log.exception("failed")
+            await db.commit()
+    """,
     "rollback first": """
         async def get_or_create(db: AsyncSession, User, email):
             try:

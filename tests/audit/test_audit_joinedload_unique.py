@@ -35,6 +35,38 @@ def marked(body: str) -> list[int]:
 
 
 BAD = {
+    "untyped session awaited for execute() of a select() (regression: starlette-admin)": """
+        async def users(session):
+            stmt = select(User).options(joinedload(User.addresses))  # !
+            return (await session.execute(stmt)).scalars().all()
+    """,
+    "module-qualified model (regression: papermerge)": """
+        import models as orm
+        async def users(db: AsyncSession):
+            stmt = select(orm.User).options(joinedload(orm.User.addresses))  # !
+            return (await db.scalars(stmt)).all()
+    """,
+    "options built in a list (issue 13)": """
+        async def users(db: AsyncSession, with_addresses):
+            opts = []
+            opts.append(joinedload(User.addresses))  # !
+            stmt = select(User).options(*opts)
+            return (await db.scalars(stmt)).all()
+    """,
+    "chained option on the loader (issue 13)": """
+        async def users(db: AsyncSession):
+            stmt = select(User).options(joinedload(User.addresses).load_only(Address.id))  # !
+            return (await db.scalars(stmt)).all()
+    """,
+    "query built over several statements (issue 13)": """
+        async def users(db: AsyncSession, active):
+            query = select(User)
+            query = query.options(joinedload(User.groups))  # !
+            if active:
+                query = query.where(User.active)
+            result = await db.execute(query)
+            return result.scalars().all()
+    """,
     "scalars().all()": """
         async def users(db: AsyncSession):
             stmt = select(User).options(joinedload(User.addresses))  # !
@@ -69,6 +101,23 @@ def test_flags_joined_collection_without_unique(body: str) -> None:
 
 
 GOOD = {
+    "options list with selectinload": """
+        async def users(db: AsyncSession):
+            opts = [selectinload(User.addresses)]
+            return (await db.scalars(select(User).options(*opts))).all()
+    """,
+    "options list, unique() called": """
+        async def users(db: AsyncSession):
+            opts = []
+            opts.append(joinedload(User.addresses))
+            return (await db.scalars(select(User).options(*opts))).unique().all()
+    """,
+    "list built but another statement executed": """
+        async def users(db: AsyncSession):
+            opts = [joinedload(User.addresses)]
+            unused = select(User).options(*opts)
+            return (await db.scalars(select(User))).all()
+    """,
     "unique()": """
         async def users(db: AsyncSession):
             stmt = select(User).options(joinedload(User.addresses))

@@ -25,6 +25,11 @@ def marked(body: str) -> list[int]:
 
 
 BAD = {
+    "session handed to a long-lived task while the creator keeps using it (issue 13)": """
+        async def start(db: AsyncSession, watch, User):
+            asyncio.create_task(watch(db))  # !
+            return await db.get(User, 1)
+    """,
     "gather two queries on one session": """
         async def page(db: AsyncSession, q1, q2):
             return await asyncio.gather(db.execute(q1), db.scalar(q2))  # !
@@ -58,6 +63,17 @@ def test_flags_shared_session(body: str) -> None:
 
 
 GOOD = {
+    "task awaited before the creator uses the session again": """
+        async def start(db: AsyncSession, watch, User):
+            task = asyncio.create_task(watch(db))
+            await task
+            return await db.get(User, 1)
+    """,
+    "task handed the session, creator does no more database work": """
+        async def start(db: AsyncSession, watch):
+            asyncio.create_task(watch(db))
+            return "started"
+    """,
     "sequential awaits": """
         async def page(db: AsyncSession, q1, q2):
             return await db.execute(q1), await db.scalar(q2)

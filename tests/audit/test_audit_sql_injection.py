@@ -27,6 +27,39 @@ def marked(body: str) -> list[int]:
 
 
 BAD = {
+    "helper fed a run-time value": """
+        def q(column, request):
+            return text(f"UPDATE t SET x = {_expr(column, request.args['v'])}")  # !
+    """,
+    "loop over run-time values": """
+        def q(conn, prefixes):
+            for table, prefix in prefixes.items():
+                conn.execute(text(f"UPDATE {table} SET id = '{prefix}' || id"))  # !
+    """,
+    "conditional with a run-time branch": """
+        def q(flag, value):
+            return text(f"SELECT * FROM t WHERE x = {'all' if flag else value}")  # !
+    """,
+    "str-typed parameter": """
+        def q(name: str):
+            return text(f"SELECT * FROM users WHERE name = '{name}'")  # !
+    """,
+    "a helper that does not quote": """
+        def q(value):
+            return text(f"SELECT * FROM t WHERE x = {format_value(value)}")  # !
+    """,
+    "variable assigned a run-time value": """
+        def q(request):
+            wanted = request.query["id"]
+            return text(f"SELECT * FROM t WHERE id = {wanted}")  # !
+    """,
+    "class attribute that is not a constant": """
+        class Search:
+            threshold = compute()
+            @classmethod
+            def q(cls):
+                return text(f"SET similarity = {cls.threshold}")  # !
+    """,
     "f-string value in quotes": """
         def q(email):
             return text(f"SELECT * FROM users WHERE email = '{email}'")  # !
@@ -113,6 +146,62 @@ GOOD = {
             created = "created"
         def q(event: EventType):
             return text(f"'[\\"{event}\\"]'")
+    """,
+    "quoting helper (issue 13)": """
+        def q(conn, value):
+            return text(f"SELECT * FROM t WHERE x = {conn.dialect.quote_literal(value)}")
+    """,
+    "quoted through a variable": """
+        def q(value):
+            quoted = escape_string(value)
+            return text(f"SELECT * FROM t WHERE x = '{quoted}'")
+    """,
+    "conditional between literals (issue 13)": """
+        def q(flag):
+            return text(f"SELECT * FROM t WHERE active = {'true' if flag else 'false'}")
+    """,
+    "quoted column reference after = (issue 13)": """
+        def q(column):
+            return text(f'UPDATE t SET "{column}" = "{column}" || :suffix')
+    """,
+    "qualified column after =": """
+        def q(alias, other):
+            return text(f"SELECT * FROM a JOIN b ON a.id = {alias}.id")
+    """,
+    "numeric-typed parameter": """
+        def q(limit: int, ratio: float | None):
+            return text(f"SELECT * FROM t WHERE r > {ratio} LIMIT {limit}")
+    """,
+    "class constant (regression: mealie fuzzy search)": """
+        from typing import ClassVar
+        class Search:
+            _threshold: ClassVar[float] = 0.5
+            @classmethod
+            def q(cls):
+                return text(f"set pg_trgm.word_similarity_threshold = {cls._threshold};")
+    """,
+    "placeholder list in a variable (regression: mealie migration)": """
+        def q(data):
+            columns = ", ".join(data.keys())
+            placeholders = ", ".join(f":{key}" for key in data.keys())
+            return text(f"INSERT INTO households ({columns}) VALUES ({placeholders})")
+    """,
+    "helper building SQL from constants (regression: tracecat migration)": """
+        KEYS = ("a", "b")
+        def q():
+            expr = _jsonb_remove_expr("entitlements", KEYS)
+            return text(f"UPDATE tier SET entitlements = {expr}")
+    """,
+    "loop over a literal mapping (regression: tracecat migration)": """
+        def q(conn):
+            prefixes = {"workflow": "wf-", "schedule": "sch-"}
+            for table, prefix in prefixes.items():
+                conn.execute(text(f"UPDATE {table} SET id_old = '{prefix}' || id"))
+    """,
+    "a UUID by name (regression: tracecat tables)": """
+        class Tables:
+            def default(self):
+                return text(f"'{self.ws_uuid}'::uuid")
     """,
     "generated placeholders": """
         def q(ids):

@@ -26,6 +26,41 @@ def marked(body: str) -> list[int]:
 
 
 BAD = {
+    "coroutine returned from an async def (issue 13)": """
+        async def find(db: AsyncSession, User, id):
+            return db.get(User, id)  # !
+    """,
+    "coroutine wrapped in list() / len() / sorted() / set()": """
+        async def rows(db: AsyncSession, q):
+            a = list(db.scalars(q))  # !
+            b = len(db.execute(q))  # !
+            c = sorted(db.scalars(q))  # !
+            d = set(db.scalars(q))  # !
+    """,
+    "coroutine wrapped in typing.cast()": """
+        import typing
+        async def rows(db: AsyncSession, q, Result):
+            return typing.cast(Result, db.execute(q)).scalars()  # !
+    """,
+    "variable tested before it is passed on (issue 13)": """
+        import asyncio
+        async def rows(db: AsyncSession, q):
+            pending = db.execute(q)  # !
+            if not pending:
+                return None
+            return await asyncio.gather(pending)
+    """,
+    "factory made by assignment (issue 13)": """
+        from contextlib import asynccontextmanager
+        Session = async_sessionmaker(expire_on_commit=False)
+        async def get_session():
+            async with Session() as session:
+                yield session
+        get_ctx = asynccontextmanager(get_session)
+        async def drop(obj):
+            async with get_ctx() as s:
+                s.delete(obj)  # !
+    """,
     "bare delete (the classic)": """
         async def remove(db: AsyncSession, user):
             db.delete(user)  # !
@@ -147,6 +182,20 @@ GOOD = {
     "unknown object named db": """
         async def remove(db, user):
             db.delete(user)
+    """,
+    "cast() of an awaited call": """
+        import typing
+        async def rows(db: AsyncSession, q, Result):
+            return typing.cast(Result, await db.execute(q)).scalars()
+    """,
+    "list() of an awaited call": """
+        async def rows(db: AsyncSession, q):
+            return list(await db.scalars(q))
+    """,
+    "coroutine returned from an async def that is a plain passthrough of create_task": """
+        import asyncio
+        async def spawn(db: AsyncSession, q):
+            return asyncio.ensure_future(db.execute(q))
     """,
     "coroutine passed on to gather": """
         import asyncio

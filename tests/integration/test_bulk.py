@@ -268,3 +268,20 @@ async def test_get_or_create_in_injected_mode_keeps_the_transaction(db: sqlops.D
         assert not created
         await teams.get_or_create(name="second")
     assert await sqlops.Repository(Team, db).count() == 2
+
+
+async def test_upsert_clashing_on_another_unique_key_is_a_violation(
+    users: sqlops.Repository[User],
+) -> None:
+    """MariaDB's ON DUPLICATE KEY fires on any unique key: it must not update that row."""
+    taken = await users.create(email="taken@x", name="owner")
+    with pytest.raises(sqlops.UniqueViolation) as info:
+        await users.upsert({"id": taken.id + 1000, "email": "taken@x", "name": "intruder"})
+    assert (info.value.table, info.value.columns) == ("users", ("email",))
+    rows = [{"id": taken.id + 2000, "email": "new@x", "name": "n"}]
+    rows.append({"id": taken.id + 3000, "email": "taken@x", "name": "intruder"})
+    with pytest.raises(sqlops.UniqueViolation) as many:
+        await users.upsert_many(rows)
+    assert (many.value.table, many.value.columns) == ("users", ("email",))
+    assert (await users.get_one(taken.id)).name == "owner"
+    assert await users.count() == 1

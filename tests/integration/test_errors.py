@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import CheckConstraint, String, text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 import sqlops
+from sqlops._constraintnames import server_names
 from tests.models import Account, Membership, Post, Team, User
 
 
@@ -224,3 +226,141 @@ async def test_sqlite_update_names_the_foreign_key_it_sets(
         await seats.update_where(values={"user_id": 999}, team_id=team.id)
     assert info.value.table == "memberships"
     assert info.value.columns == ("user_id",)
+
+
+# ----------------------------------------------------------------------------- values without
+# their column (issue 11, defect 8): every path names table and column
+
+
+@pytest.mark.parametrize(
+    ("values", "column"),
+    [
+        pytest.param({"owner": "o" * 101}, "owner", id="too-long"),
+        pytest.param({"owner": "a\x00b"}, "owner", id="nul-byte"),
+        pytest.param({"small": 2**40}, "small", id="out-of-range"),
+    ],
+)
+async def test_upsert_value_errors_name_table_and_column(
+    db: sqlops.Database, backend: str, values: dict[str, object], column: str
+) -> None:
+    nul = any("\x00" in str(v) for v in values.values())
+    if backend == "sqlite" or (nul and backend != "postgresql"):
+        pytest.skip(f"{backend} stores this value")
+    accounts = sqlops.Repository(Account, db)
+    with pytest.raises(sqlops.InvalidValueError) as info:
+        await accounts.upsert({"id": 1, "owner": "o", "balance": 0, **values})
+    assert (info.value.table, info.value.column) == ("accounts", column)
+    assert "ooo" not in str(info.value) and str(2**40) not in str(info.value)
+    assert await accounts.count() == 0
+
+
+async def test_create_many_value_errors_name_table_and_column(
+    db: sqlops.Database, backend: str
+) -> None:
+    """On PostgreSQL this is the COPY path, which bypasses SQLAlchemy's error hook."""
+    if backend == "sqlite":
+        pytest.skip("SQLite does not enforce VARCHAR lengths")
+    users = sqlops.Repository(User, db)
+    rows = [{"email": f"{i}@x", "name": "n" * (101 if i == 3 else 5)} for i in range(5)]
+    with pytest.raises(sqlops.InvalidValueError) as info:
+        await users.create_many(rows)
+    assert (info.value.table, info.value.column) == ("users", "name")
+    assert await users.count() == 0
+
+
+async def test_create_many_row_checks_set_table_and_column(db: sqlops.Database) -> None:
+    from sqlops.fastapi import error_body
+
+    rows = [{"email": f"{i}@x", "name": "n", "age": 1.5 if i == 3 else i} for i in range(5)]
+    with pytest.raises(sqlops.InvalidValueError) as info:
+        await sqlops.Repository(User, db).create_many(rows)
+    assert str(info.value).startswith("row 3: users.age")
+    assert (info.value.table, info.value.column) == ("users", "age")
+    assert error_body(info.value)["field"] == "age"
+
+
+async def test_create_many_unknown_column_names_it(db: sqlops.Database) -> None:
+    with pytest.raises(sqlops.InvalidValueError) as info:
+        await sqlops.Repository(User, db).create_many([{"email": "a@x", "name": "n", "bogus": 1}])
+    assert (info.value.table, info.value.column) == ("users", "bogus")
+
+
+# ----------------------------------------------------------------------------- server-named
+# constraints (issue 11, defect 4); the model-style matrix in tests/styles covers the rest
+
+
+class LongBase(DeclarativeBase):
+    """No naming convention: the server names (and shortens) the constraints."""
+
+
+class Long(LongBase):
+    __tablename__ = "a_table_with_a_rather_long_name_for_testing"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    an_equally_long_column_name_here: Mapped[str] = mapped_column(String(20), unique=True)
+
+
+async def test_a_long_server_named_constraint_still_names_its_columns(
+    url: str, backend: str
+) -> None:
+    """PostgreSQL shortens a generated name to 63 bytes, the way sqlops predicts it."""
+    async with sqlops.Database(url) as db:
+        await db.create_all(LongBase.metadata)
+        try:
+            repo = sqlops.Repository(Long, db)
+            await repo.create(an_equally_long_column_name_here="x")
+            with pytest.raises(sqlops.UniqueViolation) as info:
+                await repo.create(an_equally_long_column_name_here="x")
+            assert info.value.table == "a_table_with_a_rather_long_name_for_testing"
+            assert info.value.columns == ("an_equally_long_column_name_here",)
+            if backend == "postgresql":
+                server_name = "a_table_with_a_rather_long_na_an_equally_long_column_name_h_key"
+                assert info.value.constraint == server_name
+                # the name sqlops derives from the metadata (used when no detail names columns)
+                assert server_name in server_names(Long.__table__, "postgresql")
+        finally:
+            await db.drop_all(LongBase.metadata)
+
+
+class RenamedBase(DeclarativeBase):
+    """Constraints that the database knows under names the models do not declare."""
+
+
+class Renamed(RenamedBase):
+    __tablename__ = "renamed"
+    __table_args__ = (CheckConstraint("age >= 0"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(20), unique=True)
+    age: Mapped[int] = mapped_column(default=0)
+
+
+async def test_a_constraint_renamed_in_the_database_is_found_in_the_catalog(
+    url: str, backend: str
+) -> None:
+    if backend == "sqlite":
+        pytest.skip("SQLite names the columns itself")
+    renames = {
+        "postgresql": [
+            "ALTER TABLE renamed RENAME CONSTRAINT renamed_age_check TO age_not_negative",
+            "ALTER TABLE renamed RENAME CONSTRAINT renamed_email_key TO one_email",
+        ],
+        "mysql": ["ALTER TABLE renamed RENAME INDEX email TO one_email"],
+    }
+    async with sqlops.Database(url) as db:
+        await db.create_all(RenamedBase.metadata)
+        try:
+            async with db.transaction() as session:
+                for statement in renames[backend]:
+                    await session.execute(text(statement))
+            repo = sqlops.Repository(Renamed, db)
+            await repo.create(email="a")
+            with pytest.raises(sqlops.UniqueViolation) as unique:
+                await repo.create(email="a")
+            assert (unique.value.table, unique.value.columns) == ("renamed", ("email",))
+            assert unique.value.constraint == "one_email"
+            if backend == "postgresql":
+                with pytest.raises(sqlops.CheckViolation) as check:
+                    await repo.create(email="b", age=-1)
+                assert (check.value.table, check.value.columns) == ("renamed", ("age",))
+                assert check.value.constraint == "age_not_negative"
+        finally:
+            await db.drop_all(RenamedBase.metadata)

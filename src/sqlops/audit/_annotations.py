@@ -71,9 +71,13 @@ class AnnotationReader:
         items = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
         if base in _WRAPPERS:
             return self._union_kind(items if base in ("Optional", "Union") else items[:1])
-        if base in ("async_sessionmaker", "sessionmaker"):
+        if base == "async_sessionmaker":
+            return Kind.ASYNC_FACTORY  # whatever it is parametrised with
+        if base == "sessionmaker":
             inner = self.annotation_kind(items[0])
-            return Kind.ASYNC_FACTORY if inner is Kind.ASYNC_SESSION else Kind.SYNC_FACTORY
+            if inner is Kind.ASYNC_SESSION:
+                return Kind.ASYNC_FACTORY
+            return Kind.SYNC_FACTORY if inner is Kind.SYNC_SESSION else None
         if base in ("scoped_session", "async_scoped_session"):
             inner = self.annotation_kind(items[0])  # the registry proxies its session
             return inner if inner in SESSIONS else None

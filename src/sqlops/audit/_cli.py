@@ -10,19 +10,43 @@ and reported, and the exit code is 2 (a partial check must not look green).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from sqlops.audit._config import ConfigError, load_config
 from sqlops.audit._engine import UnknownRuleError, audit, select_rules
-from sqlops.audit._reporters import RENDERERS
+from sqlops.audit._reporters import RENDERERS, render_text
 from sqlops.audit.rules import RULES
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the audit command line and return its exit code (never raises SystemExit)."""
+    """Run the audit command line and return its exit code (never raises SystemExit).
+
+    A reader that stops early (``sqlops audit --list-rules | head``) ends the
+    output quietly instead of with a ``BrokenPipeError`` traceback.
+    """
+    try:
+        code = _main(argv)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_CLEAN
+    return code
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real file descriptor (captured output)
+        pass
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = _parser()
     try:
         args = parser.parse_args(argv)
@@ -53,7 +77,12 @@ def _run(args: argparse.Namespace) -> int:
     for error in report.errors:
         where = f"{error.filename}:{error.lineno or 1}:{error.offset or 1}"
         print(f"{where}: syntax error: {error.msg} (file not checked)", file=sys.stderr)
-    print(RENDERERS[args.format](report.findings, rules, report.files))
+    checked = report.files - len(report.errors)
+    if args.format == "text":
+        unchecked = [str(error.filename) for error in report.errors]
+        print(render_text(report.findings, rules, checked, unchecked))
+    else:
+        print(RENDERERS[args.format](report.findings, rules, checked))
     if report.errors:
         return EXIT_USAGE
     return EXIT_FINDINGS if report.findings and not args.exit_zero else EXIT_CLEAN

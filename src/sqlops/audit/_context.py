@@ -13,12 +13,35 @@ import ast
 from collections.abc import Iterator
 
 from sqlops.audit._annotations import AnnotationReader
-from sqlops.audit._astutil import decorator_names, terminal
+from sqlops.audit._astutil import decorator_names, key, terminal
+from sqlops.audit._evidence import PROOF, USAGE, Evidence
 from sqlops.audit._index import Binding, FunctionNode, Index, Scope
-from sqlops.audit._kinds import CONSTRUCTORS, FACTORY_PRODUCT, SESSIONS, Kind, lookup
+from sqlops.audit._kinds import (
+    ASYNC_TWIN,
+    CONSTRUCTORS,
+    FACTORY_PRODUCT,
+    SESSIONS,
+    Kind,
+    lookup,
+)
 from sqlops.audit._project import Project, Provider
 
 NOTHING = object()
+_CM_WRAPPERS = frozenset({"asynccontextmanager", "contextmanager"})
+
+
+def _names_function(binding: Binding) -> bool:
+    """Tell whether a binding names a function: a def, an import, ``asynccontextmanager(f)``."""
+    if binding.how in ("import", "def"):
+        return True
+    value = binding.value
+    return (
+        binding.how == "assign"
+        and isinstance(value, ast.Call)
+        and terminal(value.func) in _CM_WRAPPERS
+    )
+
+
 _CALL_WRAPPERS = frozenset({"Depends", "Security", "Provide"})
 
 
@@ -33,6 +56,7 @@ class FileContext(AnnotationReader):
         self.project = project
         self.uses_sqlops = any(q.split(".", 1)[0] == "sqlops" for q in self.index.imports.values())
         self._names: dict[tuple[int, str], Kind | object | None] = {}
+        self.evidence = Evidence(self.index)
 
     def reset(self) -> None:
         """Forget cached answers once more project facts are known."""
@@ -94,14 +118,67 @@ class FileContext(AnnotationReader):
     def kind_in(self, node: ast.AST, scope: Scope) -> Kind | None:
         """Return the kind of ``node`` evaluated in ``scope``."""
         if isinstance(node, ast.Name):
-            return self.name_kind(node.id, scope)
+            narrowed = self._narrowed(node)
+            if narrowed is not None:
+                return narrowed
+            return self._in_code(node, scope, self.name_kind(node.id, scope))
         if isinstance(node, ast.Attribute):
-            return self._attribute_kind(node, scope)
+            return self._in_code(node, scope, self._attribute_kind(node, scope))
         if isinstance(node, ast.Call):
             return self.call_kind(node, scope)
         if isinstance(node, ast.Await) and isinstance(node.value, ast.Call):
             return self._await_kind(node.value, scope)
         return None
+
+    def _in_code(self, node: ast.expr, scope: Scope, kind: Kind | None) -> Kind | None:
+        """Let the code overrule or fill in an annotation (see `Evidence`)."""
+        if kind is not None and kind not in ASYNC_TWIN:
+            return kind
+        awaited = self.evidence.awaited(scope.node, key(node))
+        if kind is None:
+            proven = awaited == PROOF and not self._sometimes_sync(node, scope)
+            return Kind.ASYNC_SESSION if proven else None
+        return ASYNC_TWIN[kind] if awaited is not None else kind
+
+    def _narrowed(self, node: ast.Name) -> Kind | None:
+        """Return the kind an enclosing ``if isinstance(name, AsyncSession):`` proves."""
+        child: ast.AST = node
+        for ancestor in self.ancestors(node):
+            if isinstance(ancestor, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+                return None
+            if isinstance(ancestor, ast.If) and child in ancestor.body:
+                test = ancestor.test
+                if (
+                    isinstance(test, ast.Call)
+                    and isinstance(test.func, ast.Name)
+                    and test.func.id == "isinstance"
+                    and len(test.args) == 2
+                    and isinstance(test.args[0], ast.Name)
+                    and test.args[0].id == node.id
+                ):
+                    return self.annotation_kind(test.args[1])
+            child = ancestor
+        return None
+
+    def used_as_session(self, node: ast.expr) -> bool:
+        """Tell whether the code uses an untyped name the way only a session is used."""
+        scope = self.scope_of(node)
+        awaited = self.evidence.awaited(scope.node, key(node))
+        return awaited in (PROOF, USAGE) and not self._sometimes_sync(node, scope)
+
+    def _sometimes_sync(self, node: ast.expr, scope: Scope) -> bool:
+        """Tell whether a name is bound to a sync session or connection somewhere.
+
+        ``async with AsyncSession(e) as s`` in one branch and ``with Session(e) as s``
+        in the other: awaiting ``s`` in the first says nothing about the second.
+        """
+        if not isinstance(node, ast.Name):
+            return False
+        found = self._lookup(node.id, scope)
+        if found is None or len(found[1]) < 2:
+            return False
+        owner, bindings = found
+        return any(self.binding_kind(b, owner) in ASYNC_TWIN for b in bindings)
 
     def name_kind(self, name: str, scope: Scope) -> Kind | None:
         """Resolve a bare name through the scope chain, then the project."""
@@ -314,7 +391,7 @@ class FileContext(AnnotationReader):
         """Return what a called (or injected) function provides, if it is a known provider."""
         if isinstance(func, ast.Name):
             found = self._lookup(func.id, scope)
-            if found is None or not all(b.how in ("import", "def") for b in found[1]):
+            if found is None or not all(_names_function(b) for b in found[1]):
                 return None  # a builtin, or a local value
             name = func.id
             for binding in found[1]:

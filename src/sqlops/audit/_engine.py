@@ -15,7 +15,7 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 from sqlops.audit._context import FileContext
-from sqlops.audit._facts import learn
+from sqlops.audit._facts import Outline, learn, outline
 from sqlops.audit._finding import Finding, Rule
 from sqlops.audit._project import Project
 from sqlops.audit.rules import RULES
@@ -75,11 +75,12 @@ def check_source(
 ) -> list[Finding]:
     """Check one module's source text and return its findings, sorted.
 
-    A source that does not parse raises `SyntaxError`.
+    A source that does not parse raises `SyntaxError` (syntax newer than this
+    Python — ``type`` statements, generics, ``except A, B:`` — is read anyway).
     """
     rules = select_rules(select, ignore)
     project = Project()
-    ctx = FileContext(path, text, ast.parse(text, filename=path), project)
+    ctx = FileContext(path, text, parse(text, path), project)
     learn([ctx], project)
     return sorted(_check(ctx, rules), key=Finding.sort_key)
 
@@ -141,18 +142,40 @@ def _audit(
 ) -> Report:
     report = Report()
     project = Project()
-    contexts = []
+    kept: list[FileContext] = []
+    outlines: list[Outline] = []
+    later: list[Path] = []
     for file in iter_files(paths, exclude=exclude, root=root):
         report.files += 1
         try:
-            contexts.append(_parse(file, project))
+            ctx = _parse(file, project)
         except SyntaxError as error:
             report.errors.append(error)
-    learn(contexts, project)
-    for ctx in contexts:
-        report.findings.extend(_check(ctx, rules))
+            continue
+        if bears_facts(ctx.source):
+            kept.append(ctx)
+        else:  # keep memory flat: an outline now, parse again to check
+            outlines.append(outline(ctx))
+            later.append(file)
+    learn(kept, project, outlines)
+    while kept:
+        report.findings.extend(_check(kept.pop(), rules))
+    for file in later:
+        report.findings.extend(_check(_parse(file, project), rules))
     report.findings.sort(key=Finding.sort_key)
     return report
+
+
+_FACT_WORDS = re.compile(r"Session|sessionmaker|_engine|Engine|Connection|[Rr]elationship|sqlops")
+
+
+def bears_facts(source: str) -> bool:
+    """Tell whether a file can define a session, engine, factory or model fact.
+
+    Every kind the audit knows starts at a SQLAlchemy or sqlops name; a file that
+    spells none of them can only pass other files' facts on, which `Outline` keeps.
+    """
+    return _FACT_WORDS.search(source) is not None
 
 
 def _parse(file: Path, project: Project) -> FileContext:
@@ -162,10 +185,47 @@ def _parse(file: Path, project: Project) -> FileContext:
     except UnicodeDecodeError as error:
         raise SyntaxError(f"not UTF-8: {error}", (str(file), 1, 1, "")) from error
     try:
-        tree = ast.parse(text, filename=str(file))
+        tree = parse(text, str(file))
     except (ValueError, RecursionError) as error:  # null bytes, absurd nesting
         raise SyntaxError(str(error), (str(file), 1, 1, "")) from error
     return FileContext(str(file), text, tree, project)
+
+
+def parse(text: str, filename: str) -> ast.Module:
+    """Parse with this Python; on failure, retry with newer syntax rewritten line for line.
+
+    Python 3.12 ``type X = ...`` statements and ``class C[T]:``/``def f[T]()``
+    generics, and 3.14 ``except A, B:``, are rewritten into forms this Python
+    reads (``X = ...``, ``class C:``, ``except (A, B):``) without moving any line,
+    so the file is still checked and findings keep their line numbers. The
+    original `SyntaxError` is raised if the rewrite does not parse either.
+    """
+    try:
+        return ast.parse(text, filename=filename)
+    except SyntaxError as error:
+        rewritten = downlevel(text)
+        if rewritten == text:
+            raise
+        try:
+            return ast.parse(rewritten, filename=filename)
+        except SyntaxError as later:
+            # the rewrite got past the first error: the later one is the one to fix
+            raise (later if (later.lineno or 0) > (error.lineno or 0) else error) from None
+
+
+_TYPE_STATEMENT = re.compile(r"^(\s*)type\s+([A-Za-z_]\w*)\s*(?:\[[^=]*\])?\s*=", re.MULTILINE)
+_GENERIC_DEF = re.compile(
+    r"^(\s*(?:async\s+)?(?:def|class)\s+[A-Za-z_]\w*)\[(?:[^\[\]]|\[[^\[\]]*\])*\]",
+    re.MULTILINE,
+)
+_EXCEPT_TUPLE = re.compile(r"^(\s*except\*?\s+)(?!\()([^:\n#]+,[^:\n#]+?)(\s*):", re.MULTILINE)
+
+
+def downlevel(text: str) -> str:
+    """Rewrite 3.12/3.14-only syntax into older syntax, keeping every line where it is."""
+    text = _TYPE_STATEMENT.sub(r"\1\2 =", text)
+    text = _GENERIC_DEF.sub(r"\1", text)
+    return _EXCEPT_TUPLE.sub(r"\1(\2)\3:", text)
 
 
 def _check(ctx: FileContext, rules: Sequence[Rule]) -> Iterator[Finding]:

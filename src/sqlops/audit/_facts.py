@@ -8,25 +8,112 @@ classes (whose ``__init__`` often stores what a provider gave).
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 
 from sqlops.audit._annotations import parse_annotation
-from sqlops.audit._astutil import decorator_names, terminal
+from sqlops.audit._astutil import constant_attributes, decorator_names, terminal
 from sqlops.audit._context import NOTHING, FileContext
 from sqlops.audit._kinds import Kind
 from sqlops.audit._project import Project, Provider
 
 _COLLECTIONS = frozenset({"list", "List", "set", "Set", "frozenset", "FrozenSet", "Sequence"})
 _PROPERTIES = frozenset({"property", "cached_property"})
+_CM_WRAPPERS = frozenset({"asynccontextmanager", "contextmanager"})
+_RELATIONSHIPS = frozenset({"relationship", "Relationship"})
 
 
-def learn(contexts: Iterable[FileContext], project: Project) -> None:
-    """Fill ``project`` with the facts of every file, then drop stale caches."""
+def learn(
+    contexts: Iterable[FileContext], project: Project, outlines: Sequence[Outline] = ()
+) -> None:
+    """Fill ``project`` with the facts of every file, then drop stale caches.
+
+    ``outlines`` stand for files that were not kept in memory because they cannot
+    define a session fact (no SQLAlchemy or sqlops name in their text): they still
+    contribute class bases, constants and dependency names, and the names they
+    define make any same-named fact unknown, exactly as an unreadable definition
+    in a kept file does.
+    """
     files = list(contexts)
-    for step in (_learn_values, _learn_providers, _learn_classes):
+    for outline in outlines:
+        outline.apply(project)
+    _sweep(files, project, (_learn_values, _learn_providers, _learn_values))
+    # Providers again, from scratch, now that every value is known:
+    # ``async_db_session = make_factory(engine)`` then ``yield`` from it.
+    project.functions.clear()
+    project.methods.clear()
+    project.fixtures.clear()
+    for outline in outlines:
+        outline.apply_names(project)
+    _sweep(files, project, (_learn_providers, _learn_classes))
+
+
+def _sweep(
+    files: list[FileContext], project: Project, steps: Sequence[Callable[..., None]]
+) -> None:
+    for step in steps:
         for ctx in files:
             step(ctx, project)
             ctx.reset()
+
+
+@dataclass
+class Outline:
+    """Keep what learning needs from a file that is not kept in memory."""
+
+    functions: list[str] = field(default_factory=list)
+    methods: list[str] = field(default_factory=list)
+    fixtures: list[str] = field(default_factory=list)
+    bases: dict[str, list[str]] = field(default_factory=dict)
+    attrs: list[tuple[str, str]] = field(default_factory=list)
+    constants: list[tuple[str, str]] = field(default_factory=list)
+    dependencies: list[str] = field(default_factory=list)
+
+    def apply(self, project: Project) -> None:
+        """Record the file's classes, constants and dependencies, and its names as unknown."""
+        for cls, bases in self.bases.items():
+            project.class_facts(cls).bases.update(bases)
+        for cls, attr in self.attrs:
+            project.class_facts(cls).attrs.learn(attr, None)
+        project.constants.update(self.constants)
+        project.dependencies.update(self.dependencies)
+        self.apply_names(project)
+
+    def apply_names(self, project: Project) -> None:
+        """Make the file's function, method and fixture names unknown."""
+        for name in self.functions:
+            project.functions.learn(name, None)
+        for name in self.methods:
+            project.methods.learn(name, None)
+        for name in self.fixtures:
+            project.fixtures.learn(name, None)
+
+
+def outline(ctx: FileContext) -> Outline:
+    """Summarise a file for `learn` so that its tree can be dropped."""
+    found = Outline()
+    for func in ctx.index.functions():
+        outer = ctx.index.scopes[func].parent
+        (found.methods if outer and outer.is_class else found.functions).append(func.name)
+        if "fixture" in decorator_names(func):
+            found.fixtures.append(_fixture_name(func))
+    for cls in ctx.index.nodes(ast.ClassDef):
+        found.bases[cls.name] = [*found.bases.get(cls.name, []), *_base_names(cls)]
+        scope = ctx.index.scopes[cls]
+        found.attrs += [
+            (cls.name, name)
+            for name, bindings in scope.bindings.items()
+            if not all(b.how == "def" for b in bindings)
+        ]
+        found.constants += [(cls.name, attr) for attr in constant_attributes(cls)]
+    for attr in ctx.index.self_attrs:
+        value = attr.binding.value
+        if not (isinstance(value, ast.Constant) and value.value is None):
+            found.attrs.append((attr.cls.name, attr.attr))
+    for node in ctx.index.nodes(ast.Call):
+        if terminal(node.func) in ("Depends", "Security") and node.args:
+            found.dependencies.append(terminal(node.args[0]))
+    return found
 
 
 def _learn_values(ctx: FileContext, project: Project) -> None:
@@ -93,6 +180,22 @@ def _learn_providers(ctx: FileContext, project: Project) -> None:
         facts.learn(func.name, provider)  # an unknown one poisons the name: precision
         if "fixture" in decorator_names(func):
             project.fixtures.learn(_fixture_name(func), kind)
+    _learn_wrapped_providers(ctx, project)
+
+
+def _learn_wrapped_providers(ctx: FileContext, project: Project) -> None:
+    """Learn ``get_ctx = asynccontextmanager(get_session)``: a provider made by assignment."""
+    for name, bindings in ctx.index.module.bindings.items():
+        if len(bindings) != 1 or bindings[0].how != "assign":
+            continue
+        value = bindings[0].value
+        if not isinstance(value, ast.Call) or terminal(value.func) not in _CM_WRAPPERS:
+            continue
+        if len(value.args) != 1 or not isinstance(value.args[0], ast.Name):
+            continue
+        wrapped = project.provider(value.args[0].id)
+        if wrapped is not None and wrapped.is_generator:
+            project.functions.learn(name, wrapped)
 
 
 def _fixture_name(func: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
@@ -125,6 +228,9 @@ def _learn_classes(ctx: FileContext, project: Project) -> None:
             elif (kind := _property_kind(ctx, cls, name)) is not None:
                 facts.attrs.learn(name, kind)
         project.collections.update((cls.name, a) for a in _collection_attrs(ctx, cls))
+        project.constants.update((cls.name, a) for a in constant_attributes(cls))
+        for attr, strategy in _relationship_attrs(cls):
+            project.relationships.learn(f"{cls.name}.{attr}", strategy)
     for found in ctx.index.self_attrs:
         value = ctx.binding_kind(found.binding, found.scope)
         if value is not NOTHING:
@@ -171,6 +277,50 @@ def _is_collection(annotation: ast.expr, value: ast.expr | None, *, mapped: bool
         return _is_collection(annotation.slice, None, mapped=True)
     is_relationship = isinstance(value, ast.Call) and terminal(value.func) == "Relationship"
     return base in _COLLECTIONS and (mapped or is_relationship)
+
+
+def _relationship_attrs(cls: ast.ClassDef) -> Iterable[tuple[str, str]]:
+    """Yield ``(attr, loader strategy)`` for each relationship a class body declares."""
+    for stmt in cls.body:
+        if isinstance(stmt, ast.AnnAssign) and isinstance(stmt.target, ast.Name):
+            targets, value = [stmt.target], stmt.value
+        elif isinstance(stmt, ast.Assign):
+            targets, value = [t for t in stmt.targets if isinstance(t, ast.Name)], stmt.value
+        else:
+            continue
+        if not isinstance(value, ast.Call) or terminal(value.func) not in _RELATIONSHIPS:
+            continue
+        strategy = _lazy(value)
+        for target in targets:
+            if isinstance(target, ast.Name):
+                yield target.id, strategy
+
+
+def _lazy(call: ast.Call) -> str:
+    """Return ``relationship(lazy=...)`` (SQLModel: ``sa_relationship_kwargs``); ``?`` if unread."""
+    for keyword in call.keywords:
+        value = keyword.value
+        if keyword.arg == "sa_relationship_kwargs":
+            if not isinstance(value, ast.Dict):
+                return "?"
+            for k, v in zip(value.keys, value.values, strict=True):
+                if k is None:
+                    return "?"
+                if isinstance(k, ast.Constant) and k.value == "lazy":
+                    return _constant_strategy(v)
+        elif keyword.arg == "lazy":
+            return _constant_strategy(value)
+        elif keyword.arg is None:
+            return "?"  # **kwargs: cannot tell
+    return "select"
+
+
+def _constant_strategy(value: ast.expr) -> str:
+    if isinstance(value, ast.Constant):
+        if value.value is True:
+            return "select"
+        return str(value.value) if isinstance(value.value, str) else "?"
+    return "?"
 
 
 def _uselist(value: ast.expr | None) -> bool | None:

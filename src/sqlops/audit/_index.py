@@ -21,7 +21,8 @@ class Binding(NamedTuple):
     """Record one way a name gets a value; the kind is worked out lazily.
 
     ``how`` is one of ``assign``, ``annot``, ``param``, ``with``, ``async_with``,
-    ``for``, ``async_for``, ``import``, ``module``, ``def`` or ``unknown``.
+    ``for``, ``for_item`` (one name of an unpacked ``for`` target), ``async_for``,
+    ``import``, ``module``, ``def`` or ``unknown``.
     """
 
     how: str
@@ -218,6 +219,10 @@ def _bind_for(index: Index, node: ast.AST, scope: Scope) -> None:
     assert isinstance(node, (ast.For, ast.AsyncFor))
     how = "async_for" if isinstance(node, ast.AsyncFor) else "for"
     target = node.target
+    if isinstance(target, ast.Tuple) and how == "for":  # for key, value in mapping.items()
+        for name in _names_in(target):
+            scope.bind(name, Binding("for_item", node.iter))
+        return
     binding = Binding(how, node.iter) if isinstance(target, ast.Name) else UNKNOWN
     index.bind_target(target, binding, scope)
 

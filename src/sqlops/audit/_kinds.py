@@ -29,6 +29,7 @@ SESSIONS = frozenset({Kind.ASYNC_SESSION, Kind.SYNC_SESSION})
 CONNECTIONS = frozenset({Kind.ASYNC_CONNECTION, Kind.SYNC_CONNECTION})
 EXECUTORS = SESSIONS | CONNECTIONS
 SYNC_EXECUTORS = frozenset({Kind.SYNC_SESSION, Kind.SYNC_CONNECTION})
+ASYNC_TWIN = {Kind.SYNC_SESSION: Kind.ASYNC_SESSION, Kind.SYNC_CONNECTION: Kind.ASYNC_CONNECTION}
 FACTORY_PRODUCT = {Kind.ASYNC_FACTORY: Kind.ASYNC_SESSION, Kind.SYNC_FACTORY: Kind.SYNC_SESSION}
 
 # Coroutine methods: calling one without ``await`` does nothing at all.
@@ -132,6 +133,13 @@ IO_METHODS = frozenset(
         "stream",
         "stream_scalars",
     ]
+)
+
+# Awaited coroutine methods that only SQLAlchemy's AsyncSession has among common async
+# libraries (asyncpg, aiosqlite, psycopg, databases, redis, aiohttp, motor lack them or
+# lack the combination): awaiting one of them on an untyped name is evidence.
+SESSION_ONLY_METHODS = frozenset(
+    {"flush", "refresh", "scalars", "scalar", "merge", "stream_scalars", "get_one"}
 )
 
 # Type names → kind. ``True`` means the name is too common to trust unless it

@@ -46,6 +46,17 @@ class Facts(Generic[T]):
     def __contains__(self, name: str) -> bool:
         return name in self._facts
 
+    def __len__(self) -> int:
+        return len(self._facts)
+
+    def clear(self) -> None:
+        """Forget every fact (to learn them again with more known)."""
+        self._facts.clear()
+
+    def names(self) -> list[str]:
+        """Return every name learnt (known or poisoned)."""
+        return list(self._facts)
+
 
 @dataclass
 class ClassFacts:
@@ -66,6 +77,10 @@ class Project:
         self.fixtures: Facts[Kind] = Facts()
         self.classes: dict[str, ClassFacts] = {}
         self.collections: set[tuple[str, str]] = set()
+        self.relationships: Facts[str] = Facts()  # "Class.attr" -> loader strategy
+        self.constants: set[tuple[str, str]] = set()  # class attributes typed as numbers
+        self._relationship_names: frozenset[str] | None = None
+        self._relationship_count = 0
         self.dependencies: set[str] = set()
 
     def value(self, name: str) -> Kind | None:
@@ -83,6 +98,45 @@ class Project:
         never mistaken for some class's ``def next(self) -> Engine``.
         """
         return (self.methods if method else self.functions).get(name) if name else None
+
+    def relationship(self, class_name: str, attr: str) -> str | None:
+        """Return the loader strategy of ``Class.attr`` (``"select"`` = lazy), bases included."""
+        seen: set[str] = set()
+        pending = [class_name]
+        while pending:
+            name = pending.pop(0)
+            if name in seen:
+                continue
+            seen.add(name)
+            found = f"{name}.{attr}"
+            if found in self.relationships:
+                return self.relationships.get(found)
+            facts = self.classes.get(name)
+            if facts is not None:
+                pending.extend(sorted(facts.bases))
+        return None
+
+    def lineage(self, class_name: str) -> list[str]:
+        """Return a class and its known base classes, nearest first."""
+        seen: list[str] = []
+        pending = [class_name]
+        while pending:
+            name = pending.pop(0)
+            if name not in seen:
+                seen.append(name)
+                facts = self.classes.get(name)
+                if facts is not None:
+                    pending.extend(sorted(facts.bases))
+        return seen
+
+    @property
+    def relationship_names(self) -> frozenset[str]:
+        """Return every attribute name some scanned model declares as a relationship."""
+        if self._relationship_names is None or self._relationship_count != len(self.relationships):
+            names = (fact.rsplit(".", 1)[-1] for fact in self.relationships.names())
+            self._relationship_names = frozenset(names)
+            self._relationship_count = len(self.relationships)
+        return self._relationship_names
 
     def class_facts(self, name: str) -> ClassFacts:
         """Return (creating) the facts of a class."""

@@ -12,10 +12,20 @@ from urllib.parse import quote
 from sqlops.audit._finding import Finding, Rule
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+_NAMED = 10  # unparsable files named in the summary line
 
 
-def render_text(findings: Sequence[Finding], rules: Sequence[Rule], files: int) -> str:
-    """Print ``path:line:col: CODE message``, the fix under it, and a summary line."""
+def render_text(
+    findings: Sequence[Finding],
+    rules: Sequence[Rule],
+    files: int,
+    unchecked: Sequence[str] = (),
+) -> str:
+    """Print ``path:line:col: CODE message``, the fix under it, and a summary line.
+
+    ``files`` counts the files checked; ``unchecked`` names the files that could
+    not be parsed. With any of those the summary never says "All clear".
+    """
     lines = []
     for f in findings:
         lines.append(f"{f.path}:{f.line}:{f.column}: {f.code} {f.message}")
@@ -27,8 +37,17 @@ def render_text(findings: Sequence[Finding], rules: Sequence[Rule], files: int) 
             f"Found {_plural(len(findings), 'finding')} in {_plural(paths, 'file')} "
             f"({checked} checked)."
         )
-    else:
+    elif not unchecked:
         lines.append(f"All clear: no findings ({checked} checked).")
+    else:
+        lines.append(f"No findings in the {checked} checked.")
+    if unchecked:
+        shown = ", ".join(unchecked[:_NAMED])
+        more = f" and {len(unchecked) - _NAMED} more" if len(unchecked) > _NAMED else ""
+        lines.append(
+            f"NOT checked: {_plural(len(unchecked), 'file')} that do not parse "
+            f"(see stderr): {shown}{more}."
+        )
     return "\n".join(lines)
 
 

@@ -28,6 +28,7 @@ Piece = tuple[str, ast.expr]  # (SQL text before the value, the value)
 _SAFE_CALLS = frozenset({"int", "float", "len", "bool", "range", "abs", "round", "min", "max"})
 _IDENTIFIER_ATTRS = frozenset({"name", "fullname", "__tablename__", "key", "schema", "table_name"})
 _PLACEHOLDERS = (":", "?", "%s", "$")
+_QUOTING = ("quote", "escape", "sanitiz", "literal")
 _VALUE_BEFORE = re.compile(
     r"(=|<>|!=|<|>|\bLIKE|\bILIKE|\bIN\s*\(|\bBETWEEN|\bTHEN|\bELSE|\bVALUES\s*\([^)]*)\s*$",
     re.IGNORECASE,
@@ -65,8 +66,13 @@ def injected(expr: ast.expr, scope: Scope, safe: SafeHook) -> bool:
     return any(
         _VALUE_BEFORE.search(before) or before.count("'") % 2 == 1
         for before, value in _pieces(expr, scope, "", 0)
-        if not is_safe(value, safe)
+        if not _identifier_slot(before, value) and not is_safe(value, safe, scope)
     )
+
+
+def _identifier_slot(before: str, value: ast.expr) -> bool:
+    """Tell whether a value sits in ``"{col}"`` or ``{alias}.col``: an identifier, not a value."""
+    return before.endswith('"') or getattr(value, "sqlops_after", "")[:1] in ('"', ".")
 
 
 def _pieces(expr: ast.expr, scope: Scope, before: str, depth: int) -> Iterator[Piece]:
@@ -109,8 +115,12 @@ def _literal(expr: ast.expr) -> str:
 
 def _joined_pieces(expr: ast.JoinedStr, before: str) -> Iterator[Piece]:
     text = before
-    for part in expr.values:
+    parts = expr.values
+    for position, part in enumerate(parts):
         if isinstance(part, ast.FormattedValue):
+            following = parts[position + 1] if position + 1 < len(parts) else None
+            if isinstance(following, ast.Constant):
+                part.value.sqlops_after = str(following.value)  # type: ignore[attr-defined]
             yield text, part.value
         elif isinstance(part, ast.Constant):
             text += str(part.value)
@@ -157,40 +167,118 @@ def _bound_values(name: str, scope: Scope) -> list[ast.expr]:
         return []
     values = []
     for binding in current.bindings[name]:
+        if binding.how in ("for", "for_item") and binding.value is not None:
+            items = _literal_items(binding.value, current)
+            if items is None:
+                return []
+            values.extend(items)
+            continue
         if binding.how not in ("assign", "annot") or binding.value is None:
             return []
         values.append(binding.value)
     return values
 
 
-def is_safe(expr: ast.expr, hook: SafeHook | None = None) -> bool:
-    """Tell whether a value pasted into SQL cannot carry user input."""
+def _literal_items(iterated: ast.expr, scope: Scope) -> list[ast.expr] | None:
+    """Return what a loop over a literal collection yields (``for t, p in PREFIXES.items()``)."""
+    func = iterated.func if isinstance(iterated, ast.Call) else None
+    if isinstance(func, ast.Attribute) and func.attr in ("items", "keys", "values"):
+        iterated = func.value
+    if isinstance(iterated, ast.Name):
+        bound = _bound_values(iterated.id, scope)
+        if len(bound) != 1:
+            return None
+        iterated = bound[0]
+    if isinstance(iterated, (ast.List, ast.Tuple, ast.Set)):
+        return _flatten(iterated.elts)
+    if isinstance(iterated, ast.Dict) and None not in iterated.keys:
+        return _flatten([*(k for k in iterated.keys if k is not None), *iterated.values])
+    return None
+
+
+def _flatten(items: list[ast.expr]) -> list[ast.expr]:
+    flat: list[ast.expr] = []
+    for item in items:
+        flat.extend(_flatten(item.elts) if isinstance(item, ast.Tuple) else [item])
+    return flat
+
+
+def is_safe(
+    expr: ast.expr, hook: SafeHook | None = None, scope: Scope | None = None, depth: int = 0
+) -> bool:
+    """Tell whether a value pasted into SQL cannot carry user input.
+
+    With ``scope``, a variable is followed to what it was assigned
+    (``placeholders = ", ".join(...)``; ``v = quote(x)``).
+    """
+    if depth > _MAX_DEPTH:
+        return False
     if hook is not None and hook(expr):
         return True
     if isinstance(expr, ast.Constant):
         return True
+    if isinstance(expr, ast.IfExp):  # 'true' if flag else 'false'
+        branches = (expr.body, expr.orelse)
+        return all(is_safe(b, hook, scope, depth + 1) for b in branches)
     if isinstance(expr, (ast.Name, ast.Attribute)):
-        name = terminal(expr)
-        if name.isupper() or _IDENTIFIER_NAME.search(name.lower()):
-            return True
-        return isinstance(expr, ast.Attribute) and name in _IDENTIFIER_ATTRS
+        return _safe_name(expr, hook, scope, depth)
     if isinstance(expr, ast.JoinedStr):
+        if _quoted_identifier(expr):
+            return True
         values = [v.value for v in expr.values if isinstance(v, ast.FormattedValue)]
-        return all(is_safe(v, hook) for v in values)
+        return all(is_safe(v, hook, scope, depth + 1) for v in values)
     if isinstance(expr, ast.Call):
-        name = terminal(expr.func)
-        if name in _SAFE_CALLS or "quote" in name.lower():
+        name = terminal(expr.func).lower()
+        if name in _SAFE_CALLS or any(word in name for word in _QUOTING):
             return True
         if name == "join" and len(expr.args) == 1:
-            return _placeholder_list(expr.args[0], hook)
+            return _placeholder_list(expr.args[0], hook, scope, depth)
+        return _built_from_constants(expr, hook, scope, depth)
     return False
 
 
-def _placeholder_list(expr: ast.expr, hook: SafeHook | None) -> bool:
+def _built_from_constants(
+    call: ast.Call, hook: SafeHook | None, scope: Scope | None, depth: int
+) -> bool:
+    """Tell whether a helper builds SQL from constants only (``_jsonb_expr("col", KEYS)``)."""
+    if not isinstance(call.func, ast.Name):
+        return False  # a method: its receiver may hold anything
+    values = [*call.args, *(k.value for k in call.keywords)]
+    return bool(values) and all(is_safe(v, hook, scope, depth + 1) for v in values)
+
+
+def _safe_name(
+    expr: ast.Name | ast.Attribute, hook: SafeHook | None, scope: Scope | None, depth: int
+) -> bool:
+    name = terminal(expr)
+    if name.isupper() or _IDENTIFIER_NAME.search(name.lower()) or name.lower().endswith("uuid"):
+        return True
+    if isinstance(expr, ast.Attribute):
+        return name in _IDENTIFIER_ATTRS
+    values = _bound_values(name, scope) if scope is not None else []
+    return bool(values) and all(is_safe(v, hook, scope, depth + 1) for v in values)
+
+
+def _quoted_identifier(expr: ast.JoinedStr) -> bool:
+    """Tell whether an f-string is one double-quoted identifier (``f'"{column}"'``)."""
+    text = "".join(str(v.value) for v in expr.values if isinstance(v, ast.Constant))
+    first, last = expr.values[0], expr.values[-1]
+    return (
+        text.count('"') == 2
+        and isinstance(first, ast.Constant)
+        and str(first.value).startswith('"')
+        and isinstance(last, ast.Constant)
+        and str(last.value).endswith('"')
+    )
+
+
+def _placeholder_list(
+    expr: ast.expr, hook: SafeHook | None, scope: Scope | None, depth: int
+) -> bool:
     if not isinstance(expr, (ast.GeneratorExp, ast.ListComp)):
         return False
     element = expr.elt
-    if is_safe(element, hook):
+    if is_safe(element, hook, None, depth + 1):
         return True
     if isinstance(element, ast.JoinedStr):
         text = "".join(str(v.value) for v in element.values if isinstance(v, ast.Constant))

@@ -17,6 +17,7 @@ from sqlops.audit.rules import (
     expire_on_commit,
     integrity_error_rollback,
     joinedload_unique,
+    lazy_load,
     legacy_query,
     raw_sql_string,
     shared_session,
@@ -38,6 +39,7 @@ RULES: tuple[Rule, ...] = (
     engine_per_call.RULE,
     count_by_len.RULE,
     blocking_call.RULE,
+    lazy_load.RULE,
 )
 
 __all__ = ["RULES"]

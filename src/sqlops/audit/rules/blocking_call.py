@@ -6,6 +6,10 @@ Under load the service stalls while the CPU idles. Use the async driver and
 ``AsyncSession``, or push the sync code to a thread (``run_in_threadpool``,
 ``asyncio.to_thread``, ``AsyncSession.run_sync``).
 
+Building a sync ``Session``, ``sessionmaker`` or ``create_engine()`` engine is not
+flagged: it does no I/O (middleware builds sessions for sync routes, and code hands
+them to a thread) — the round trips on them are.
+
 Code in nested functions and lambdas is not flagged: that is how work is handed
 to a thread. Startup code (``lifespan``, ``main``, ``setup``, ``init_*``,
 ``create_app``) is not flagged: nothing else is waiting yet. Each ``async def``
@@ -37,7 +41,6 @@ _DRIVERS = frozenset(
     }
 )
 _STARTUP = ("lifespan", "main", "setup", "init", "startup", "on_startup", "create_app")
-_BUILDERS = frozenset({Kind.SYNC_SESSION, Kind.SYNC_ENGINE, Kind.SYNC_CONNECTION})
 
 
 def check(ctx: FileContext) -> Iterator[Hit]:
@@ -77,31 +80,16 @@ def _blocking(ctx: FileContext, call: ast.Call) -> str | None:
         if isinstance(kind, Kind) and kind in SYNC_EXECUTORS:
             return f"`{key(split[0])}.{split[1]}()` on a sync {kind.value}"
         return None
-    kind = _built(ctx, call, name)
-    if kind is not None:
-        return f"`{ast.unparse(call.func)}()` (a sync {kind.value})"
-    return None
-
-
-def _built(ctx: FileContext, call: ast.Call, name: str) -> Kind | None:
-    """Return the sync object a constructor, factory or ``engine.connect()`` makes here."""
-    scope = ctx.scope_of(call)
-    if ctx.is_imported(call.func, scope):
-        kind = ctx.constructed(call, name)
-        return kind if kind in _BUILDERS else None
-    if ctx.kind(call.func) is Kind.SYNC_FACTORY:
-        return Kind.SYNC_SESSION
-    split = method_call(call)
-    engine_call = split is not None and split[1] in ("connect", "begin")
-    if engine_call and split is not None and ctx.kind(split[0]) is Kind.SYNC_ENGINE:
-        return Kind.SYNC_CONNECTION
+    connects = split is not None and split[1] in ("connect", "begin")
+    if connects and split is not None and ctx.kind(split[0]) is Kind.SYNC_ENGINE:
+        return f"`{key(split[0])}.{split[1]}()` on a sync Engine"
     return None
 
 
 RULE = Rule(
     code="SQA013",
     name="blocking-call-in-async",
-    summary="Blocking database call inside `async def` (sync Session, create_engine, DB-API)",
+    summary="Blocking database call inside `async def` (sync Session or Engine, DB-API)",
     fix="use the async engine and AsyncSession, or run the sync code in a thread",
     check=check,
     doc=__doc__ or "",

@@ -18,6 +18,7 @@ from sqlops.audit._kinds import EXECUTORS
 _FETCH_ALL = frozenset({"all", "fetchall"})
 _RESULT_STEPS = frozenset({"scalars", "mappings", "tuples", "unique", "query", "filter", "where"})
 _EXECUTE = frozenset({"execute", "scalars", "stream", "stream_scalars", "exec", "query"})
+_DML = frozenset({"insert", "update", "delete"})
 
 
 def check(ctx: FileContext) -> Iterator[Hit]:
@@ -36,6 +37,9 @@ def check(ctx: FileContext) -> Iterator[Hit]:
 
 
 def _fetched_rows(ctx: FileContext, expr: ast.expr) -> bool:
+    if isinstance(expr, ast.Name):  # rows = (await s.scalars(q)).all(); len(rows)
+        value = _only_use(ctx, expr)
+        return value is not None and _fetched_rows(ctx, value)
     if isinstance(expr, ast.Call) and terminal(expr.func) == "list" and len(expr.args) == 1:
         return _from_executor(ctx, expr.args[0])
     split = method_call(expr)
@@ -54,24 +58,42 @@ def _from_executor(ctx: FileContext, expr: ast.expr) -> bool:
             return False
         receiver, method = split
         if method in _EXECUTE and ctx.kind(receiver) in EXECUTORS:
-            return True
+            return not _writes(expr)
         if method not in _RESULT_STEPS:
             return False
         expr = receiver
 
 
+def _writes(call: ast.expr) -> bool:
+    """Tell whether the executed statement is a DML ``... RETURNING`` (its rows are the count)."""
+    statement = call.args[0] if isinstance(call, ast.Call) and call.args else None
+    while isinstance(statement, ast.Call):
+        if terminal(statement.func) in _DML:
+            return True
+        if not isinstance(statement.func, ast.Attribute):
+            return False
+        statement = statement.func.value  # delete(X).where(...).returning(...)
+    return False
+
+
 def _only_counted(ctx: FileContext, name: ast.Name) -> bool:
     """Follow ``result = await s.execute(q)`` when ``result`` serves only this count."""
+    value = _only_use(ctx, name)
+    return value is not None and _from_executor(ctx, value)
+
+
+def _only_use(ctx: FileContext, name: ast.Name) -> ast.expr | None:
+    """Return the value a variable was assigned once, if this is its only use."""
     scope = ctx.scope_of(name)
     bindings = scope.bindings.get(name.id, [])
     if len(bindings) != 1 or bindings[0].how != "assign" or bindings[0].value is None:
-        return False
+        return None
     loads = [
         n
         for n in walk_local(scope.node)
         if isinstance(n, ast.Name) and n.id == name.id and isinstance(n.ctx, ast.Load)
     ]
-    return loads == [name] and _from_executor(ctx, bindings[0].value)
+    return bindings[0].value if loads == [name] else None
 
 
 RULE = Rule(

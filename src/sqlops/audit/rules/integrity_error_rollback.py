@@ -36,12 +36,20 @@ _ERRORS = frozenset(
 _RECOVERY = frozenset({"rollback", "close", "invalidate", "reset"})
 
 
+_BROAD = frozenset({"Exception", "BaseException", "SQLAlchemyError"})
+_LEAVES = (ast.Raise, ast.Return, ast.Break)
+_LOOPS = (ast.For, ast.AsyncFor, ast.While)
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)
+
+
 def check(ctx: FileContext) -> Iterator[Hit]:
     """Flag the first session use in a database-error handler that never rolls back."""
     for node in _tries(ctx):
         for handler in node.handlers:
-            if _catches_db_error(handler):
-                yield from _handler(ctx, node, handler)
+            hits = list(_handler(ctx, node, handler)) if _catches_db_error(handler) else []
+            if not hits:
+                hits = list(_next_iteration(ctx, node, handler))
+            yield from hits
 
 
 def _tries(ctx: FileContext) -> Iterator[ast.Try]:
@@ -81,6 +89,72 @@ def _handler(ctx: FileContext, node: ast.Try, handler: ast.ExceptHandler) -> Ite
             return
 
 
+def _next_iteration(ctx: FileContext, node: ast.Try, handler: ast.ExceptHandler) -> Iterator[Hit]:
+    """Flag a loop whose failed commit is swallowed: the next iteration reuses a dead session.
+
+    ``while True: try: ...; await s.commit() except SQLAlchemyError: log(...)`` —
+    every later iteration raises PendingRollbackError.
+    """
+    if not _catches_db_error(handler) and not _catches_broad(handler):
+        return
+    loop = _enclosing_loop(ctx, node)
+    if loop is None:
+        return
+    body = [n for stmt in node.body for n in (stmt, *walk_local(stmt))]
+    handled = [n for stmt in handler.body for n in (stmt, *walk_local(stmt))]
+    if any(isinstance(n, _LEAVES) for n in handled) or any(_is_guarded_block(n) for n in body):
+        return
+    if any((m := method_call(n)) is not None and m[1] in _RECOVERY for n in handled):
+        return
+    for n in body:
+        split = method_call(n)
+        if (
+            split is None
+            or split[1] not in ("commit", "flush")
+            or ctx.kind(split[0]) not in SESSIONS
+        ):
+            continue
+        if _opened_in(loop, split[0]):
+            return
+        name = key(split[0])
+        wait = "await " if ctx.kind(split[0]) is Kind.ASYNC_SESSION else ""
+        yield Hit(
+            handler,
+            f"a failed `{name}.{split[1]}()` is caught here without `{name}.rollback()`, and the "
+            "loop goes on: every later iteration raises PendingRollbackError",
+            f"call `{wait}{name}.rollback()` in the handler",
+        )
+        return
+
+
+def _catches_broad(handler: ast.ExceptHandler) -> bool:
+    caught = handler.type
+    if caught is None:
+        return True
+    names = caught.elts if isinstance(caught, ast.Tuple) else [caught]
+    return any(terminal(n) in _BROAD for n in names)
+
+
+def _enclosing_loop(ctx: FileContext, node: ast.AST) -> ast.AST | None:
+    for ancestor in ctx.ancestors(node):
+        if isinstance(ancestor, _SCOPES):
+            return None
+        if isinstance(ancestor, _LOOPS):
+            return ancestor
+    return None
+
+
+def _opened_in(loop: ast.AST, session: ast.expr) -> bool:
+    """Tell whether the loop opens a fresh session each iteration."""
+    for n in walk_local(loop):
+        bound = n.optional_vars if isinstance(n, ast.withitem) else None
+        if bound is not None and key(bound) == key(session):
+            return True
+        if isinstance(n, ast.Assign) and any(key(t) == key(session) for t in n.targets):
+            return True
+    return False
+
+
 def _is_guarded_block(node: ast.AST) -> bool:
     if isinstance(node, ast.withitem):
         split = method_call(node.context_expr)
@@ -114,7 +188,31 @@ def _session_uses(ctx: FileContext, nodes: list[ast.AST]) -> list[tuple[ast.expr
         for arg in [*node.args, *(k.value for k in node.keywords)]:
             if ctx.kind(arg) in SESSIONS:
                 uses.append((arg, ""))
+        held = _held_session(ctx, node)
+        if held is not None:
+            uses.append((held, ""))
     return uses
+
+
+def _held_session(ctx: FileContext, call: ast.Call) -> ast.expr | None:
+    """Return ``self.session`` when ``self.method()`` works on the session held by ``self``."""
+    func = call.func
+    if not isinstance(func, ast.Attribute) or not isinstance(func.value, ast.Name):
+        return None
+    cls = ctx.self_class(func.value.id, ctx.scope_of(call))
+    if cls is None:
+        return None
+    for stmt in cls.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)) and stmt.name == func.attr:
+            for n in walk_local(stmt):
+                split = method_call(n)
+                if split is None or split[1] not in IO_METHODS:
+                    continue
+                receiver = split[0]
+                if isinstance(receiver, ast.Attribute) and ctx.kind(receiver) in SESSIONS:
+                    spelled = ast.Attribute(func.value, receiver.attr, ast.Load())
+                    return ast.copy_location(spelled, func)
+    return None
 
 
 RULE = Rule(

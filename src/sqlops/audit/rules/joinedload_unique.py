@@ -46,7 +46,7 @@ def check(ctx: FileContext) -> Iterator[Hit]:
         local = list(walk_local(function))
         if any(isinstance(n, ast.Call) and terminal(n.func) == "unique" for n in local):
             continue
-        if _executed_and_listed(ctx, local, _statement_names(ctx, call)):
+        if _executed_and_listed(ctx, local, _statement_names(ctx, call, local)):
             path = ast.unparse(joined.args[0])
             yield Hit(
                 call,
@@ -58,8 +58,13 @@ def check(ctx: FileContext) -> Iterator[Hit]:
 
 
 def _chained_further(ctx: FileContext, call: ast.Call) -> bool:
+    """Tell whether another loader is chained on (that one is checked instead)."""
     parent = ctx.parent(call)
-    return isinstance(parent, ast.Attribute) and isinstance(ctx.parent(parent), ast.Call)
+    return (
+        isinstance(parent, ast.Attribute)
+        and parent.attr in _LOADERS
+        and isinstance(ctx.parent(parent), ast.Call)
+    )
 
 
 def _joined_collection(ctx: FileContext, call: ast.Call) -> ast.Call | None:
@@ -70,27 +75,50 @@ def _joined_collection(ctx: FileContext, call: ast.Call) -> ast.Call | None:
         if (
             terminal(node.func) == "joinedload"
             and isinstance(attr, ast.Attribute)
-            and isinstance(attr.value, ast.Name)
-            and (attr.value.id, attr.attr) in ctx.project.collections
+            and isinstance(attr.value, (ast.Name, ast.Attribute))
+            and (terminal(attr.value), attr.attr) in ctx.project.collections
         ):
             return node
         node = node.func.value if isinstance(node.func, ast.Attribute) else None
     return None
 
 
-def _statement_names(ctx: FileContext, call: ast.Call) -> set[ast.AST | str]:
-    """Return the statement expression holding the option, and names it is assigned to."""
+def _statement_names(ctx: FileContext, call: ast.Call, local: list[ast.AST]) -> set[ast.AST | str]:
+    """Return the expressions and names that end up holding the option.
+
+    Follows the option through lists (``opts.append(joinedload(...))``,
+    ``.options(*opts)``) and statements built over several assignments.
+    """
     found: set[ast.AST | str] = set()
     for ancestor in ctx.ancestors(call):
         if isinstance(ancestor, ast.stmt):
-            if isinstance(ancestor, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
-                targets = (
-                    ancestor.targets if isinstance(ancestor, ast.Assign) else [ancestor.target]
-                )
-                found.update(t.id for t in targets if isinstance(t, ast.Name))
+            found.update(_assigned(ancestor))
             break
         found.add(ancestor)
+    statements = (ast.Assign, ast.AnnAssign, ast.AugAssign, ast.Expr)
+    assigns: list[ast.stmt] = [n for n in local if isinstance(n, statements)]
+    for _ in range(4):
+        grown = set(found)
+        for stmt in assigns:
+            if any(isinstance(n, ast.Name) and n.id in found for n in ast.walk(stmt)):
+                grown.update(_assigned(stmt))
+        if grown == found:
+            break
+        found = grown
     return found
+
+
+def _assigned(stmt: ast.stmt) -> set[str]:
+    """Return the names a statement stores into (``x = ...``, ``opts.append(...)``)."""
+    if isinstance(stmt, ast.Assign):
+        targets = stmt.targets
+    elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign)):
+        targets = [stmt.target]
+    elif isinstance(stmt, ast.Expr) and (split := method_call(stmt.value)) is not None:
+        targets = [split[0]] if split[1] in ("append", "extend", "insert") else []
+    else:
+        targets = []
+    return {t.id for t in targets if isinstance(t, ast.Name)}
 
 
 def _executed_and_listed(
@@ -106,7 +134,8 @@ def _executed_and_listed(
         runs_it = statement in holders or (
             isinstance(statement, ast.Name) and statement.id in holders
         )
-        if runs_it and ctx.kind(split[0]) in EXECUTORS and _fails(ctx, node, local):
+        executor = ctx.kind(split[0]) in EXECUTORS or ctx.used_as_session(split[0])
+        if runs_it and executor and _fails(ctx, node, local):
             return True
     return False
 

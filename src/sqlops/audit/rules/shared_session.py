@@ -14,10 +14,10 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from sqlops.audit._astutil import key, method_call, terminal
+from sqlops.audit._astutil import key, method_call, terminal, walk_local
 from sqlops.audit._context import FileContext
 from sqlops.audit._finding import Hit, Rule
-from sqlops.audit._kinds import Kind
+from sqlops.audit._kinds import IO_METHODS, Kind
 
 _SPAWNERS = frozenset({"create_task", "ensure_future", "start_soon"})
 _WATCHED = _SPAWNERS | {"gather"}
@@ -37,7 +37,9 @@ def check(ctx: FileContext) -> Iterator[Hit]:
                 slot = (ctx.function_of(call), session)
                 before = spawned.get(slot, 0)
                 spawned[slot] = before + (2 if _in_loop(ctx, call) else 1)
-                if before < 2 <= spawned[slot]:
+                meanwhile = before == 0 and _used_meanwhile(ctx, call, session)
+                if before < 2 <= spawned[slot] or meanwhile:
+                    spawned[slot] = 2
                     yield _hit(call, session, name)
 
 
@@ -69,6 +71,41 @@ def _sessions_in(ctx: FileContext, task: ast.expr, extra: list[ast.expr]) -> set
         if split is not None:
             candidates.append(split[0])
     return {key(c) for c in candidates if ctx.kind(c) is Kind.ASYNC_SESSION}
+
+
+def _used_meanwhile(ctx: FileContext, spawn: ast.Call, session: str) -> bool:
+    """Tell whether the spawning function keeps using the session while the task runs.
+
+    The task is considered finished once its handle is awaited (``await task``).
+    """
+    function = ctx.function_of(spawn)
+    if function is None:
+        return False
+    handle = _handle(ctx, spawn)
+    done_at = None
+    uses = []
+    start = (spawn.end_lineno or spawn.lineno, spawn.end_col_offset or 0)
+    for node in walk_local(function):
+        if not isinstance(node, ast.expr) or (node.lineno, node.col_offset) < start:
+            continue
+        if isinstance(node, ast.Await) and handle and _mentions(node.value, handle):
+            done_at = min(done_at or node.lineno, node.lineno)
+        split = method_call(node)
+        if split is not None and split[1] in IO_METHODS and key(split[0]) == session:
+            uses.append(node.lineno)
+    return any(done_at is None or line < done_at for line in uses)
+
+
+def _handle(ctx: FileContext, spawn: ast.Call) -> str | None:
+    parent = ctx.parent(spawn)
+    if isinstance(parent, ast.Assign) and len(parent.targets) == 1:
+        target = parent.targets[0]
+        return target.id if isinstance(target, ast.Name) else None
+    return None
+
+
+def _mentions(node: ast.AST, name: str) -> bool:
+    return any(isinstance(n, ast.Name) and n.id == name for n in ast.walk(node))
 
 
 def _in_loop(ctx: FileContext, call: ast.Call) -> bool:

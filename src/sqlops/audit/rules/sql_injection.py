@@ -10,7 +10,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from sqlops.audit._astutil import method_call, terminal
+from sqlops.audit._astutil import constant_attribute, method_call, scalar_type, terminal
 from sqlops.audit._context import FileContext
 from sqlops.audit._finding import Hit, Rule
 from sqlops.audit._kinds import CONNECTIONS, from_sqlalchemy
@@ -23,7 +23,7 @@ def check(ctx: FileContext) -> Iterator[Hit]:
         if not call.args or not _sql_sink(ctx, call):
             continue
         sql = call.args[0]
-        if injected(sql, ctx.scope_of(call), lambda value: _enum_member(ctx, value)):
+        if injected(sql, ctx.scope_of(call), lambda value: _typed_safe(ctx, value)):
             sink = terminal(call.func)
             yield Hit(
                 sql,
@@ -41,17 +41,35 @@ def _sql_sink(ctx: FileContext, call: ast.Call) -> bool:
     return name == "exec_driver_sql" and split is not None and ctx.kind(split[0]) in CONNECTIONS
 
 
-def _enum_member(ctx: FileContext, value: ast.expr) -> bool:
-    """Tell whether a value is an enum member (``self.value`` in an Enum, an Enum-typed param)."""
+def _typed_safe(ctx: FileContext, value: ast.expr) -> bool:
+    """Tell whether the code types a value as one that cannot carry SQL.
+
+    Enum members (``self.value`` in an Enum, an Enum-typed parameter), parameters
+    annotated ``int``/``float``/``bool``/``UUID``/dates, and class constants such
+    as ``cls._threshold: ClassVar[float] = 0.5``.
+    """
     base = value.value if isinstance(value, ast.Attribute) else value
     if not isinstance(base, ast.Name):
         return False
     scope = ctx.scope_of(value)
     cls = ctx.self_class(base.id, scope)
     if cls is not None:
-        return _is_enum(ctx, cls.name)
+        if _is_enum(ctx, cls.name):
+            return True
+        return isinstance(value, ast.Attribute) and _class_constant(ctx, cls, value.attr)
     annotation = ctx.param_annotation(base.id, scope)
-    return annotation is not None and _is_enum(ctx, terminal(annotation))
+    if annotation is None:
+        return False
+    if isinstance(value, ast.Name) and scalar_type(annotation):
+        return True
+    return _is_enum(ctx, terminal(annotation))
+
+
+def _class_constant(ctx: FileContext, cls: ast.ClassDef, attr: str) -> bool:
+    """Tell whether ``attr`` is a number on the class or one of its scanned bases."""
+    if constant_attribute(cls, attr):
+        return True
+    return any((name, attr) in ctx.project.constants for name in ctx.project.lineage(cls.name))
 
 
 def _is_enum(ctx: FileContext, class_name: str) -> bool:

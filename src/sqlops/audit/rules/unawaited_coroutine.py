@@ -9,7 +9,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from sqlops.audit._astutil import method_call, walk_local
+from sqlops.audit._astutil import method_call, terminal, walk_local
 from sqlops.audit._context import FileContext
 from sqlops.audit._finding import Hit, Rule
 from sqlops.audit._kinds import COROUTINE_METHODS, STARTABLE_METHODS, Kind
@@ -27,6 +27,8 @@ _CONSEQUENCES = {
     "dispose": "the pool is not disposed",
 }
 _MISUSE_TESTS = (ast.If, ast.While, ast.IfExp, ast.Assert)
+_CONSUMERS = frozenset({"list", "len", "sorted", "set", "tuple", "bool", "dict", "iter", "next"})
+_TRANSPARENT = frozenset({"cast"})
 
 
 def check(ctx: FileContext) -> Iterator[Hit]:
@@ -37,6 +39,8 @@ def check(ctx: FileContext) -> Iterator[Hit]:
             continue
         receiver, method = split
         kind = ctx.kind(receiver)
+        if kind is None and ctx.used_as_session(receiver):
+            kind = Kind.ASYNC_SESSION  # untyped, but awaited like one
         if kind is None:
             continue
         if method in COROUTINE_METHODS.get(kind, ()):
@@ -70,19 +74,36 @@ def _hit(call: ast.Call, receiver: ast.expr, method: str) -> Hit:
 
 def _wasted(ctx: FileContext, call: ast.Call) -> bool:
     """Tell whether the coroutine is certainly never awaited."""
+    node: ast.AST = call
     parent = ctx.parent(call)
+    while _is_transparent(parent, node):  # typing.cast(Result, session.execute(q))
+        assert parent is not None
+        node, parent = parent, ctx.parent(parent)
     if isinstance(parent, ast.Assign):
         target = parent.targets[0]
         if len(parent.targets) == 1 and isinstance(target, ast.Name):
             return _never_awaited(ctx, call, target.id)
         return False
-    return parent is not None and _misused(parent, call)
+    if isinstance(parent, ast.Return) and ctx.in_async_body(parent):
+        return True  # the caller awaits this coroutine and gets another coroutine
+    return parent is not None and _misused(parent, node)
+
+
+def _is_transparent(parent: ast.AST | None, child: ast.AST) -> bool:
+    return (
+        isinstance(parent, ast.Call)
+        and terminal(parent.func) in _TRANSPARENT
+        and bool(parent.args)
+        and parent.args[-1] is child
+    )
 
 
 def _misused(parent: ast.AST, child: ast.AST) -> bool:
     """Tell whether ``parent`` uses ``child`` as a plain value (not passing it on)."""
     if isinstance(parent, ast.Expr):
         return True
+    if isinstance(parent, ast.Call) and child in parent.args:
+        return isinstance(parent.func, ast.Name) and parent.func.id in _CONSUMERS
     if isinstance(parent, (ast.Attribute, ast.Subscript)):
         return parent.value is child
     if isinstance(parent, (ast.For, ast.comprehension)):
@@ -95,14 +116,29 @@ def _misused(parent: ast.AST, child: ast.AST) -> bool:
 
 
 def _never_awaited(ctx: FileContext, call: ast.Call, name: str) -> bool:
-    """Follow ``x = session.execute(...)``: true only if ``x`` is never awaited or passed on."""
+    """Follow ``x = session.execute(...)``: true when ``x`` is used as a result first.
+
+    ``if not x:`` before ``await x`` already went wrong; a variable that is only
+    awaited or passed on (to ``gather``, say) later is fine.
+    """
     scope = ctx.scope_of(call).node
-    for node in walk_local(scope):
-        if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load):
-            parent = ctx.parent(node)
-            if parent is None or not _misused(parent, node):
-                return False
-    return True
+    after = (call.lineno, call.col_offset)
+    loads = [
+        node
+        for node in walk_local(scope)
+        if isinstance(node, ast.Name)
+        and node.id == name
+        and isinstance(node.ctx, ast.Load)
+        and (node.lineno, node.col_offset) > after
+    ]
+    if not loads:
+        return True
+    return _misused_load(ctx, min(loads, key=lambda n: (n.lineno, n.col_offset)))
+
+
+def _misused_load(ctx: FileContext, node: ast.Name) -> bool:
+    parent = ctx.parent(node)
+    return parent is not None and _misused(parent, node)
 
 
 RULE = Rule(

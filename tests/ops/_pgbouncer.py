@@ -1,0 +1,109 @@
+"""A private PgBouncer in front of the shared PostgreSQL, started and stopped by the tests.
+
+Debian's ``pgbouncer`` binary, on a free loopback port, with its configuration, auth
+file, log and pid file in a temp directory; ``auth_type = trust`` (the shared server
+trusts loopback too). PgBouncer refuses to run as root, so as root it runs as the
+``postgres`` OS user, as the reliability cluster does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import URL, make_url
+
+from tests.reliability._cluster import free_port
+
+FIRST_PORT = 56432
+
+
+def find_binary() -> str | None:
+    """The pgbouncer executable, or None when it is not installed."""
+    return shutil.which("pgbouncer") or next(
+        (p for p in ("/usr/sbin/pgbouncer", "/usr/bin/pgbouncer") if os.path.exists(p)), None
+    )
+
+
+@dataclass
+class PgBouncer:
+    """One running PgBouncer: its port, pool mode and directory."""
+
+    binary: str
+    mode: str
+    root: Path
+    port: int
+    process: subprocess.Popen[bytes]
+
+    @classmethod
+    def start(cls, binary: str, mode: str, server: URL, pool_size: int = 2) -> PgBouncer:
+        """Start PgBouncer in ``mode`` (transaction / session) in front of ``server``."""
+        root = Path(tempfile.mkdtemp(prefix="sqlops-pgbouncer-"))
+        user = "postgres" if os.geteuid() == 0 else None
+        port = free_port(FIRST_PORT + (os.getpid() % 500) * 2)
+        (root / "userlist.txt").write_text(f'"{server.username}" ""\n')
+        (root / "pgbouncer.ini").write_text(
+            "[databases]\n"
+            f"* = host={server.host} port={server.port or 5432}\n"
+            "[pgbouncer]\n"
+            f"listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
+            f"auth_type = trust\nauth_file = {root}/userlist.txt\n"
+            f"pool_mode = {mode}\ndefault_pool_size = {pool_size}\nmax_client_conn = 200\n"
+            f"logfile = {root}/pgbouncer.log\npidfile = {root}/pgbouncer.pid\n"
+            f"admin_users = {server.username}\n"
+            # Hand out server connections in turn, as a busy PgBouncer ends up doing,
+            # rather than the most recently used one: state left on one shows up.
+            "server_round_robin = 1\n"
+        )
+        command = [binary, str(root / "pgbouncer.ini")]
+        if user is not None:
+            entry = pwd.getpwnam(user)
+            for path in (root, *root.iterdir()):
+                os.chown(path, entry.pw_uid, entry.pw_gid)
+            command = ["runuser", "-u", user, "--", *command]
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        bouncer = cls(binary, mode, root, port, process)
+        bouncer._wait_listening()
+        return bouncer
+
+    def url(self, server_url: URL | str) -> URL:
+        """``server_url`` pointed at this PgBouncer instead of the server."""
+        return make_url(str(server_url)).set(host="127.0.0.1", port=self.port)
+
+    def _wait_listening(self, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"pgbouncer exited: {self._log()}")
+            with socket.socket() as probe, contextlib.suppress(OSError):
+                probe.connect(("127.0.0.1", self.port))
+                return
+            time.sleep(0.02)
+        raise RuntimeError(f"pgbouncer did not listen on :{self.port}: {self._log()}")
+
+    def _log(self) -> str:
+        with contextlib.suppress(OSError):
+            return (self.root / "pgbouncer.log").read_text()[-2000:]
+        return ""
+
+    def stop(self) -> None:
+        """Stop PgBouncer and delete its directory."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)  # immediate; SIGINT waits for clients
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.process.stderr is not None:
+            self.process.stderr.close()
+        shutil.rmtree(self.root, ignore_errors=True)
