@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, create_engine, event
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, Engine
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import AsyncAdaptedQueuePool
+from sqlalchemy.pool import AsyncAdaptedQueuePool, QueuePool, StaticPool
 from sqlalchemy.util import greenlet_spawn
 
 from . import (
@@ -98,9 +98,8 @@ class Database:
             )
         self.n_plus_one: _guards.NPlusOne = n_plus_one
         self._session_tracker = _guards.SessionTracker() if leaked_sessions == "warn" else None
-        self.url, url_pooler = _pooler.split_option(resolve_url(_failover.split_hosts(url)))
+        self.url, url_pooler = _pooler.split_option(self._resolve(_failover.split_hosts(url)))
         self.pooler = _pooler.check(pooler or url_pooler, self.url)
-        require_driver(self.url)  # one line naming the extra, not SQLAlchemy's traceback
         self.lazy_loads: LazyLoads = lazy_loads
         self.cursor_secret = cursor_secret
         pool = {
@@ -110,8 +109,8 @@ class Database:
             "pool_recycle": pool_recycle,
         }
         options = _pooler.engine_options(self.pooler, self.url, engine_options or {})
-        self.engine = _make_engine(self.url, echo, pool, options)
-        self._replicas = [_make_engine(_replica_url(r), echo, pool, options) for r in replicas]
+        self.engine = self._engine(self.url, echo, pool, options)
+        self._replicas = [self._engine(self._replica_url(r), echo, pool, options) for r in replicas]
         self._replica_down: dict[int, float] = {}
         self._readers: dict[int, AsyncEngine] = {}
         self._replica_cycle = itertools.cycle(range(len(self._replicas)))
@@ -131,13 +130,30 @@ class Database:
         if self._telemetry is not None:
             info[_telemetry.INFO_KEY] = self._telemetry
             self._telemetry.instrument_database(self)
-        self._sessionmaker = async_sessionmaker(
-            self.engine,
-            class_=_guards.GuardedAsyncSession,
+        self._sessionmaker: async_sessionmaker[AsyncSession] = self._maker(
             expire_on_commit=False,
             info=info,
             sqlops_tracker=self._session_tracker,
         )
+
+    # The three things the sync twin (sqlops.sync) builds differently; all else is shared.
+
+    def _resolve(self, url: str | URL | None) -> URL:
+        resolved = resolve_url(url)
+        require_driver(resolved)  # one line naming the extra, not SQLAlchemy's traceback
+        return resolved
+
+    def _replica_url(self, url: str | URL) -> URL:
+        """A replica's URL, resolved like the primary's (its ``?pooler=`` is the primary's)."""
+        return _pooler.split_option(self._resolve(_failover.split_hosts(url)))[0]
+
+    def _engine(
+        self, url: URL, echo: bool, pool: dict[str, Any], options: dict[str, Any]
+    ) -> AsyncEngine:
+        return _make_engine(url, echo, pool, options)
+
+    def _maker(self, **kw: Any) -> Any:
+        return async_sessionmaker(self.engine, class_=_guards.GuardedAsyncSession, **kw)
 
     # ------------------------------------------------------------------ properties
 
@@ -494,36 +510,50 @@ class Database:
         return None
 
 
-def _replica_url(url: str | URL) -> URL:
-    """A replica's URL, resolved like the primary's (its ``?pooler=`` is the primary's)."""
-    return _pooler.split_option(resolve_url(_failover.split_hosts(url)))[0]
-
-
 def _make_engine(
     url: URL, echo: bool, pool: dict[str, Any], engine_options: dict[str, Any]
 ) -> AsyncEngine:
+    engine: AsyncEngine = _build_engine(url, echo, pool, engine_options, blocking=False)
+    return engine
+
+
+def make_sync_engine(
+    url: URL, echo: bool, pool: dict[str, Any], engine_options: dict[str, Any]
+) -> Engine:
+    """The sync twin's engine: the same pool and connection set-up, over a sync driver."""
+    engine: Engine = _build_engine(url, echo, pool, engine_options, blocking=True)
+    return engine
+
+
+def _build_engine(
+    url: URL, echo: bool, pool: dict[str, Any], engine_options: dict[str, Any], *, blocking: bool
+) -> Any:
+    """The configured engine for ``url``: async, or (``blocking``, the sync twin) sync."""
     family = dialect_family(url)
     options: dict[str, Any] = {"echo": echo, "hide_parameters": True}
     if family in ("postgresql", "mysql"):
         # asyncpg: liveness is checked at checkout without a round trip (_dialects).
         options.update(pool_pre_ping=family == "mysql" or url.get_driver_name() != "asyncpg")
-        options.update(poolclass=_QueuePool)
+        options.update(poolclass=_SyncQueuePool if blocking else _QueuePool)
         options.update({k: v for k, v in pool.items() if v is not None})
         if family == "mysql":
             options.setdefault("pool_recycle", 3600)
     elif not is_memory_sqlite(url):
-        options["poolclass"] = _QueuePool
+        options["poolclass"] = _SyncQueuePool if blocking else _QueuePool
         options.update({k: v for k, v in pool.items() if v is not None})
+    elif blocking:  # one in-memory database shared by every thread, as by every task
+        options.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
     if family == "sqlite":
         options["pool_reset_on_return"] = None  # a "reset" hook rolls back only if needed
     options.update(engine_options)
-    engine = create_async_engine(url, **options)
-    configure_engine(engine.sync_engine, family, url)
-    if family == "sqlite":
-        _aiosqlite.release_locks_on_invalidate(engine.sync_engine)
-    event.listen(engine.sync_engine, "handle_error", _translate.on_handle_error)
-    if family != "sqlite":  # aiosqlite connections work from any loop; the others do not
-        _guards.watch_loop(engine.sync_engine, f"Database({safe_url(url)!r})")
+    engine: Any = (create_engine if blocking else create_async_engine)(url, **options)
+    sync_engine: Engine = engine if blocking else engine.sync_engine
+    configure_engine(sync_engine, family, url)
+    if family == "sqlite" and not blocking:
+        _aiosqlite.release_locks_on_invalidate(sync_engine)
+    event.listen(sync_engine, "handle_error", _translate.on_handle_error)
+    if family != "sqlite" and not blocking:  # aiosqlite's work from any loop; others do not
+        _guards.watch_loop(sync_engine, f"Database({safe_url(url)!r})")
     return engine
 
 
@@ -556,8 +586,11 @@ async def _with_driver(engine: AsyncEngine, use: Callable[[Any], Awaitable[T]]) 
         await greenlet_spawn(fairy.close)
 
 
-class _QueuePool(AsyncAdaptedQueuePool):
-    """The async queue pool, with a pool timeout that says what to change."""
+class _SyncQueuePool(QueuePool):
+    """A queue pool whose failures say what happened and what to change.
+
+    The sync twin (:mod:`sqlops.sync`) uses it as is; :class:`_QueuePool` adapts it to asyncio.
+    """
 
     def connect(self) -> Any:
         """Check a connection out; a failure to open one is a DatabaseUnavailableError.
@@ -587,6 +620,14 @@ class _QueuePool(AsyncAdaptedQueuePool):
                 f"{self._max_overflow}, pool_timeout={self._timeout:g}); raise them, or "
                 "release sessions sooner"
             ) from exc
+        return record
+
+
+class _QueuePool(_SyncQueuePool, AsyncAdaptedQueuePool):
+    """The async queue pool; a connection is handed out only on the loop that opened it."""
+
+    def _do_get(self) -> Any:
+        record = super()._do_get()
         try:
             _guards.check_loop(record)
         except BaseException:

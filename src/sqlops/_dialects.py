@@ -38,7 +38,7 @@ def configure_engine(engine: Engine, family: str, url: URL) -> None:
 
     @event.listens_for(engine, "do_connect")
     def _connect(dialect: Dialect, record: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
-        _default_timeouts(family, cparams)
+        _default_timeouts(family, cparams, str(dialect.driver))
         if family == "sqlite":
             _check_sqlite_directory(url, target)
         else:
@@ -216,9 +216,9 @@ def _close_abandoned(attempt: asyncio.Future[Any]) -> None:
         logger.debug("closing an abandoned connection failed: %s", exc)
 
 
-def _default_timeouts(family: str, cparams: dict[str, Any]) -> None:
+def _default_timeouts(family: str, cparams: dict[str, Any], driver: str = "") -> None:
     if family == "postgresql":
-        cparams.setdefault("timeout", CONNECT_TIMEOUT)
+        cparams.setdefault("connect_timeout" if driver == "psycopg" else "timeout", CONNECT_TIMEOUT)
     elif family == "mysql":
         cparams.setdefault("connect_timeout", CONNECT_TIMEOUT)
 
@@ -255,7 +255,8 @@ def _configure_sqlite(engine: Engine, url: URL) -> None:
         # aiosqlite's worker thread); roll back only what is really still open.
         if state.terminate_only or not state.asyncio_safe:
             return
-        driver = getattr(dbapi_connection, "driver_connection", None)
+        # aiosqlite behind SQLAlchemy's adapter, or the sync twin's plain sqlite3
+        driver = getattr(dbapi_connection, "driver_connection", dbapi_connection)
         if not state.transaction_was_reset and driver is not None and driver.in_transaction:
             dbapi_connection.rollback()
         if record.info.pop(_QUERY_ONLY, False):

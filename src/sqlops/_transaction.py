@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from . import _runtime
 from ._errors import TransactionConflictError
 
 logger = logging.getLogger("sqlops")
@@ -62,7 +63,10 @@ async def shielded(coro: Coroutine[Any, Any, T]) -> T:
 
     Clean-up (rollback, close) that is cut short leaves a connection "idle in
     transaction" or outside the pool; the task keeps running if we are cancelled again.
+    Driven by the sync twin (no loop, no cancellation) it just awaits ``coro``.
     """
+    if _runtime.blocking():  # the sync twin: nothing can cancel us
+        return await coro
     task = asyncio.ensure_future(coro)
     try:
         return await asyncio.shield(task)
@@ -115,7 +119,7 @@ async def run_with_retries(
                     f"gave up after {number} attempts: {exc}", attempts=number
                 ) from exc
             logger.debug("transaction conflict, retry %d/%d: %s", number, retries, exc)
-            await asyncio.sleep(backoff(number))
+            await _runtime.sleep(backoff(number))
     raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -104,7 +104,7 @@ def translate(exc: BaseException, context: _Context | None = None) -> SqlopsErro
     context = context or _Context()
     if isinstance(orig, sqlite3.Error):
         return _translate_sqlite(orig, context)
-    asyncpg_exc = _asyncpg_error(orig)
+    asyncpg_exc = _asyncpg_error(orig) or _psycopg_error(orig)
     if asyncpg_exc is not None:
         return _translate_postgresql(asyncpg_exc, context)
     code = _mysql_code(orig)
@@ -172,6 +172,38 @@ def _asyncpg_error(orig: BaseException) -> Any:
         ):
             return candidate
     return None
+
+
+@dataclass(frozen=True)
+class _PgFields:
+    """A psycopg (3) error's diagnostics under asyncpg's attribute names."""
+
+    sqlstate: str
+    table_name: str | None
+    column_name: str | None
+    constraint_name: str | None
+    detail: str | None
+    args: tuple[str, ...]
+
+
+def _psycopg_error(orig: BaseException) -> _PgFields | None:
+    """The fields of a psycopg error that carries a SQLSTATE (the sync twin's driver)."""
+    diag = getattr(orig, "diag", None)
+    state = getattr(orig, "sqlstate", None)
+    if diag is None or not type(orig).__module__.startswith("psycopg"):
+        return None
+    if not state and "NUL (0x00)" in str(orig):  # refused by psycopg itself: no code
+        state = "22021"
+    if not state:
+        return None
+    return _PgFields(
+        sqlstate=state,
+        table_name=diag.table_name,
+        column_name=diag.column_name,
+        constraint_name=diag.constraint_name,
+        detail=diag.message_detail,
+        args=(diag.message_primary or str(orig),),
+    )
 
 
 def _translate_postgresql(err: Any, context: _Context) -> SqlopsError | None:

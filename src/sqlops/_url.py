@@ -31,6 +31,19 @@ _SYNC_DRIVERS = {
     "pysqlite": "aiosqlite",
 }
 
+# The sync twin (sqlops.sync): what a plain scheme becomes, and the sync driver to use
+# instead of each async one.
+SYNC_DEFAULT_URL = "sqlite:///./sqlops.db"
+_SYNC_DRIVER = {"postgresql": "psycopg", "mysql": "pymysql", "mariadb": "pymysql", "sqlite": ""}
+_SYNC_SUPPORTED = {"psycopg", "pymysql", "pysqlite"}
+_ASYNC_TO_SYNC = {
+    "asyncpg": "psycopg",
+    "psycopg_async": "psycopg",
+    "asyncmy": "pymysql",
+    "aiomysql": "pymysql",
+    "aiosqlite": "",
+}
+
 # The module each async driver is, and the extra (or package) that installs it.
 _DRIVER_PACKAGES = {
     "asyncpg": ("asyncpg", "sqlops[postgresql]"),
@@ -39,6 +52,7 @@ _DRIVER_PACKAGES = {
     "psycopg": ("psycopg", "psycopg[binary]"),
     "psycopg_async": ("psycopg", "psycopg[binary]"),
     "aiomysql": ("aiomysql", "aiomysql"),
+    "pymysql": ("pymysql", "sqlops[mysql-sync]"),
 }
 
 
@@ -63,6 +77,33 @@ def resolve_url(url: str | URL | None) -> URL:
         raise SyncDriverError(
             f"{backend}+{driver} is a blocking driver and cannot be used with asyncio; "
             f"use {backend}+{_SYNC_DRIVERS[driver]}:// (or plain {backend}://)"
+        )
+    return parsed.set(drivername=f"{backend}+{driver}" if driver else backend)
+
+
+class AsyncDriverError(SqlopsError, ValueError):
+    """The URL names an async driver, which the sync twin (``sqlops.sync``) cannot use."""
+
+
+def resolve_sync_url(url: str | URL | None) -> URL:
+    """Return the sync URL for ``url``, ``$DATABASE_URL`` or the embedded default.
+
+    ``postgresql://`` gets psycopg (3), ``mysql://`` / ``mariadb://`` PyMySQL, ``sqlite://``
+    the standard library's sqlite3. An async driver (``+asyncpg``) is refused with the
+    sync one to use instead.
+    """
+    raw = url if url is not None else os.environ.get("DATABASE_URL") or SYNC_DEFAULT_URL
+    parsed = parse_url(raw)
+    backend, _, driver = parsed.drivername.partition("+")
+    backend = "postgresql" if backend == "postgres" else backend
+    if not driver:
+        driver = _SYNC_DRIVER.get(backend, "")
+    elif driver in _ASYNC_TO_SYNC or driver not in _SYNC_SUPPORTED:
+        better = _ASYNC_TO_SYNC.get(driver, _SYNC_DRIVER.get(backend, ""))
+        kind = "an async driver" if driver in _ASYNC_TO_SYNC else "not supported by sqlops.sync"
+        scheme = f"{backend}+{better}" if better else backend
+        raise AsyncDriverError(
+            f"{backend}+{driver} is {kind}; sqlops.sync needs {scheme}:// (or plain {backend}://)"
         )
     return parsed.set(drivername=f"{backend}+{driver}" if driver else backend)
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
@@ -75,6 +75,7 @@ _STATUS = _httperrors.STATUS
 logger = logging.getLogger("sqlops.fastapi")
 
 STATE_KEY = "sqlops_db"
+SYNC_STATE_KEY = "sqlops_sync_db"
 
 # ----------------------------------------------------------------------------- sessions
 
@@ -148,6 +149,48 @@ class _SessionDependency:
 
     def __hash__(self) -> int:
         return hash((id(self.db), self.options))
+
+
+def sync_transaction(
+    db: Any = None, *, isolation: str | None = None, readonly: bool = False
+) -> Any:
+    """:func:`transaction` for ``def`` routes: a ``sqlalchemy.orm.Session`` of a
+    ``sqlops.sync.Database``, committed before the response is sent, else rolled back.
+
+    Without ``db``, the one stored as ``app.state.sqlops_sync_db`` is used.
+    """
+    dependency = _SyncSessionDependency(db, isolation=isolation, readonly=readonly)
+    return Depends(dependency, scope="function")
+
+
+def sync_session(db: Any = None) -> Any:
+    """:func:`session` for ``def`` routes: a plain sync ``Session``; the route commits."""
+    return Depends(_SyncSessionDependency(db, managed=False), scope="function")
+
+
+class _SyncSessionDependency(_SessionDependency):
+    """The sync twin's session per request (FastAPI runs it in its thread pool)."""
+
+    def __call__(self, request: Request) -> Iterator[Any]:  # type: ignore[override]
+        database: Any = self.db or getattr(request.app.state, SYNC_STATE_KEY, None)
+        if database is None:
+            raise RuntimeError(
+                "no sqlops.sync.Database: pass one (sqlops.fastapi.sync_transaction(db)) "
+                "or set app.state.sqlops_sync_db"
+            )
+        managed, isolation, readonly = self.options
+        if not managed:
+            with database.session() as plain:
+                yield plain
+            return
+        with database.transaction(isolation=isolation, readonly=readonly) as session:
+            yield session
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and super().__eq__(other)
+
+    def __hash__(self) -> int:
+        return hash((type(self), id(self.db), self.options))
 
 
 def database(db: Database | None = None) -> Any:
@@ -428,5 +471,7 @@ __all__ = [
     "parse_ordering",
     "query_filters",
     "session",
+    "sync_session",
+    "sync_transaction",
     "transaction",
 ]

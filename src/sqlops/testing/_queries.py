@@ -27,14 +27,25 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.orm import Session
 
 from sqlops._database import Database
+from sqlops.sync import Database as SyncDatabase
 
 _TRANSACTION_CONTROL = re.compile(
     r"\s*(BEGIN|START\s+TRANSACTION|SAVEPOINT|RELEASE|ROLLBACK|COMMIT)\b", re.IGNORECASE
 )
 
-Target = Database | AsyncEngine | AsyncConnection | AsyncSession | Engine | Connection
+Target = (
+    Database
+    | SyncDatabase
+    | AsyncEngine
+    | AsyncConnection
+    | AsyncSession
+    | Session
+    | Engine
+    | Connection
+)
 
 
 @dataclass
@@ -119,6 +130,11 @@ def _sync_of(target: Target) -> list[Any]:
     if isinstance(target, AsyncSession):
         bind = target.sync_session.bind
         return [bind.engine] if bind is not None else [Engine]
+    if isinstance(target, Session):  # the sync twin's sessions
+        bind = target.bind
+        return [bind.engine] if bind is not None else [Engine]
+    if isinstance(target, SyncDatabase):
+        return [e.sync_engine for e in (target._core.engine, *target._core.replicas)]
     if isinstance(target, Connection):
         return [target.engine]
     if isinstance(target, Engine):

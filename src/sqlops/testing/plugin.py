@@ -131,6 +131,25 @@ async def db_session(rollback_db: Database) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+@pytest.fixture(scope="session")
+def sqlops_sync_db(_sqlops_kit: Kit) -> Iterator[Any]:
+    """A ``sqlops.sync.Database`` on the test database (sync driver); commits stay."""
+    from sqlops.testing._sync import sync_database
+
+    db = sync_database(_sqlops_kit.url, _sqlops_kit.options)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def sync_db_session(sqlops_sync_db: Any) -> Iterator[Any]:
+    """A sync ``Session`` in this test's transaction; commits included, all is rolled back."""
+    from sqlops.testing._sync import rolled_back_session
+
+    with rolled_back_session(sqlops_sync_db) as session:
+        yield session
+
+
 @pytest.fixture
 def count_queries() -> Callable[..., Any]:
     """``with count_queries() as q: ...`` then ``q.count`` and ``q.statements``."""

@@ -1,0 +1,82 @@
+"""One source for async and sync: drive sqlops' coroutines to the end without a loop.
+
+The sync twin (:mod:`sqlops.sync`) runs the very coroutines of the async API over a
+blocking driver. There, every awaitable they reach completes at once (SQLAlchemy's
+``greenlet_spawn`` over a sync engine never suspends), so :func:`drive` finishes a
+coroutine with one ``send(None)``. The few places that call asyncio themselves (the
+retry backoff, shielded clean-up) ask :func:`blocking` which world they run in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from contextlib import AbstractAsyncContextManager, contextmanager
+from contextvars import ContextVar
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+_blocking: ContextVar[bool] = ContextVar("sqlops_blocking", default=False)
+
+
+def blocking() -> bool:
+    """Whether the running coroutine is being driven by :func:`drive` (no event loop)."""
+    return _blocking.get()
+
+
+async def sleep(seconds: float) -> None:
+    """``asyncio.sleep``, or ``time.sleep`` when driven without a loop."""
+    if _blocking.get():
+        time.sleep(seconds)  # noqa: ASYNC251 - no loop to block: the sync twin drives us
+    else:
+        await asyncio.sleep(seconds)
+
+
+def drive(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` to completion now; it must never really suspend.
+
+    A suspension means something reached asyncio (an async driver, ``asyncio.sleep``):
+    a bug in the sync twin, reported instead of hanging.
+    """
+    token = _blocking.set(True)
+    try:
+        coro.send(None)
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+    finally:
+        _blocking.reset(token)
+    coro.close()
+    raise RuntimeError(
+        "sqlops.sync: an operation tried to wait for asyncio; this is a bug in sqlops "
+        "(or an async driver in a sync Database)"
+    )
+
+
+def drive_iter(iterator: AsyncIterator[T]) -> Iterator[T]:
+    """Iterate an async generator synchronously; closing it closes the generator."""
+    try:
+        while True:
+            try:
+                item: T = drive(iterator.__anext__())  # type: ignore[arg-type]
+            except StopAsyncIteration:
+                return
+            yield item
+    finally:
+        aclose = getattr(iterator, "aclose", None)
+        if aclose is not None:
+            drive(aclose())
+
+
+@contextmanager
+def drive_context(manager: AbstractAsyncContextManager[T]) -> Iterator[T]:
+    """Enter and exit an async context manager synchronously."""
+    value = drive(manager.__aenter__())
+    try:
+        yield value
+    except BaseException as exc:
+        if not drive(manager.__aexit__(type(exc), exc, exc.__traceback__)):
+            raise
+    else:
+        drive(manager.__aexit__(None, None, None))

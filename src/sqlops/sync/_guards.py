@@ -1,0 +1,74 @@
+"""One thread, one session: the sync twin of the async one-task-per-session guard.
+
+A ``Session`` is one connection and one unit of work. Two threads inside it at once
+interleave statements on one connection, or fail later with "Session is already
+flushing"; this session refuses the second thread at once with
+:class:`SessionMisuseError`, naming both calls. Sharing a session *sequentially* between
+threads is allowed, as in the async guard.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlops._errors import SessionMisuseError
+from sqlops._session import SqlopsSession
+
+T = TypeVar("T")
+
+_GUARDED = (
+    *("execute", "scalars", "scalar", "get", "get_one", "flush", "commit", "rollback"),
+    *("refresh", "merge", "connection", "close", "delete"),
+)
+
+
+class ThreadGuardedSession(SqlopsSession):
+    """A ``SqlopsSession`` that refuses to be inside two threads' calls at once."""
+
+    _sqlops_owner: int | None = None
+    _sqlops_op = ""
+    _sqlops_depth = 0
+    _sqlops_lock = threading.Lock()  # guards the owner check; held for nanoseconds
+
+    def _sqlops_enter(self, op: str) -> None:
+        me = threading.get_ident()
+        with self._sqlops_lock:
+            owner = self._sqlops_owner
+            if owner is None:
+                self._sqlops_owner, self._sqlops_op, self._sqlops_depth = me, op, 1
+            elif owner == me:
+                self._sqlops_depth += 1
+            else:
+                raise SessionMisuseError(
+                    f"one Session used by two threads at once: session.{op}() was called "
+                    f"while another thread is still inside session.{self._sqlops_op}(). A "
+                    "session is one connection and one unit of work: give each thread its "
+                    "own (with db.session() as s: ...)"
+                )
+
+    def _sqlops_exit(self) -> None:
+        with self._sqlops_lock:
+            self._sqlops_depth -= 1
+            if self._sqlops_depth <= 0:
+                self._sqlops_owner = None
+
+
+def _guarded(name: str) -> Callable[..., Any]:
+    method = getattr(SqlopsSession, name)
+
+    @functools.wraps(method)
+    def call(self: ThreadGuardedSession, *args: Any, **kwargs: Any) -> Any:
+        self._sqlops_enter(name)
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            self._sqlops_exit()
+
+    return call
+
+
+for _name in _GUARDED:
+    setattr(ThreadGuardedSession, _name, _guarded(_name))

@@ -1,0 +1,108 @@
+"""Twenty threads through one sync.Database: exact results, conflicts retried."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from sqlops import SessionMisuseError, sync
+from tests.models import Account, Counter, Team
+
+THREADS = 20
+
+
+def _together(fn: Callable[[int], Any]) -> list[Any]:
+    """Run ``fn(i)`` in 20 threads released at the same moment; their results."""
+    start = threading.Barrier(THREADS)
+
+    def call(i: int) -> Any:
+        start.wait()
+        return fn(i)
+
+    with ThreadPoolExecutor(THREADS) as pool:
+        return list(pool.map(call, range(THREADS)))
+
+
+def test_get_or_create_from_20_threads_creates_one_row(sync_db: sync.Database) -> None:
+    teams = sync.Repository(Team, sync_db)
+    results = _together(lambda i: teams.get_or_create(name="red"))
+    assert sum(created for _, created in results) == 1
+    assert len({team.id for team, _ in results}) == 1
+    assert teams.count() == 1
+
+
+def test_increment_from_20_threads_loses_no_update(sync_db: sync.Database) -> None:
+    counters = sync.Repository(Counter, sync_db)
+    counters.create(key="home")
+    values = _together(lambda i: [counters.increment("home", "hits") for _ in range(5)])
+    assert counters.get_one("home").hits == THREADS * 5
+    seen = sorted(v for per_thread in values for v in per_thread)
+    assert seen == list(range(1, THREADS * 5 + 1))  # every new value returned exactly once
+
+
+def _transfer(session: Session, source: int, target: int, amount: int) -> None:
+    by_id = {a.id: a for a in session.scalars(select(Account).order_by(Account.id))}
+    by_id[source].balance -= amount
+    by_id[target].balance += amount
+    session.flush()
+
+
+def test_serializable_transfers_from_20_threads_are_exact(
+    sync_db: sync.Database, backend: str
+) -> None:
+    accounts = sync.Repository(Account, sync_db)
+    a = accounts.create(owner="a", balance=1000)
+    b = accounts.create(owner="b", balance=1000)
+    level = None if backend == "sqlite" else "SERIALIZABLE"
+    before = sync_db.stats
+
+    def move(i: int) -> None:
+        source, target = (a.id, b.id) if i % 2 else (b.id, a.id)
+        sync_db.run(_transfer, source, target, i + 1, isolation=level, retries=50)
+
+    _together(move)
+    balances = {x.owner: x.balance for x in accounts.list()}
+    moved = sum(i + 1 if i % 2 else -(i + 1) for i in range(THREADS))
+    assert balances == {"a": 1000 - moved, "b": 1000 + moved}
+    stats = sync_db.stats - before
+    assert stats.runs == THREADS and stats.gave_up == 0
+    if backend != "sqlite":  # SQLite's BEGIN IMMEDIATE serializes writers: no conflicts
+        assert stats.conflicts > 0
+
+
+def test_a_session_inside_two_threads_at_once_is_refused(sync_db: sync.Database) -> None:
+    entered, release = threading.Event(), threading.Event()
+    failures: list[BaseException] = []
+    with sync_db.session() as session:
+        conn = session.connection()
+
+        def slow(*args: Any) -> None:
+            if not entered.is_set():  # hold the first statement until told
+                entered.set()
+                release.wait(5)
+
+        event.listen(conn, "before_cursor_execute", slow)
+
+        def first() -> None:
+            try:
+                session.execute(select(Team))
+            except BaseException as exc:  # reported below, not lost in the thread
+                failures.append(exc)
+
+        thread = threading.Thread(target=first)
+        thread.start()
+        assert entered.wait(5)
+        try:
+            with pytest.raises(SessionMisuseError, match="two threads at once"):
+                sync.Repository(Team, session).count()
+        finally:
+            release.set()
+            thread.join()
+        assert failures == []
+        assert sync.Repository(Team, session).count() == 0  # one after another: fine
