@@ -229,12 +229,42 @@ GOOD = {
             db = other
             db.delete(user)
     """,
+    "sqlops.sync.Database: its sessions are sync (issue 15)": """
+        from sqlops import sync
+
+        def rename(sync_db: sync.Database, team):
+            with sync_db.session() as session:
+                session.execute(team)
+                session.rollback()
+            with sync_db.engine.connect() as conn:
+                conn.execute(team)
+            raw = sync_db.engine.raw_connection()
+    """,
+    "sqlops.sync.Database built in place": """
+        import sqlops.sync
+
+        def count(team):
+            db = sqlops.sync.Database()
+            with db.transaction() as session:
+                session.execute(team)
+    """,
 }
 
 
 @pytest.mark.parametrize("body", GOOD.values(), ids=GOOD.keys())
 def test_leaves_correct_code_alone(body: str) -> None:
     assert lines(body) == []
+
+
+def test_an_async_database_still_yields_async_sessions() -> None:
+    body = """
+        import sqlops
+
+        async def rename(db: sqlops.Database, team):
+            async with db.session() as session:
+                session.execute(team)  # !
+    """
+    assert lines(body) == marked(body) != []
 
 
 def test_local_sessionmaker_variable_is_not_sqlalchemys() -> None:

@@ -62,7 +62,7 @@ class AnnotationReader:
             if kind is not None:
                 return kind
             if name.rsplit(".", 1)[-1] == "Database" and name.startswith("sqlops"):
-                return Kind.DATABASE
+                return Kind.SYNC_DATABASE if name.startswith("sqlops.sync") else Kind.DATABASE
             return self.project.alias(terminal(node))
         return None
 

@@ -19,6 +19,7 @@ from sqlops.audit._index import Binding, FunctionNode, Index, Scope
 from sqlops.audit._kinds import (
     ASYNC_TWIN,
     CONSTRUCTORS,
+    DATABASE_PRODUCT,
     FACTORY_PRODUCT,
     SESSIONS,
     Kind,
@@ -279,8 +280,9 @@ class FileContext(AnnotationReader):
             found = self._lookup(base.id, scope)
             if found and all(b.how == "module" for b in found[1]):
                 return self.project.value(node.attr)
-        if node.attr == "engine" and self.kind_in(base, scope) is Kind.DATABASE:
-            return Kind.ASYNC_ENGINE
+        database = self.kind_in(base, scope) if node.attr == "engine" else None
+        if database in DATABASE_PRODUCT:
+            return DATABASE_PRODUCT[database][1]
         return None
 
     def call_kind(self, call: ast.Call, scope: Scope) -> Kind | None:
@@ -320,7 +322,7 @@ class FileContext(AnnotationReader):
     def constructed(self, call: ast.Call, name: str) -> Kind | None:
         """Return what a library constructor (``AsyncSession()``, ``create_engine()``) builds."""
         if name.rsplit(".", 1)[-1] == "Database" and name.split(".", 1)[0] == "sqlops":
-            return Kind.DATABASE
+            return Kind.SYNC_DATABASE if name.startswith("sqlops.sync.") else Kind.DATABASE
         kind = lookup(CONSTRUCTORS, name)
         if kind is Kind.SYNC_FACTORY and self._async_class(call):
             return Kind.ASYNC_FACTORY
@@ -339,8 +341,8 @@ class FileContext(AnnotationReader):
                 return Kind.ASYNC_CONNECTION
             if receiver is Kind.SYNC_ENGINE:
                 return Kind.SYNC_CONNECTION
-        if receiver is Kind.DATABASE and func.attr in ("session", "transaction"):
-            return Kind.ASYNC_SESSION
+        if receiver in DATABASE_PRODUCT and func.attr in ("session", "transaction"):
+            return DATABASE_PRODUCT[receiver][0]
         if receiver in FACTORY_PRODUCT and func.attr == "begin":  # sessionmaker.begin()
             return FACTORY_PRODUCT[receiver]
         return None

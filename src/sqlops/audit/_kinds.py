@@ -23,6 +23,7 @@ class Kind(enum.Enum):
     SYNC_ENGINE = "Engine"
     SYNC_FACTORY = "sessionmaker"
     DATABASE = "sqlops.Database"
+    SYNC_DATABASE = "sqlops.sync.Database"
 
 
 SESSIONS = frozenset({Kind.ASYNC_SESSION, Kind.SYNC_SESSION})
@@ -30,6 +31,10 @@ CONNECTIONS = frozenset({Kind.ASYNC_CONNECTION, Kind.SYNC_CONNECTION})
 EXECUTORS = SESSIONS | CONNECTIONS
 SYNC_EXECUTORS = frozenset({Kind.SYNC_SESSION, Kind.SYNC_CONNECTION})
 ASYNC_TWIN = {Kind.SYNC_SESSION: Kind.ASYNC_SESSION, Kind.SYNC_CONNECTION: Kind.ASYNC_CONNECTION}
+DATABASE_PRODUCT = {
+    Kind.DATABASE: (Kind.ASYNC_SESSION, Kind.ASYNC_ENGINE),
+    Kind.SYNC_DATABASE: (Kind.SYNC_SESSION, Kind.SYNC_ENGINE),
+}  # what db.session() / db.transaction() and db.engine are
 FACTORY_PRODUCT = {Kind.ASYNC_FACTORY: Kind.ASYNC_SESSION, Kind.SYNC_FACTORY: Kind.SYNC_SESSION}
 
 # Coroutine methods: calling one without ``await`` does nothing at all.
