@@ -179,6 +179,7 @@ class _PgFields:
     """A psycopg (3) error's diagnostics under asyncpg's attribute names."""
 
     sqlstate: str
+    schema_name: str | None
     table_name: str | None
     column_name: str | None
     constraint_name: str | None
@@ -198,6 +199,7 @@ def _psycopg_error(orig: BaseException) -> _PgFields | None:
         return None
     return _PgFields(
         sqlstate=state,
+        schema_name=diag.schema_name,
         table_name=diag.table_name,
         column_name=diag.column_name,
         constraint_name=diag.constraint_name,
