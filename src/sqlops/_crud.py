@@ -56,6 +56,16 @@ class Resource:
             raise TypeError("search= needs sqlops.Search, which this sqlops version lacks")
 
     @property
+    def read_options(self) -> dict[str, Any]:
+        """``schema=read`` when ``read`` nests a relationship, so reads eager-load it.
+
+        A flat schema keeps the standalone fast read path (no ``schema=``): it needs
+        nothing that path does not load.
+        """
+        nested = set(self.read.model_fields) & set(self.info.mapper.relationships.keys())
+        return {"schema": self.read} if nested else {}
+
+    @property
     def info(self) -> ModelInfo:
         return model_info(self.model)
 
@@ -171,12 +181,22 @@ async def list_page(
     schema = page_schema(resource.read, resource.pagination)
     if isinstance(paging, CursorParams):
         found = await repo.cursor_page(
-            *where, after=paging.after, limit=paging.limit, order_by=order_by, **filters
+            *where,
+            after=paging.after,
+            limit=paging.limit,
+            order_by=order_by,
+            **resource.read_options,
+            **filters,
         )
         items = [to_read(resource.read, obj) for obj in found.items]
         return schema(items=items, next_cursor=found.next_cursor)
     page = await repo.page(
-        *where, page=paging.page, per_page=paging.per_page, order_by=order_by, **filters
+        *where,
+        page=paging.page,
+        per_page=paging.per_page,
+        order_by=order_by,
+        **resource.read_options,
+        **filters,
     )
     items = [to_read(resource.read, obj) for obj in page.items]
     return schema(

@@ -158,7 +158,7 @@ class _Builder:
             db: Annotated[Database, self.reading],
             response: Response,
         ) -> Any:
-            obj = await Repository(resource.model, db).get_one(key)
+            obj = await Repository(resource.model, db).get_one(key, **resource.read_options)
             if version is not None:  # HOOK(versioned)
                 response.headers["ETag"] = _crud.etag(getattr(obj, version))
             return _crud.to_read(resource.read, obj)
