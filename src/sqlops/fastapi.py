@@ -47,7 +47,7 @@ except ModuleNotFoundError as exc:  # pragma: no cover - tested in the bare-inst
     ) from None
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from . import _httperrors
+from . import _crud, _httperrors
 from ._database import Database
 from ._errors import InvalidFilterError, SqlopsError
 from ._expressions import Search
@@ -435,19 +435,10 @@ def if_match(*, required: bool = True) -> Any:
 
 def parse_if_match(value: str) -> int | None:
     """``'"3"'`` -> 3, ``"*"`` -> None; ``HTTPException`` 400 / 412 for other values."""
-    raw = value.strip()
-    if raw == "*":
-        return None
-    if "," in raw:
-        raise HTTPException(400, "If-Match must hold one entity tag")
-    if raw.startswith("W/"):  # weak tags never match under If-Match's strong comparison
-        raise HTTPException(412, "If-Match needs a strong entity tag (no W/)")
-    if len(raw) < 2 or raw[0] != '"' or raw[-1] != '"':
-        raise HTTPException(400, 'If-Match must be a quoted entity tag, like "3"')
-    tag = raw[1:-1]
-    if not tag.isascii() or not tag.isdigit():
-        raise HTTPException(412, "the If-Match entity tag matches no version of this resource")
-    return int(tag)
+    try:
+        return _crud.expected_version(value)
+    except _crud.IfMatchError as exc:
+        raise HTTPException(exc.status, exc.detail) from None
 
 
 __all__ = [
