@@ -251,6 +251,31 @@ def lifespan(
     return sqlops_lifespan
 
 
+def sync_lifespan(
+    db: Any, *, ping: bool = True
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """:func:`lifespan` for a ``sqlops.sync.Database``: ping, store, dispose.
+
+    The database is stored as ``app.state.sqlops_sync_db``, where :func:`sync_transaction`
+    and :func:`sync_session` find it. The blocking ping and dispose run in the thread pool,
+    off the event loop.
+    """
+
+    @asynccontextmanager
+    async def sqlops_sync_lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from starlette.concurrency import run_in_threadpool
+
+        try:
+            if ping:
+                await run_in_threadpool(db.ping)
+            setattr(app.state, SYNC_STATE_KEY, db)
+            yield
+        finally:
+            await run_in_threadpool(db.dispose)
+
+    return sqlops_sync_lifespan
+
+
 # ----------------------------------------------------------------------------- errors
 
 
@@ -300,6 +325,7 @@ __all__ = [
     "parse_ordering",
     "query_filters",
     "session",
+    "sync_lifespan",
     "sync_session",
     "sync_transaction",
     "transaction",
