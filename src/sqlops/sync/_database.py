@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -12,10 +12,13 @@ from sqlalchemy.engine import URL, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from sqlops import _database, _guards
+from sqlops._database import PoolTimeoutError
+from sqlops._errors import DatabaseUnavailableError
 from sqlops._runtime import drive, drive_context
 from sqlops._transaction import RetryStats
 from sqlops._url import require_driver, resolve_sync_url, safe_url
 
+from . import _driver
 from ._adapters import EngineAdapter, SessionAdapter, SessionFactory
 from ._guards import ThreadGuardedSession
 
@@ -36,7 +39,30 @@ class _Core(_database.Database):
         return resolved
 
     def _engine(self, url: URL, echo: bool, pool: dict[str, Any], options: dict[str, Any]) -> Any:
-        return EngineAdapter(_database.make_sync_engine(url, echo, pool, options))
+        # Unless asked for, no pre-ping round trip per checkout: the socket is looked at
+        # instead (sqlops.sync._driver.watch_liveness), as asyncpg's is in the async API.
+        cheap = "pool_pre_ping" not in options and url.get_backend_name() != "sqlite"
+        if cheap:
+            options = {**options, "pool_pre_ping": False}
+        engine = _database.make_sync_engine(url, echo, pool, options)
+        if cheap:
+            _driver.watch_liveness(engine)
+        return EngineAdapter(engine)
+
+    async def _driver_read(self, use: Callable[[Any], Awaitable[T]]) -> T:
+        """A template read on a pooled sync connection (a replica if any); retry a lost one."""
+        failure: DatabaseUnavailableError | None = None
+        for _ in range(2 + len(self._replicas)):
+            index, engine = self._read_target()
+            try:
+                return await _driver.lend(engine.sync_engine, use)
+            except PoolTimeoutError:
+                raise
+            except DatabaseUnavailableError as exc:
+                failure = exc
+                self._mark_down(index, exc)
+        assert failure is not None
+        raise failure
 
     def _maker(self, **kw: Any) -> Any:
         kw.pop("sqlops_tracker", None)  # the leak report is the async sessions' (for now)

@@ -26,46 +26,46 @@ _GUARDED = (
 
 
 class ThreadGuardedSession(SqlopsSession):
-    """A ``SqlopsSession`` that refuses to be inside two threads' calls at once."""
+    """A ``SqlopsSession`` that refuses to be inside two threads' calls at once.
 
-    _sqlops_owner: int | None = None
+    The owner is claimed with ``dict.setdefault``, atomic in CPython: no lock on the
+    path every session call takes.
+    """
+
     _sqlops_op = ""
     _sqlops_depth = 0
-    _sqlops_lock = threading.Lock()  # guards the owner check; held for nanoseconds
 
     def _sqlops_enter(self, op: str) -> None:
         me = threading.get_ident()
-        with self._sqlops_lock:
-            owner = self._sqlops_owner
-            if owner is None:
-                self._sqlops_owner, self._sqlops_op, self._sqlops_depth = me, op, 1
-            elif owner == me:
-                self._sqlops_depth += 1
-            else:
-                raise SessionMisuseError(
-                    f"one Session used by two threads at once: session.{op}() was called "
-                    f"while another thread is still inside session.{self._sqlops_op}(). A "
-                    "session is one connection and one unit of work: give each thread its "
-                    "own (with db.session() as s: ...)"
-                )
+        owner = self.__dict__.setdefault("_sqlops_owner", me)
+        if owner != me:
+            raise SessionMisuseError(
+                f"one Session used by two threads at once: session.{op}() was called "
+                f"while another thread is still inside session.{self._sqlops_op}(). A "
+                "session is one connection and one unit of work: give each thread its "
+                "own (with db.session() as s: ...)"
+            )
+        if not self._sqlops_depth:
+            self._sqlops_op = op
+        self._sqlops_depth += 1
 
     def _sqlops_exit(self) -> None:
-        with self._sqlops_lock:
-            self._sqlops_depth -= 1
-            if self._sqlops_depth <= 0:
-                self._sqlops_owner = None
+        self._sqlops_depth -= 1
+        if self._sqlops_depth <= 0:
+            self.__dict__.pop("_sqlops_owner", None)
 
 
 def _guarded(name: str) -> Callable[..., Any]:
     method = getattr(SqlopsSession, name)
+    enter, exit_ = ThreadGuardedSession._sqlops_enter, ThreadGuardedSession._sqlops_exit
 
     @functools.wraps(method)
     def call(self: ThreadGuardedSession, *args: Any, **kwargs: Any) -> Any:
-        self._sqlops_enter(name)
+        enter(self, name)
         try:
             return method(self, *args, **kwargs)
         finally:
-            self._sqlops_exit()
+            exit_(self)
 
     return call
 
