@@ -16,7 +16,7 @@ from sqlops._database import PoolTimeoutError
 from sqlops._errors import DatabaseUnavailableError
 from sqlops._runtime import drive, drive_context
 from sqlops._transaction import RetryStats
-from sqlops._url import require_driver, resolve_sync_url, safe_url
+from sqlops._url import require_driver, resolve_sync_url
 
 from . import _driver
 from ._adapters import EngineAdapter, SessionAdapter, SessionFactory
@@ -65,10 +65,14 @@ class _Core(_database.Database):
         raise failure
 
     def _maker(self, **kw: Any) -> Any:
-        kw.pop("sqlops_tracker", None)  # the leak report is the async sessions' (for now)
+        if kw.get("sqlops_tracker") is None:
+            kw.pop("sqlops_tracker", None)
         return SessionFactory(
             sessionmaker(self.engine.sync_engine, class_=ThreadGuardedSession, **kw)
         )
+
+    def __repr__(self) -> str:  # names the leak report's owner
+        return f"sync.{super().__repr__()}"
 
     def __del__(self) -> None:
         pass  # the public sync.Database warns about a Database never disposed
@@ -103,6 +107,7 @@ class Database:
         engine_options: dict[str, Any] | None = None,
         cursor_secret: str | bytes | None = None,
         n_plus_one: _guards.NPlusOne = "off",
+        leaked_sessions: _guards.LeakedSessions = "off",
     ) -> None:
         options = dict(engine_options or {})
         if pool_pre_ping is not None:
@@ -119,6 +124,7 @@ class Database:
             engine_options=options,
             cursor_secret=cursor_secret,
             n_plus_one=n_plus_one,
+            leaked_sessions=leaked_sessions,
         )
 
     # ------------------------------------------------------------------ properties
@@ -162,8 +168,7 @@ class Database:
         return self._core.stats
 
     def __repr__(self) -> str:
-        extra = f", replicas={len(self._core.replicas)}" if self._core.replicas else ""
-        return f"sync.Database({safe_url(self.url)!r}{extra})"
+        return repr(self._core)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -174,7 +179,11 @@ class Database:
         self.dispose()
 
     def dispose(self) -> None:
-        """Close every pooled connection (primary and replicas)."""
+        """Close every pooled connection (primary and replicas).
+
+        With ``leaked_sessions="warn"``, first warn (:class:`SessionLeakWarning`) about every
+        session that was never closed, with where it was opened.
+        """
         drive(self._core.dispose())
 
     def __del__(self) -> None:

@@ -15,14 +15,16 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sqlops._errors import SessionMisuseError
+from sqlops._guards import SessionTracker
 from sqlops._session import SqlopsSession
 
 T = TypeVar("T")
 
 _GUARDED = (
     *("execute", "scalars", "scalar", "get", "get_one", "flush", "commit", "rollback"),
-    *("refresh", "merge", "connection", "close", "delete"),
+    *("refresh", "merge", "connection", "close", "delete", "reset", "invalidate"),
 )
+_CLOSING = frozenset({"close", "reset", "invalidate"})
 
 
 class ThreadGuardedSession(SqlopsSession):
@@ -34,6 +36,13 @@ class ThreadGuardedSession(SqlopsSession):
 
     _sqlops_op = ""
     _sqlops_depth = 0
+    _sqlops_tracker: SessionTracker | None = None
+
+    def __init__(self, *args: Any, sqlops_tracker: SessionTracker | None = None, **kw: Any):
+        super().__init__(*args, **kw)
+        if sqlops_tracker is not None:  # leaked_sessions="warn": remember where it opened
+            self._sqlops_tracker = sqlops_tracker
+            sqlops_tracker.opened(self)
 
     def _sqlops_enter(self, op: str) -> None:
         me = threading.get_ident()
@@ -59,13 +68,18 @@ def _guarded(name: str) -> Callable[..., Any]:
     method = getattr(SqlopsSession, name)
     enter, exit_ = ThreadGuardedSession._sqlops_enter, ThreadGuardedSession._sqlops_exit
 
+    closing = name in _CLOSING
+
     @functools.wraps(method)
     def call(self: ThreadGuardedSession, *args: Any, **kwargs: Any) -> Any:
         enter(self, name)
         try:
-            return method(self, *args, **kwargs)
+            result = method(self, *args, **kwargs)
         finally:
             exit_(self)
+        if closing and self._sqlops_tracker is not None:
+            self._sqlops_tracker.closed(self)
+        return result
 
     return call
 
