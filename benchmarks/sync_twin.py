@@ -40,13 +40,14 @@ DRIVERS = {"postgresql": "postgresql+psycopg", "mysql": "mysql+pymysql", "sqlite
 
 
 @contextmanager
-def provision(backend: str) -> Iterator[URL]:
+def provision(backend: str, server: str | URL | None = None) -> Iterator[URL]:
     """A fresh empty database on ``backend`` (a sync URL); dropped afterwards."""
     if backend == "sqlite":
         with tempfile.TemporaryDirectory(prefix="sqlops-sync-bench-") as tmp:
             yield make_url(f"sqlite:///{Path(tmp) / 'bench.db'}")
         return
-    server = DEFAULT_MYSQL_URL if backend == "mysql" else DEFAULT_SERVER_URL
+    if not server:
+        server = DEFAULT_MYSQL_URL if backend == "mysql" else DEFAULT_SERVER_URL
     url = asyncio.run(create_database(server))
     try:
         yield url.set(drivername=DRIVERS[backend])
@@ -137,15 +138,24 @@ class Work:
 Timings = dict[str, dict[str, list[tuple[float, float]]]]  # peer -> op -> [(wall, cpu)]
 
 
-def run(backend: str, rounds: int, sizes: Sizes, ops: Sequence[str]) -> Timings:
-    with provision(backend) as url:
+def run(
+    backend: str,
+    rounds: int,
+    sizes: Sizes,
+    ops: Sequence[str] = OPS,
+    server: str | URL | None = None,
+    warmup: bool = True,
+) -> Timings:
+    """Time every peer on every op; ``SystemExit`` if one produced the wrong rows."""
+    with provision(backend, server) as url:
         engine = plain_engine(url, backend)
         Base.metadata.create_all(engine)
         engine.dispose()
         table = Table(url, backend)
         peers = [cls(url, backend) for cls in PEERS]
         try:
-            _round(peers, ops, Work(workload.TINY), table, None)  # warm-up, checked
+            if warmup:
+                _round(peers, ops, Work(workload.TINY), table, None)  # checked too
             work = Work(sizes)
             timings: Timings = {p.name: {op: [] for op in ops} for p in peers}
             gc.collect()
