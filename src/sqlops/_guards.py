@@ -12,6 +12,9 @@
 * **Leak report** — sessions never closed, listed with where they were opened when the
   :class:`Database` is disposed (:class:`SessionLeakWarning`).
 
+The loop guard is in ``_loopguard``, the leak report in ``_leaks``, the call-site helpers
+they share in ``_callsites``; this module re-exports their names.
+
 The session guard costs one extra coroutine frame per session call (about a microsecond,
 see docs/guards.md); the others cost nothing until they have something to report.
 """
@@ -20,25 +23,43 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import os
-import sys
-import traceback
 import warnings
-import weakref
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any, Literal, TypeVar
 
-import greenlet
 from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm import ORMExecuteState
 
 from . import _failures
+from ._callsites import (
+    _current_task,
+    _is_user_frame,
+    _where,
+    user_frame,
+)
 from ._errors import LazyLoadError, SessionMisuseError, SqlopsError
+from ._leaks import (
+    SessionLeakWarning as SessionLeakWarning,
+)
+from ._leaks import (
+    SessionTracker as SessionTracker,
+)
+from ._loopguard import (
+    LOOP_KEY as LOOP_KEY,
+)
+from ._loopguard import (
+    _check_session_loop,
+)
+from ._loopguard import (
+    check_loop as check_loop,
+)
+from ._loopguard import (
+    watch_loop as watch_loop,
+)
 from ._session import SqlopsSession
 
 T = TypeVar("T")
@@ -48,7 +69,6 @@ LeakedSessions = Literal["warn", "off"]
 N_PLUS_ONE_MODES = ("raise", "warn", "off")
 LEAKED_SESSIONS_MODES = ("warn", "off")
 N_PLUS_ONE_KEY = "sqlops.n_plus_one"
-LOOP_KEY = "sqlops.loop"
 _LOADS_KEY = "sqlops.n_plus_one.loads"
 
 # Two parents are enough: the same line loading the same relationship for two different
@@ -63,76 +83,6 @@ class NPlusOneError(LazyLoadError):
 
 class NPlusOneWarning(UserWarning):
     """``n_plus_one="warn"``: the N+1 pattern was seen, and allowed."""
-
-
-class SessionLeakWarning(UserWarning):
-    """A session was never closed (reported when its Database is disposed)."""
-
-
-# ----------------------------------------------------------------------------- call sites
-
-# Frames of these modules are never "your code": SQLAlchemy, sqlops itself (the testing
-# plugin included), the async drivers, and the machinery between them and you.
-_LIBRARIES = (
-    *("sqlalchemy", "sqlops", "greenlet", "asyncio", "contextlib", "functools", "anyio"),
-    *("asyncpg", "asyncmy", "aiomysql", "aiosqlite", "psycopg"),
-)
-_LIBRARY_PACKAGES = tuple(f"{name}." for name in _LIBRARIES)
-
-
-def _is_user_frame(frame: FrameType) -> bool:
-    module = frame.f_globals.get("__name__", "")
-    return not (module in _LIBRARIES or module.startswith(_LIBRARY_PACKAGES))
-
-
-def user_frame() -> FrameType | None:
-    """The innermost frame of application code in the running task (or thread).
-
-    Inside ``greenlet_spawn`` the caller's coroutine frames are on the parent greenlet's
-    stack, so when the current one holds only library frames we continue there. The walk
-    stops at the task's own coroutine: beyond it lie the event loop and whatever started
-    it, which say nothing about where the call came from.
-    """
-    top = getattr(_current_task_coro(), "cr_frame", None)
-    frame: FrameType | None = sys._getframe(1)
-    current: Any = greenlet.getcurrent()
-    while True:
-        while frame is not None:
-            if _is_user_frame(frame):
-                return frame
-            if frame is top:
-                return None
-            frame = frame.f_back
-        current = current.parent
-        if current is None:
-            return None
-        frame = current.gr_frame
-
-
-def _current_task() -> asyncio.Task[Any] | None:
-    try:
-        return asyncio.current_task()
-    except RuntimeError:  # no running loop: plain sync code
-        return None
-
-
-def _current_task_coro() -> Any:
-    task = _current_task()
-    return task.get_coro() if task is not None else None
-
-
-def _where(frame: FrameType | None) -> str:
-    if frame is None:
-        return "an unknown place"
-    return f"{_short_path(frame.f_code.co_filename)}:{frame.f_lineno}"
-
-
-def _short_path(path: str) -> str:
-    try:
-        relative = os.path.relpath(path)
-    except ValueError:  # another drive (Windows)
-        return path
-    return path if relative.startswith("..") else relative
 
 
 # ----------------------------------------------------------------------------- N+1
@@ -425,140 +375,3 @@ class _GuardedTransaction(AsyncSessionTransaction):
             )
             raise error
         await self.session._sqlops_guarded(name, super().__aexit__(type_, value, traceback))
-
-
-# ----------------------------------------------------------------------------- one loop
-
-
-def watch_loop(engine: Engine, owner: str) -> None:
-    """Remember which event loop opened each of ``engine``'s connections.
-
-    Only for drivers whose connections are tied to a loop (asyncpg, asyncmy, ...);
-    aiosqlite's run in a thread and work from any loop.
-    """
-
-    def remember(dbapi_connection: Any, record: Any) -> None:
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # connected outside any loop
-            return
-        record.info[LOOP_KEY] = (weakref.ref(loop), owner)
-
-    event.listen(engine, "connect", remember)
-
-
-def check_loop(record: Any) -> None:
-    """Refuse a pooled connection that another event loop opened (called at checkout)."""
-    remembered = record.info.get(LOOP_KEY)
-    if remembered is None:
-        return
-    try:
-        current = asyncio.get_running_loop()
-    except RuntimeError:
-        return
-    ref, owner = remembered
-    if ref() is not current:
-        raise SessionMisuseError(
-            f"{owner} was used from a second event loop: its pooled connections were "
-            f"opened by another loop ({_loop_state(ref())}), and a driver connection "
-            "belongs to the loop that opened it. Create the Database inside the loop that "
-            "uses it (e.g. in the app's lifespan), or `await db.dispose()` before that loop "
-            "ends (asyncio.run() ends its loop when it returns); in pytest use the sqlops "
-            "fixtures, which keep one engine per event loop"
-        )
-
-
-def _check_session_loop(
-    session: AsyncSession, loop: asyncio.AbstractEventLoop
-) -> asyncio.AbstractEventLoop:
-    """Refuse a session bound to a connection that another event loop opened.
-
-    Called on a session's first call in each loop (an identity check otherwise). Only a
-    session bound to one connection (the test-transaction recipe) can carry it across
-    loops; sessions on an engine get their connection from the pool, checked there.
-    """
-    bind = session.sync_session.bind
-    if not isinstance(bind, Connection) or bind.closed or bind.invalidated:
-        return loop
-    remembered = bind.connection.info.get(LOOP_KEY)
-    if remembered is not None and remembered[0]() is not loop:
-        raise SessionMisuseError(
-            "this session is bound to a connection opened by another event loop "
-            f"({_loop_state(remembered[0]())}); it can only be used in that loop. In "
-            "pytest-asyncio, give the fixture that opens it the test's loop scope "
-            "(@pytest_asyncio.fixture(loop_scope=...), or asyncio_default_fixture_loop_scope)"
-        )
-    return loop
-
-
-def _loop_state(loop: asyncio.AbstractEventLoop | None) -> str:
-    return "now closed" if loop is None or loop.is_closed() else "still open"
-
-
-# ----------------------------------------------------------------------------- leaks
-
-
-class SessionTracker:
-    """Remember where each session was opened until it is closed; report the rest."""
-
-    def __init__(self) -> None:
-        self._open: dict[int, tuple[weakref.ref[Any], traceback.StackSummary]] = {}
-        self._collected: list[traceback.StackSummary] = []
-
-    def opened(self, session: AsyncSession | Session) -> None:
-        key = id(session)
-        ref = weakref.ref(session, lambda _: self._forget(key, collected=True))
-        self._open[key] = (ref, _opening_stack())
-
-    def closed(self, session: AsyncSession | Session) -> None:
-        self._forget(id(session), collected=False)
-
-    def _forget(self, key: int, *, collected: bool) -> None:
-        entry = self._open.pop(key, None)
-        if entry is not None and collected:
-            self._collected.append(entry[1])
-
-    def leaks(self) -> list[traceback.StackSummary]:
-        """Where every session that was never closed was opened."""
-        return [stack for _, stack in self._open.values()] + self._collected
-
-    def report(self, owner: str) -> None:
-        """Warn once about every leaked session, then forget them."""
-        stacks = self.leaks()
-        self._open.clear()
-        self._collected.clear()
-        if stacks:
-            warnings.warn(_leak_message(owner, stacks), SessionLeakWarning, stacklevel=3)
-
-
-def _opening_stack() -> traceback.StackSummary:
-    """The innermost few frames of application code (paths relative to the cwd)."""
-    frames = [(f, f.f_lineno) for f, _ in traceback.walk_stack(None) if _is_user_frame(f)]
-    frames.reverse()
-    stack = traceback.StackSummary.extract(iter(frames[-4:]), capture_locals=False)
-    for summary in stack:
-        summary.filename = _short_path(summary.filename)
-    return stack
-
-
-def _leak_message(owner: str, stacks: list[traceback.StackSummary]) -> str:
-    fix = (  # the sync twin's Database names itself "sync.Database(...)"
-        "`with db.session()` / `db.transaction()`, and contextlib.closing()"
-        if owner.startswith("sync.")
-        else "`async with db.session()` / `db.transaction()`, and contextlib.aclosing()"
-    )
-    lines = [
-        f"{len(stacks)} session(s) of {owner} were never closed; each held its connection "
-        f"and transaction until garbage collection. Use {fix} around a Repository.stream() "
-        "you stop early."
-    ]
-    for number, stack in enumerate(stacks, 1):
-        lines.append(f"  session {number} opened at:")
-        lines.extend(_indent(stack.format()))
-    return "\n".join(lines)
-
-
-def _indent(chunks: list[str]) -> Iterator[str]:
-    for chunk in chunks:
-        for line in chunk.rstrip("\n").splitlines():
-            yield "    " + line
