@@ -15,7 +15,8 @@ from sqlops.audit._annotations import parse_annotation
 from sqlops.audit._astutil import constant_attributes, decorator_names, terminal
 from sqlops.audit._context import NOTHING, FileContext
 from sqlops.audit._kinds import Kind
-from sqlops.audit._project import Project, Provider
+from sqlops.audit._project import Facts, Project, Provider
+from sqlops.audit._statements import Sink, sink_params
 
 _COLLECTIONS = frozenset({"list", "List", "set", "Set", "frozenset", "FrozenSet", "Sequence"})
 _PROPERTIES = frozenset({"property", "cached_property"})
@@ -46,6 +47,8 @@ def learn(
     for outline in outlines:
         outline.apply_names(project)
     _sweep(files, project, (_learn_providers, _learn_classes))
+    for _ in range(_SINK_ROUNDS):
+        _learn_sinks(files, project, outlines)
 
 
 def _sweep(
@@ -236,6 +239,30 @@ def _learn_classes(ctx: FileContext, project: Project) -> None:
         if value is not NOTHING:
             attr_kind = value if isinstance(value, Kind) else None
             project.class_facts(found.cls.name).attrs.learn(found.attr, attr_kind)
+
+
+_SINK_ROUNDS = 2  # a helper that hands the statement to another helper is found too
+
+
+def _learn_sinks(files: list[FileContext], project: Project, outlines: Sequence[Outline]) -> None:
+    """Learn the helpers that execute and list a statement they are given (SQA010).
+
+    Each round reads the previous round's helpers and learns afresh, so the order
+    of definitions does not matter and a helper of a helper is found.
+    """
+    functions: Facts[Sink] = Facts()
+    methods: Facts[Sink] = Facts()
+    for outline in outlines:
+        for name in outline.functions:
+            functions.learn(name, None)
+        for name in outline.methods:
+            methods.learn(name, None)
+    for ctx in files:
+        for func in ctx.index.functions():
+            outer = ctx.index.scopes[func].parent
+            facts = methods if outer and outer.is_class else functions
+            facts.learn(func.name, sink_params(ctx, func))
+    project.sinks, project.method_sinks = functions, methods
 
 
 def _base_names(cls: ast.ClassDef) -> Iterable[str]:

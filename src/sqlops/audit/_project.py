@@ -10,9 +10,12 @@ two files means nothing (precision first).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from sqlops.audit._kinds import Kind
+
+if TYPE_CHECKING:
+    from sqlops.audit._statements import Sink
 
 T = TypeVar("T")
 
@@ -82,6 +85,8 @@ class Project:
         self._relationship_names: frozenset[str] | None = None
         self._relationship_count = 0
         self.dependencies: set[str] = set()
+        self.sinks: Facts[Sink] = Facts()  # functions that execute and list a statement
+        self.method_sinks: Facts[Sink] = Facts()
 
     def value(self, name: str) -> Kind | None:
         """Return the kind of a module-level name defined in some scanned file."""
@@ -98,6 +103,10 @@ class Project:
         never mistaken for some class's ``def next(self) -> Engine``.
         """
         return (self.methods if method else self.functions).get(name) if name else None
+
+    def sink(self, name: str, *, method: bool = False) -> Sink | None:
+        """Return which parameters the function (or method) ``name`` executes and lists."""
+        return (self.method_sinks if method else self.sinks).get(name)
 
     def relationship(self, class_name: str, attr: str) -> str | None:
         """Return the loader strategy of ``Class.attr`` (``"select"`` = lazy), bases included."""
