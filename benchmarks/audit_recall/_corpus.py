@@ -9,8 +9,8 @@ from pathlib import Path
 
 from sqlops.audit._context import FileContext
 from sqlops.audit._engine import _check, _parse, iter_files, parse
-from sqlops.audit._facts import learn
 from sqlops.audit._finding import Finding, Rule
+from sqlops.audit._learning import learn
 from sqlops.audit._project import Project
 
 

@@ -157,9 +157,10 @@ def _stored(stmt: ast.AST) -> set[str | ast.AST]:
         return {stmt.target.id}
     if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
         func = stmt.value.func
-        if isinstance(func, ast.Attribute) and func.attr in ("append", "extend"):
-            if isinstance(func.value, ast.Name):
-                return {func.value.id}
+        receiver = func.value if isinstance(func, ast.Attribute) else None
+        extends = terminal(func) in ("append", "extend")
+        if extends and isinstance(receiver, ast.Name):
+            return {receiver.id}
     return set()
 
 
@@ -233,9 +234,9 @@ def _result_listed(corpus: Corpus, run: ast.Call, local: list[ast.AST]) -> bool:
     if isinstance(parent, ast.Assign):
         names = {t.id for t in parent.targets if isinstance(t, ast.Name)}
         for use in local:
-            if isinstance(use, ast.Name) and use.id in names and isinstance(use.ctx, ast.Load):
-                if _read_listed(parents, use):
-                    return True
+            read = isinstance(use, ast.Name) and use.id in names and isinstance(use.ctx, ast.Load)
+            if read and _read_listed(parents, use):
+                return True
     return False
 
 

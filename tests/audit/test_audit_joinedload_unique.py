@@ -97,6 +97,21 @@ BAD = {
             stmt = select(User).options(joinedload(User.addresses))  # !
             return await paginate(db, stmt, limit=10)
     """,
+    "a helper with @overload signatures (regression: tracecat paginate)": """
+        from typing import overload
+
+        @overload
+        async def paginate(session: AsyncSession, statement: int) -> int: ...
+        @overload
+        async def paginate(session: AsyncSession, statement: str) -> str: ...
+        async def paginate(session: AsyncSession, statement):
+            return (await session.scalars(statement)).all()
+
+        async def users(db: AsyncSession):
+            stmt = select(User).options(joinedload(User.addresses))  # !
+            page = await paginate(db, stmt)
+            return page
+    """,
     "helper method, statement passed by keyword (issue 13)": """
         class Repo:
             def __init__(self, session: AsyncSession):

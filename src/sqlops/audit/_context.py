@@ -240,7 +240,7 @@ class FileContext(AnnotationReader):
             return None
         if not self.is_test_code(scope.node):
             return None
-        return self.project.fixtures.get(binding.qualname)
+        return self.project.fixture(binding.qualname)
 
     def _other_binding_kind(self, binding: Binding, scope: Scope) -> Kind | None:
         how, value = binding.how, binding.value

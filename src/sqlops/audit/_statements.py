@@ -37,22 +37,77 @@ class Sink:
     params: frozenset[str]
 
 
-def grow(found: set[ast.AST | str], local: list[ast.AST]) -> set[ast.AST | str]:
+class Body:
+    """Hold one function body's nodes and the name flows between its statements (cached)."""
+
+    def __init__(self, function: ast.AST) -> None:
+        self.local = list(walk_local(function))
+        self.calls = [n for n in self.local if isinstance(n, ast.Call)]
+        self.uniques = any(terminal(n.func) == "unique" for n in self.calls)
+        self._names: dict[int, frozenset[str]] = {}
+        self._flows: list[tuple[set[str], frozenset[str]]] | None = None
+        self._listed: list[ast.expr] | None = None
+        self._helpers: list[tuple[ast.Call, Sink]] | None = None
+
+    def names_in(self, node: ast.AST) -> frozenset[str]:
+        """Return the names an expression or statement reads or writes."""
+        found = self._names.get(id(node))
+        if found is None:
+            found = frozenset(n.id for n in ast.walk(node) if isinstance(n, ast.Name))
+            self._names[id(node)] = found
+        return found
+
+    def listed_statements(self, ctx: FileContext) -> list[ast.expr]:
+        """Return the statements executed on a session whose rows are then listed."""
+        if self._listed is None:
+            self._listed = []
+            for node in self.calls:
+                split = method_call(node)
+                if split is None or split[1] not in EXECUTE or not node.args:
+                    continue
+                executor = ctx.kind(split[0]) in EXECUTORS or ctx.used_as_session(split[0])
+                if executor and _fails(ctx, node, self.local):
+                    self._listed.append(node.args[0])
+        return self._listed
+
+    def helper_calls(self, ctx: FileContext) -> list[tuple[ast.Call, Sink]]:
+        """Return the calls to functions known to execute and list a statement (`Sink`)."""
+        if self._helpers is None:
+            self._helpers = []
+            for node in self.calls:
+                name = terminal(node.func)
+                method = isinstance(node.func, ast.Attribute)
+                if name and not (method and name in EXECUTE):
+                    sink = ctx.project.sink(name, method=method)
+                    if sink is not None:
+                        self._helpers.append((node, sink))
+        return self._helpers
+
+    def flows(self) -> list[tuple[set[str], frozenset[str]]]:
+        """Return ``(names stored, names mentioned)`` for each statement that builds a value."""
+        if self._flows is None:
+            self._flows = []
+            for node in self.local:
+                if isinstance(node, _STATEMENTS) and (stored := assigned(node)):
+                    self._flows.append((stored, self.names_in(node)))
+        return self._flows
+
+
+def grow(found: set[ast.AST | str], body: Body) -> set[ast.AST | str]:
     """Add the names that statements built from ``found`` are stored into.
 
     ``stmt = stmt.options(*opts)``, ``opts.append(joinedload(...))``, ``q = select(X)``
     followed by ``q = q.where(...)``.
     """
-    assigns = [n for n in local if isinstance(n, _STATEMENTS) and not _awaits(n)]
+    names = {n for n in found if isinstance(n, str)}
     for _ in range(4):
-        grown = set(found)
-        for stmt in assigns:
-            if any(isinstance(n, ast.Name) and n.id in found for n in ast.walk(stmt)):
-                grown.update(assigned(stmt))
-        if grown == found:
+        before = len(names)
+        for stored, mentioned in body.flows():
+            if not mentioned.isdisjoint(names):
+                names |= stored
+        if len(names) == before:
             break
-        found = grown
-    return found
+    return found | names
 
 
 def _awaits(stmt: ast.AST) -> bool:
@@ -65,8 +120,6 @@ def assigned(stmt: ast.stmt) -> set[str]:
 
     Nothing when it awaits (``swap = await plan(options=[...])`` stores a result).
     """
-    if _awaits(stmt):
-        return set()
     if isinstance(stmt, ast.Assign):
         targets = stmt.targets
     elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign)):
@@ -75,50 +128,35 @@ def assigned(stmt: ast.stmt) -> set[str]:
         targets = [split[0]] if split[1] in ("append", "extend", "insert") else []
     else:
         targets = []
+    if not targets or _awaits(stmt):
+        return set()
     return {t.id for t in targets if isinstance(t, ast.Name)}
 
 
-def listed(ctx: FileContext, local: list[ast.AST], holders: set[ast.AST | str]) -> bool:
+def listed(ctx: FileContext, body: Body, holders: set[ast.AST | str]) -> bool:
     """Tell whether a statement held in ``holders`` is executed and its rows listed.
 
     Directly (``(await s.scalars(stmt)).all()``) or by a known helper (`Sink`).
     """
-    for node in local:
-        if not isinstance(node, ast.Call):
-            continue
-        split = method_call(node)
-        if split is not None and split[1] in EXECUTE:
-            statement = node.args[0] if node.args else None
-            executor = ctx.kind(split[0]) in EXECUTORS or ctx.used_as_session(split[0])
-            if _holds(statement, holders) and executor and _fails(ctx, node, local):
+    if any(_holds(statement, holders, body) for statement in body.listed_statements(ctx)):
+        return True
+    for call, sink in body.helper_calls(ctx):
+        for position, arg in enumerate(call.args):
+            if isinstance(arg, ast.Starred):
+                break  # positions unknown from here on
+            param = sink.positional[position] if position < len(sink.positional) else None
+            if param in sink.params and _holds(arg, holders, body):
                 return True
-        elif _hands_to_sink(ctx, node, holders):
+        if any(k.arg in sink.params and _holds(k.value, holders, body) for k in call.keywords):
             return True
     return False
 
 
-def _holds(expr: ast.AST | None, holders: set[ast.AST | str]) -> bool:
-    if expr is None:
-        return False
+def _holds(expr: ast.AST, holders: set[ast.AST | str], body: Body) -> bool:
     if expr in holders:
         return True  # the option's own statement, inline
     # a holder, or a statement built from one in place (``statement.limit(n)``)
-    return any(isinstance(n, ast.Name) and n.id in holders for n in ast.walk(expr))
-
-
-def _hands_to_sink(ctx: FileContext, call: ast.Call, holders: set[ast.AST | str]) -> bool:
-    name = terminal(call.func)
-    method = isinstance(call.func, ast.Attribute)
-    sink = ctx.project.sink(name, method=method) if name else None
-    if sink is None:
-        return False
-    for position, arg in enumerate(call.args):
-        if isinstance(arg, ast.Starred):
-            return False  # positions unknown from here on
-        if position < len(sink.positional) and sink.positional[position] in sink.params:
-            if _holds(arg, holders):
-                return True
-    return any(k.arg in sink.params and _holds(k.value, holders) for k in call.keywords)
+    return not body.names_in(expr).isdisjoint(holders)
 
 
 def _fails(ctx: FileContext, node: ast.AST, local: list[ast.AST], depth: int = 0) -> bool:
@@ -143,13 +181,11 @@ def _fails(ctx: FileContext, node: ast.AST, local: list[ast.AST], depth: int = 0
     )
 
 
-def uniques(local: list[ast.AST]) -> bool:
-    """Tell whether a function body calls ``unique()`` anywhere."""
-    return any(isinstance(n, ast.Call) and terminal(n.func) == "unique" for n in local)
-
-
 def sink_params(ctx: FileContext, func: FunctionNode) -> Sink | None:
-    """Return which parameters ``func`` executes and lists without ``unique()``."""
+    """Return which parameters ``func`` executes and lists without ``unique()``.
+
+    Worth asking only of a function with one of `runs_statements`' calls.
+    """
     scope = ctx.index.scopes[func]
     args = func.args
     positional = [a.arg for a in (*args.posonlyargs, *args.args)]
@@ -158,19 +194,19 @@ def sink_params(ctx: FileContext, func: FunctionNode) -> Sink | None:
     names = [*positional, *(a.arg for a in args.kwonlyargs)]
     if not names:
         return None
-    local = list(walk_local(func))
-    if not _runs_statements(ctx, local) or uniques(local):
+    body = Body(func)
+    if body.uniques:
         return None
-    params = frozenset(p for p in names if listed(ctx, local, grow({p}, local)))
+    params = frozenset(p for p in names if listed(ctx, body, grow({p}, body)))
     return Sink(tuple(positional), params) if params else None
 
 
-def _runs_statements(ctx: FileContext, local: list[ast.AST]) -> bool:
-    """Tell whether a body executes something or calls a known `Sink` (a cheap first test)."""
-    for node in local:
-        if isinstance(node, ast.Call):
-            name = terminal(node.func)
-            method = isinstance(node.func, ast.Attribute)
-            if (method and name in EXECUTE) or ctx.project.sink(name, method=method):
-                return True
-    return False
+def runs_statements(ctx: FileContext) -> list[ast.Call]:
+    """Return the calls of a file that execute a statement or call a known `Sink`."""
+    found = []
+    for call in ctx.index.nodes(ast.Call):
+        name = terminal(call.func)
+        method = isinstance(call.func, ast.Attribute)
+        if (method and name in EXECUTE) or (name and ctx.project.sink(name, method=method)):
+            found.append(call)
+    return found

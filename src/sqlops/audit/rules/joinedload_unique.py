@@ -20,10 +20,10 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from sqlops.audit._astutil import terminal, walk_local
+from sqlops.audit._astutil import terminal
 from sqlops.audit._context import FileContext
 from sqlops.audit._finding import Hit, Rule
-from sqlops.audit._statements import assigned, grow, listed, uniques
+from sqlops.audit._statements import Body, assigned, grow, listed
 
 _LOADERS = frozenset(
     {"joinedload", "selectinload", "subqueryload", "lazyload", "defaultload", "immediateload"}
@@ -43,10 +43,10 @@ def check(ctx: FileContext) -> Iterator[Hit]:
         function = ctx.function_of(call)
         if function is None:
             continue
-        local = list(walk_local(function))
-        if uniques(local):
+        body = Body(function)
+        if body.uniques:
             continue
-        if listed(ctx, local, _statement_names(ctx, call, local)):
+        if listed(ctx, body, _statement_names(ctx, call, body)):
             path = ast.unparse(joined.args[0])
             yield Hit(
                 call,
@@ -83,7 +83,7 @@ def _joined_collection(ctx: FileContext, call: ast.Call) -> ast.Call | None:
     return None
 
 
-def _statement_names(ctx: FileContext, call: ast.Call, local: list[ast.AST]) -> set[ast.AST | str]:
+def _statement_names(ctx: FileContext, call: ast.Call, body: Body) -> set[ast.AST | str]:
     """Return the expressions and names that end up holding the option."""
     found: set[ast.AST | str] = set()
     for ancestor in ctx.ancestors(call):
@@ -91,7 +91,7 @@ def _statement_names(ctx: FileContext, call: ast.Call, local: list[ast.AST]) -> 
             found.update(assigned(ancestor))
             break
         found.add(ancestor)
-    return grow(found, local)
+    return grow(found, body)
 
 
 RULE = Rule(
