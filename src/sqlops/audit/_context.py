@@ -277,6 +277,9 @@ class FileContext(AnnotationReader):
             cls = self.self_class(base.id, scope)
             if cls is not None:
                 return self.project.attribute(cls.name, node.attr)
+            annotation = self.param_annotation(base.id, scope)
+            if isinstance(annotation, (ast.Name, ast.Attribute)):  # ``repo: UserRepository``
+                return self.project.attribute(terminal(annotation), node.attr)
             found = self._lookup(base.id, scope)
             if found and all(b.how == "module" for b in found[1]):
                 return self.project.value(node.attr)

@@ -176,14 +176,18 @@ def _audit(
     return report
 
 
-_FACT_WORDS = re.compile(r"Session|sessionmaker|_engine|Engine|Connection|[Rr]elationship|sqlops")
+_FACT_WORDS = re.compile(
+    r"Session|sessionmaker|_engine|Engine|Connection|[Rr]elationship|sqlops"
+    r"|\.(?:execute|scalars|stream)\("  # may be a helper that runs a statement it is given
+)
 
 
 def bears_facts(source: str) -> bool:
-    """Tell whether a file can define a session, engine, factory or model fact.
+    """Tell whether a file can define a session, engine, factory, model or helper fact.
 
-    Every kind the audit knows starts at a SQLAlchemy or sqlops name; a file that
-    spells none of them can only pass other files' facts on, which `Outline` keeps.
+    Every kind the audit knows starts at a SQLAlchemy or sqlops name, and a helper
+    that runs a statement calls ``execute()``; a file that spells none of them can
+    only pass other files' facts on, which `Outline` keeps.
     """
     return _FACT_WORDS.search(source) is not None
 
