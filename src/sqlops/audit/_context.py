@@ -283,6 +283,11 @@ class FileContext(AnnotationReader):
             found = self._lookup(base.id, scope)
             if found and all(b.how == "module" for b in found[1]):
                 return self.project.value(node.attr)
+        elif isinstance(base, ast.Attribute) and isinstance(base.value, ast.Name):
+            cls = self.self_class(base.value.id, scope)  # ``self.repo.session``
+            member = self.project.member_class(cls.name, base.attr) if cls else None
+            if member is not None:
+                return self.project.attribute(member, node.attr)
         database = self.kind_in(base, scope) if node.attr == "engine" else None
         if database in DATABASE_PRODUCT:
             return DATABASE_PRODUCT[database][1]

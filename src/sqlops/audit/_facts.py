@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from sqlops.audit._annotations import parse_annotation
 from sqlops.audit._astutil import constant_attributes, decorator_names, terminal
 from sqlops.audit._context import NOTHING, FileContext
+from sqlops.audit._index import SelfAttr
 from sqlops.audit._kinds import Kind
 from sqlops.audit._project import Project, Provider
 from sqlops.audit._statements import runs_statements, sink_params
@@ -44,6 +45,7 @@ class Outline:
             project.class_facts(cls).bases.update(bases)
         for cls, attr in self.attrs:
             project.class_facts(cls).attrs.learn(attr, None)
+            project.class_facts(cls).members.learn(attr, None)
         project.constants.update(self.constants)
         project.dependencies.update(self.dependencies)
         self.apply_names(project)
@@ -215,6 +217,23 @@ def learn_classes(ctx: FileContext, project: Project) -> None:
         if value is not NOTHING:
             attr_kind = value if isinstance(value, Kind) else None
             project.learn_attr(found.cls.name, found.attr, attr_kind)
+            project.learn_member(found.cls.name, found.attr, _member(ctx, found))
+
+
+def _member(ctx: FileContext, found: SelfAttr) -> str | None:
+    """Return the class stored by ``self.repo = repo`` (``repo: UserRepository``) or
+    ``self.repo = UserRepository(...)``, or ``None``."""
+    binding = found.binding
+    annotation = binding.annotation
+    if annotation is None and isinstance(binding.value, ast.Name):
+        annotation = ctx.param_annotation(binding.value.id, found.scope)
+    if isinstance(annotation, (ast.Name, ast.Attribute)):
+        return terminal(annotation)
+    value = binding.value
+    if annotation is None and isinstance(value, ast.Call):
+        if isinstance(value.func, (ast.Name, ast.Attribute)):
+            return terminal(value.func) or None
+    return None
 
 
 def learn_sinks(ctx: FileContext, project: Project) -> None:

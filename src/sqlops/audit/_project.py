@@ -69,6 +69,7 @@ class ClassFacts:
 
     bases: set[str] = field(default_factory=set)
     attrs: Facts[Kind] = field(default_factory=Facts)
+    members: Facts[str] = field(default_factory=Facts)  # ``self.repo`` -> "UserRepository"
 
 
 class Project(Journal):
@@ -184,6 +185,18 @@ class Project(Journal):
         answer = self._attribute(class_name, attr)
         return self._read("attribute", (class_name, attr), answer)  # type: ignore[no-any-return]
 
+    def member_class(self, class_name: str, attr: str) -> str | None:
+        """Return the class of ``instance.attr`` (``self.repo: UserRepository``), bases too."""
+        answer = self._member_class(class_name, attr)
+        return self._read("member_class", (class_name, attr), answer)  # type: ignore[no-any-return]
+
+    def _member_class(self, class_name: str, attr: str) -> str | None:
+        for name in self.lineage(class_name):
+            facts = self.classes.get(name)
+            if facts is not None and attr in facts.members:
+                return facts.members.get(attr)
+        return None
+
     # -- writers (recorded, and undone when a replay or speculation fails) --
 
     def class_facts(self, name: str) -> ClassFacts:
@@ -208,6 +221,11 @@ class Project(Journal):
         had, old = name in table, table.get(name)
         self._wrote(event, lambda: table.__setitem__(name, old) if had else table.pop(name, None))
         facts.learn(name, fact)
+
+    def learn_member(self, class_name: str, attr: str, member: str | None) -> None:
+        """Learn the class of ``instance.attr`` for one class."""
+        facts = self.class_facts(class_name).members
+        self._learn_in(facts, attr, member, ("learn_member", class_name, attr, member))
 
     def add(self, slot: str, item: Any) -> None:
         """Add one item to a set of facts (``"dependencies"``, ``"collections"``...)."""
