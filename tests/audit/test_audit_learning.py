@@ -134,5 +134,8 @@ def test_a_poisoned_fact_is_restored_by_undo() -> None:
 
 
 def test_check_source_still_learns_in_memory() -> None:
-    source = TREE["f_db.py"] + "async def f():\n    async with SessionLocal() as s:\n        s.commit()\n"
+    source = (
+        TREE["f_db.py"]
+        + "async def f():\n    async with SessionLocal() as s:\n        s.commit()\n"
+    )
     assert [f.code for f in check_source(source)] == ["SQA001"]

@@ -230,9 +230,9 @@ def _member(ctx: FileContext, found: SelfAttr) -> str | None:
     if isinstance(annotation, (ast.Name, ast.Attribute)):
         return terminal(annotation)
     value = binding.value
-    if annotation is None and isinstance(value, ast.Call):
-        if isinstance(value.func, (ast.Name, ast.Attribute)):
-            return terminal(value.func) or None
+    func = value.func if annotation is None and isinstance(value, ast.Call) else None
+    if isinstance(func, (ast.Name, ast.Attribute)):
+        return terminal(func) or None
     return None
 
 
