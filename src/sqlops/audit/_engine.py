@@ -124,9 +124,10 @@ def audit(
 
 @contextmanager
 def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic GC: every tree stays alive until the end, so its passes find nothing.
+    """Pause the cyclic GC: trees and indexes hold no cycles, so its passes find nothing.
 
-    On a 50,000-line tree this saves a quarter of the run time.
+    Reference counting frees each tree when its file is done. On a 50,000-line tree
+    this saves a quarter of the run time.
     """
     was_enabled = gc.isenabled()
     gc.disable()
