@@ -340,3 +340,35 @@ def test_collections_are_learnt_across_files(tmp_path: object) -> None:
     )
     found = check_paths([root], select=["SQA010"])
     assert [(Path(f.path).name, f.line) for f in found] == [("queries.py", 6)]
+
+
+def test_a_helper_name_defined_twice_across_files_is_unknown(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from sqlops.audit import check_paths
+
+    root = Path(str(tmp_path))
+    (root / "models.py").write_text(
+        "from sqlalchemy.orm import Mapped, relationship\n"
+        "class Team:\n"
+        "    members: Mapped[list['Member']] = relationship()\n"
+    )
+    (root / "pagination.py").write_text(
+        "from sqlalchemy.ext.asyncio import AsyncSession\n"
+        "async def paginate(session: AsyncSession, statement):\n"
+        "    return (await session.scalars(statement)).all()\n"
+    )
+    (root / "other.py").write_text("def paginate(items, size):\n    return items[:size]\n")
+    (root / "queries.py").write_text(
+        "from sqlalchemy import select\n"
+        "from sqlalchemy.ext.asyncio import AsyncSession\n"
+        "from sqlalchemy.orm import joinedload\n"
+        "from models import Team\n"
+        "from pagination import paginate\n"
+        "async def teams(db: AsyncSession):\n"
+        "    stmt = select(Team).options(joinedload(Team.members))\n"
+        "    return await paginate(db, stmt)\n"
+    )
+    assert check_paths([root], select=["SQA010"]) == []
+    (root / "other.py").unlink()
+    assert [f.line for f in check_paths([root], select=["SQA010"])] == [7]
