@@ -9,8 +9,8 @@ from pathlib import Path
 
 from sqlops.audit._context import FileContext
 from sqlops.audit._engine import _check, _parse, iter_files, parse
-from sqlops.audit._facts import learn
 from sqlops.audit._finding import Finding, Rule
+from sqlops.audit._learning import learn
 from sqlops.audit._project import Project
 
 
@@ -24,6 +24,16 @@ class Corpus:
     files: dict[str, FileContext] = field(default_factory=dict)
     unparsable: list[str] = field(default_factory=list)
     lines: int = 0
+    _functions: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] | None = None
+
+    def functions(self) -> dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]]:
+        """Map every function and method name of the project to its definitions."""
+        if self._functions is None:
+            self._functions = {}
+            for ctx in self.files.values():
+                for func in ctx.index.functions():
+                    self._functions.setdefault(func.name, []).append(func)
+        return self._functions
 
     def findings(self, path: str, rules: Sequence[Rule]) -> list[Finding]:
         """Return the findings of one (unmutated) file."""

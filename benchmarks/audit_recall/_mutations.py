@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from benchmarks.audit_recall._corpus import Corpus, segment
+from benchmarks.audit_recall._rows import holders, rows_listed
 from sqlops.audit._astutil import key, method_call, terminal, walk_local
 from sqlops.audit._context import FileContext
 
@@ -22,7 +23,6 @@ AWAITED = frozenset(
 )
 SESSION_NAME = re.compile(r"(session|db|conn|connection)$", re.IGNORECASE)
 OTHER_SESSIONS = re.compile(r"http|client|mcp|ws|socket|aiohttp|redis|browser", re.IGNORECASE)
-LISTING = frozenset({"all", "fetchall", "one", "one_or_none", "scalar_one", "scalar_one_or_none"})
 EAGER = frozenset({"selectinload", "joinedload", "subqueryload", "immediateload"})
 DB_ERRORS = frozenset({"IntegrityError", "DBAPIError", "SQLAlchemyError", "OperationalError"})
 BROAD = frozenset({"Exception", "BaseException"})
@@ -123,17 +123,6 @@ def _join_instead(corpus: Corpus, ctx: FileContext) -> Iterator[Mutation]:
         if not isinstance(call.func, ast.Name):
             continue
         begin, end = segment(ctx.source, call.func)
-        local = list(walk_local(function))
-        uniqued = any(isinstance(n, ast.Call) and terminal(n.func) == "unique" for n in local)
-        statement = _statement_of(ctx, call)
-        first_row = any(
-            isinstance(n, ast.Attribute) and n.attr in ("scalar", "first", "get")
-            for n in ast.walk(statement)
-        )
-        listed = not first_row and (
-            any(isinstance(n, ast.Attribute) and n.attr in LISTING for n in local)
-            or any(isinstance(n, (ast.For, ast.AsyncFor, ast.comprehension)) for n in local)
-        )
         collection = (terminal(target.value), target.attr) in corpus.project.collections
         yield Mutation(
             "selectinload → joinedload",
@@ -141,15 +130,8 @@ def _join_instead(corpus: Corpus, ctx: FileContext) -> Iterator[Mutation]:
             ctx.path,
             call.lineno,
             _splice(ctx.source, begin, end, "joinedload"),
-            qualified=collection and not uniqued and listed,
+            qualified=collection and rows_listed(corpus, function, holders(ctx, call, function)),
         )
-
-
-def _statement_of(ctx: FileContext, node: ast.AST) -> ast.AST:
-    for ancestor in ctx.ancestors(node):
-        if isinstance(ancestor, ast.stmt):
-            return ancestor
-    return node
 
 
 def _joined_attrs(function: ast.AST) -> set[tuple[str, str]]:

@@ -87,6 +87,74 @@ BAD = {
             stmt = select(Address).options(joinedload(Address.user).joinedload(User.addresses))  # !
             return (await db.scalars(stmt)).all()
     """,
+    "executed and listed by a helper function (regression: tracecat paginate)": """
+        async def paginate(session: AsyncSession, statement, *, limit):
+            query = statement.limit(limit + 1)
+            rows = (await session.execute(query)).all()
+            return rows[:limit]
+
+        async def users(db: AsyncSession):
+            stmt = select(User).options(joinedload(User.addresses))  # !
+            return await paginate(db, stmt, limit=10)
+    """,
+    "a helper with @overload signatures (regression: tracecat paginate)": """
+        from typing import overload
+
+        @overload
+        async def paginate(session: AsyncSession, statement: int) -> int: ...
+        @overload
+        async def paginate(session: AsyncSession, statement: str) -> str: ...
+        async def paginate(session: AsyncSession, statement):
+            return (await session.scalars(statement)).all()
+
+        async def users(db: AsyncSession):
+            stmt = select(User).options(joinedload(User.addresses))  # !
+            page = await paginate(db, stmt)
+            return page
+    """,
+    "helper method, statement passed by keyword (issue 13)": """
+        class Repo:
+            def __init__(self, session: AsyncSession):
+                self.session = session
+
+            async def _list(self, stmt):
+                return (await self.session.scalars(stmt)).all()
+
+            async def users(self):
+                q = select(User).options(joinedload(User.groups))  # !
+                return await self._list(stmt=q)
+    """,
+    "options handed to a helper that builds and lists the statement": """
+        async def load(db: AsyncSession, options=()):
+            stmt = select(User).options(*options)
+            return (await db.scalars(stmt)).all()
+
+        async def users(db: AsyncSession):
+            return await load(db, options=[joinedload(User.addresses)])  # !
+    """,
+    "a helper of a helper, defined in any order (regression: tracecat service accounts)": """
+        async def users(db: AsyncSession):
+            stmt = select(User).options(joinedload(User.addresses))  # !
+            return await page_of_users(db, stmt=stmt)
+
+        async def page_of_users(session: AsyncSession, *, stmt):
+            return await page_of_rows(session, stmt=stmt, limit=10)
+
+        async def page_of_rows(session: AsyncSession, *, stmt, limit):
+            ordered = stmt.order_by(User.id)
+            result = await session.execute(ordered.limit(limit))
+            return list(result.scalars().all())
+    """,
+    "fetchone() applies the uniquing filter (checked on SQLAlchemy 2)": """
+        async def user(db: AsyncSession):
+            stmt = select(User).options(joinedload(User.addresses))  # !
+            return (await db.execute(stmt)).fetchone()
+    """,
+    "scalar_one_or_none()": """
+        async def user(db: AsyncSession, pk):
+            stmt = select(User).where(User.id == pk).options(joinedload(User.addresses))  # !
+            return (await db.execute(stmt)).scalar_one_or_none()
+    """,
     "iterated": """
         async def names(db: AsyncSession):
             stmt = select(User).options(joinedload(User.addresses))  # !
@@ -149,6 +217,63 @@ GOOD = {
             two = (await db.scalars(stmt)).first()
             return one, two
     """,
+    "helper that calls unique()": """
+        async def paginate(session: AsyncSession, statement):
+            return (await session.scalars(statement)).unique().all()
+
+        async def users(db: AsyncSession):
+            stmt = select(User).options(joinedload(User.addresses))
+            return await paginate(db, stmt)
+    """,
+    "helper reading one row with scalar() (regression: tracecat adapters)": """
+        class Adapter:
+            async def _row(self, session: AsyncSession, *, options=()):
+                stmt = select(User).options(*options)
+                return await session.scalar(stmt)
+
+            async def plan(self, session: AsyncSession, ids):
+                rows = [await self._row(session, options=(joinedload(User.addresses),))]
+                return [r for r in rows if r]
+    """,
+    "options handed to an awaited call whose result is listed (regression: tracecat)": """
+        class Adapter:
+            async def plan(self, session: AsyncSession, *, options=()):
+                return await session.scalar(select(User).options(*options))
+
+            async def load(self, session: AsyncSession):
+                swap = await self.plan(session, options=(joinedload(User.addresses),))
+                rows = (await session.scalars(select(User).where(User.id == swap.id))).all()
+                return rows
+    """,
+    "helper lists another parameter, not the statement": """
+        async def run(session: AsyncSession, statement, fallback):
+            await session.execute(statement)
+            return (await session.scalars(fallback)).all()
+
+        async def users(db: AsyncSession):
+            stmt = select(User).options(joinedload(User.addresses))
+            return await run(db, stmt, select(User))
+    """,
+    "two helpers of the same name, one uniquing: unknown": """
+        async def fetch(session: AsyncSession, statement):
+            return (await session.scalars(statement)).all()
+
+        class Other:
+            async def fetch(self, session: AsyncSession, statement):
+                return (await session.scalars(statement)).unique().all()
+
+            async def users(self, db: AsyncSession):
+                stmt = select(User).options(joinedload(User.addresses))
+                return await self.fetch(db, stmt)
+    """,
+    "first() on the result of a statement also listed elsewhere (regression: papermerge)": """
+        async def user(db: AsyncSession, pk):
+            stmt = select(User).options(joinedload(User.addresses))
+            result = await db.execute(stmt)
+            found = result.scalars().first()
+            others = (await db.scalars(select(User))).all()
+            return found, others
+    """,
     "statement handed elsewhere": """
         async def users(db: AsyncSession, paginate):
             stmt = select(User).options(joinedload(User.addresses))
@@ -160,6 +285,37 @@ GOOD = {
 @pytest.mark.parametrize("body", GOOD.values(), ids=GOOD.keys())
 def test_leaves_correct_code_alone(body: str) -> None:
     assert lines(body) == []
+
+
+def test_helpers_are_learnt_across_files(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from sqlops.audit import check_paths
+
+    root = Path(str(tmp_path))
+    (root / "models.py").write_text(
+        "from sqlalchemy.orm import Mapped, relationship\n"
+        "class Team:\n"
+        "    members: Mapped[list['Member']] = relationship()\n"
+    )
+    (root / "pagination.py").write_text(
+        "from sqlalchemy.ext.asyncio import AsyncSession\n"
+        "async def paginate[T](session: AsyncSession, statement, *, size: int):\n"
+        "    result = await session.execute(statement.limit(size))\n"
+        "    return list(result.scalars())\n"
+    )
+    (root / "queries.py").write_text(
+        "from sqlalchemy import select\n"
+        "from sqlalchemy.ext.asyncio import AsyncSession\n"
+        "from sqlalchemy.orm import joinedload\n"
+        "from models import Team\n"
+        "from pagination import paginate\n"
+        "async def teams(db: AsyncSession):\n"
+        "    stmt = select(Team).options(joinedload(Team.members))\n"
+        "    return await paginate(db, stmt, size=20)\n"
+    )
+    found = check_paths([root], select=["SQA010"])
+    assert [(Path(f.path).name, f.line) for f in found] == [("queries.py", 7)]
 
 
 def test_collections_are_learnt_across_files(tmp_path: object) -> None:
@@ -184,3 +340,35 @@ def test_collections_are_learnt_across_files(tmp_path: object) -> None:
     )
     found = check_paths([root], select=["SQA010"])
     assert [(Path(f.path).name, f.line) for f in found] == [("queries.py", 6)]
+
+
+def test_a_helper_name_defined_twice_across_files_is_unknown(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from sqlops.audit import check_paths
+
+    root = Path(str(tmp_path))
+    (root / "models.py").write_text(
+        "from sqlalchemy.orm import Mapped, relationship\n"
+        "class Team:\n"
+        "    members: Mapped[list['Member']] = relationship()\n"
+    )
+    (root / "pagination.py").write_text(
+        "from sqlalchemy.ext.asyncio import AsyncSession\n"
+        "async def paginate(session: AsyncSession, statement):\n"
+        "    return (await session.scalars(statement)).all()\n"
+    )
+    (root / "other.py").write_text("def paginate(items, size):\n    return items[:size]\n")
+    (root / "queries.py").write_text(
+        "from sqlalchemy import select\n"
+        "from sqlalchemy.ext.asyncio import AsyncSession\n"
+        "from sqlalchemy.orm import joinedload\n"
+        "from models import Team\n"
+        "from pagination import paginate\n"
+        "async def teams(db: AsyncSession):\n"
+        "    stmt = select(Team).options(joinedload(Team.members))\n"
+        "    return await paginate(db, stmt)\n"
+    )
+    assert check_paths([root], select=["SQA010"]) == []
+    (root / "other.py").unlink()
+    assert [f.line for f in check_paths([root], select=["SQA010"])] == [7]

@@ -279,3 +279,48 @@ def test_local_sessionmaker_variable_is_not_sqlalchemys() -> None:
                 session.delete(obj)  # !
     """
     assert lines(body) == marked(body)
+
+
+REPOSITORY = """\
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+class UserRepository:
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+class SyncRepository:
+    def __init__(self, session: Session):
+        self.session = session
+"""
+
+
+def test_session_of_a_parameter_typed_as_a_repository_issue_13() -> None:
+    bad = REPOSITORY + "async def drop(repo: UserRepository, obj):\n    repo.session.delete(obj)\n"
+    assert [(f.code, f.line) for f in check_source(bad)] == [("SQA001", 12)]
+
+
+def test_session_of_a_sync_or_unknown_repository_is_left_alone() -> None:
+    good = REPOSITORY + (
+        "def drop(repo: SyncRepository, obj):\n    repo.session.delete(obj)\n"
+        "async def drop2(repo: OtherRepository, obj):\n    repo.session.delete(obj)\n"
+        "async def drop3(repo, obj):\n    repo.session.delete(obj)\n"
+    )
+    assert check_source(good, select=["SQA001"]) == []
+
+
+def test_session_reached_through_a_repository_attribute_issue_13() -> None:
+    service = REPOSITORY + (
+        "class UserService:\n"
+        "    def __init__(self, users: UserRepository, legacy: SyncRepository):\n"
+        "        self.users = users\n"
+        "        self.legacy = legacy\n"
+        "        self.built = UserRepository(None)\n"
+        "    async def drop(self, obj):\n"
+        "        self.users.session.delete(obj)\n"  # !
+        "        self.built.session.commit()\n"  # !
+        "        self.legacy.session.delete(obj)\n"  # a sync session: fine
+        "        self.other.session.delete(obj)\n"  # unknown: left alone
+    )
+    found = check_source(service, select=["SQA001"])
+    assert [f.line for f in found] == [17, 18]

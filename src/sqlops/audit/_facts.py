@@ -1,60 +1,30 @@
-"""Learn project facts from parsed files, in dependency order.
+"""The learning steps: what one parsed file teaches the project.
 
-Module-level names first (``SessionLocal = async_sessionmaker(...)``), then the
-functions that hand sessions out (which often yield from those factories), then
-classes (whose ``__init__`` often stores what a provider gave).
+Module-level names (``SessionLocal = async_sessionmaker(...)``), the functions that
+hand sessions out (which often yield from those factories), classes (whose
+``__init__`` often stores what a provider gave), and helpers that execute a
+statement they are given. `sqlops.audit._learning` runs them in order over all
+files; `Outline` stands for a file that cannot define a fact.
 """
 
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlops.audit._annotations import parse_annotation
 from sqlops.audit._astutil import constant_attributes, decorator_names, terminal
 from sqlops.audit._context import NOTHING, FileContext
+from sqlops.audit._index import SelfAttr
 from sqlops.audit._kinds import Kind
 from sqlops.audit._project import Project, Provider
+from sqlops.audit._statements import runs_statements, sink_params
 
 _COLLECTIONS = frozenset({"list", "List", "set", "Set", "frozenset", "FrozenSet", "Sequence"})
 _PROPERTIES = frozenset({"property", "cached_property"})
 _CM_WRAPPERS = frozenset({"asynccontextmanager", "contextmanager"})
 _RELATIONSHIPS = frozenset({"relationship", "Relationship"})
-
-
-def learn(
-    contexts: Iterable[FileContext], project: Project, outlines: Sequence[Outline] = ()
-) -> None:
-    """Fill ``project`` with the facts of every file, then drop stale caches.
-
-    ``outlines`` stand for files that were not kept in memory because they cannot
-    define a session fact (no SQLAlchemy or sqlops name in their text): they still
-    contribute class bases, constants and dependency names, and the names they
-    define make any same-named fact unknown, exactly as an unreadable definition
-    in a kept file does.
-    """
-    files = list(contexts)
-    for outline in outlines:
-        outline.apply(project)
-    _sweep(files, project, (_learn_values, _learn_providers, _learn_values))
-    # Providers again, from scratch, now that every value is known:
-    # ``async_db_session = make_factory(engine)`` then ``yield`` from it.
-    project.functions.clear()
-    project.methods.clear()
-    project.fixtures.clear()
-    for outline in outlines:
-        outline.apply_names(project)
-    _sweep(files, project, (_learn_providers, _learn_classes))
-
-
-def _sweep(
-    files: list[FileContext], project: Project, steps: Sequence[Callable[..., None]]
-) -> None:
-    for step in steps:
-        for ctx in files:
-            step(ctx, project)
-            ctx.reset()
 
 
 @dataclass
@@ -75,6 +45,7 @@ class Outline:
             project.class_facts(cls).bases.update(bases)
         for cls, attr in self.attrs:
             project.class_facts(cls).attrs.learn(attr, None)
+            project.class_facts(cls).members.learn(attr, None)
         project.constants.update(self.constants)
         project.dependencies.update(self.dependencies)
         self.apply_names(project)
@@ -87,6 +58,13 @@ class Outline:
             project.methods.learn(name, None)
         for name in self.fixtures:
             project.fixtures.learn(name, None)
+
+    def apply_sink_names(self, project: Project) -> None:
+        """Make the file's function and method names unknown as statement helpers."""
+        for name in self.functions:
+            project.next_sinks.learn(name, None)
+        for name in self.methods:
+            project.next_method_sinks.learn(name, None)
 
 
 def outline(ctx: FileContext) -> Outline:
@@ -116,7 +94,7 @@ def outline(ctx: FileContext) -> Outline:
     return found
 
 
-def _learn_values(ctx: FileContext, project: Project) -> None:
+def learn_values(ctx: FileContext, project: Project) -> None:
     module = ctx.index.module
     for name, bindings in module.bindings.items():
         if not all(b.how in ("assign", "annot") for b in bindings):
@@ -125,24 +103,24 @@ def _learn_values(ctx: FileContext, project: Project) -> None:
             values = [_aliased(b.value) for b in bindings if b.value is not None]
             kinds = {ctx.annotation_kind(v) for v in values}
             if len(kinds) == 1 and None not in kinds:
-                project.aliases.learn(name, kinds.pop())
+                project.learn("aliases", name, kinds.pop())
             continue
         kind = ctx.name_kind(name, module)
         if kind is not None:
-            project.values.learn(name, kind)
+            project.learn("values", name, kind)
     for node in ctx.index.nodes(ast.Call):
         if terminal(node.func) in ("Depends", "Security") and node.args:
-            project.dependencies.add(terminal(node.args[0]))
+            project.add("dependencies", terminal(node.args[0]))
     for cls in ctx.index.nodes(ast.ClassDef):
         kinds = {ctx.annotation_kind(base) for base in cls.bases}
         if len(kinds) == 1 and (kind := kinds.pop()) is not None:
-            project.aliases.learn(cls.name, kind)  # class MySession(AsyncSession)
+            project.learn("aliases", cls.name, kind)  # class MySession(AsyncSession)
     type_alias = getattr(ast, "TypeAlias", None)
     if type_alias is not None:
         for alias in ctx.index.nodes(type_alias):
             kind = ctx.annotation_kind(alias.value)
             if kind is not None:
-                project.aliases.learn(alias.name.id, kind)
+                project.learn("aliases", alias.name.id, kind)
 
 
 def _aliased(value: ast.expr) -> ast.expr:
@@ -167,7 +145,7 @@ def _is_type_alias(value: ast.expr | None, annotation: ast.expr | None) -> bool:
     )
 
 
-def _learn_providers(ctx: FileContext, project: Project) -> None:
+def learn_providers(ctx: FileContext, project: Project) -> None:
     for func in ctx.index.functions():
         if _PROPERTIES & set(decorator_names(func)):
             continue
@@ -176,10 +154,10 @@ def _learn_providers(ctx: FileContext, project: Project) -> None:
         generator = bool(ctx.index.scopes[func].yields)
         provider = Provider(kind, is_async, generator) if kind else None
         outer = ctx.index.scopes[func].parent
-        facts = project.methods if outer and outer.is_class else project.functions
-        facts.learn(func.name, provider)  # an unknown one poisons the name: precision
+        slot = "methods" if outer and outer.is_class else "functions"
+        project.learn(slot, func.name, provider)  # an unknown one poisons the name: precision
         if "fixture" in decorator_names(func):
-            project.fixtures.learn(_fixture_name(func), kind)
+            project.learn("fixtures", _fixture_name(func), kind)
     _learn_wrapped_providers(ctx, project)
 
 
@@ -195,7 +173,7 @@ def _learn_wrapped_providers(ctx: FileContext, project: Project) -> None:
             continue
         wrapped = project.provider(value.args[0].id)
         if wrapped is not None and wrapped.is_generator:
-            project.functions.learn(name, wrapped)
+            project.learn("functions", name, wrapped)
 
 
 def _fixture_name(func: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
@@ -217,25 +195,61 @@ def _provided_kind(ctx: FileContext, func: ast.FunctionDef | ast.AsyncFunctionDe
     return kinds.pop() if len(kinds) == 1 else None
 
 
-def _learn_classes(ctx: FileContext, project: Project) -> None:
+def learn_classes(ctx: FileContext, project: Project) -> None:
     for cls in ctx.index.nodes(ast.ClassDef):
-        facts = project.class_facts(cls.name)
-        facts.bases.update(_base_names(cls))
+        project.class_facts(cls.name)
+        for base in _base_names(cls):
+            project.add_base(cls.name, base)
         scope = ctx.index.scopes[cls]
         for name in scope.bindings:
             if not all(b.how == "def" for b in scope.bindings[name]):
-                facts.attrs.learn(name, ctx.name_kind(name, scope))
+                project.learn_attr(cls.name, name, ctx.name_kind(name, scope))
             elif (kind := _property_kind(ctx, cls, name)) is not None:
-                facts.attrs.learn(name, kind)
-        project.collections.update((cls.name, a) for a in _collection_attrs(ctx, cls))
-        project.constants.update((cls.name, a) for a in constant_attributes(cls))
+                project.learn_attr(cls.name, name, kind)
+        for attr in _collection_attrs(ctx, cls):
+            project.add("collections", (cls.name, attr))
+        for attr in constant_attributes(cls):
+            project.add("constants", (cls.name, attr))
         for attr, strategy in _relationship_attrs(cls):
-            project.relationships.learn(f"{cls.name}.{attr}", strategy)
+            project.learn("relationships", f"{cls.name}.{attr}", strategy)
     for found in ctx.index.self_attrs:
         value = ctx.binding_kind(found.binding, found.scope)
         if value is not NOTHING:
             attr_kind = value if isinstance(value, Kind) else None
-            project.class_facts(found.cls.name).attrs.learn(found.attr, attr_kind)
+            project.learn_attr(found.cls.name, found.attr, attr_kind)
+            project.learn_member(found.cls.name, found.attr, _member(ctx, found))
+
+
+def _member(ctx: FileContext, found: SelfAttr) -> str | None:
+    """Return the class stored by ``self.repo = repo`` (``repo: UserRepository``) or
+    ``self.repo = UserRepository(...)``, or ``None``."""
+    binding = found.binding
+    annotation = binding.annotation
+    if annotation is None and isinstance(binding.value, ast.Name):
+        annotation = ctx.param_annotation(binding.value.id, found.scope)
+    if isinstance(annotation, (ast.Name, ast.Attribute)):
+        return terminal(annotation)
+    value = binding.value
+    func = value.func if annotation is None and isinstance(value, ast.Call) else None
+    if isinstance(func, (ast.Name, ast.Attribute)):
+        return terminal(func) or None
+    return None
+
+
+def learn_sinks(ctx: FileContext, project: Project) -> None:
+    """Learn the helpers that execute and list a statement they are given (SQA010).
+
+    Reads the helpers known so far (``sinks``) and learns into ``next_sinks``, so
+    that each round is independent of the order of definitions. Only functions
+    that execute something or call a known helper are looked at closely.
+    """
+    candidates = {ctx.function_of(call) for call in runs_statements(ctx)}
+    for func in ctx.index.functions():
+        if "overload" in decorator_names(func):
+            continue  # a signature only: the implementation says what happens
+        outer = ctx.index.scopes[func].parent
+        slot = "next_method_sinks" if outer and outer.is_class else "next_sinks"
+        project.learn(slot, func.name, sink_params(ctx, func) if func in candidates else None)
 
 
 def _base_names(cls: ast.ClassDef) -> Iterable[str]:
