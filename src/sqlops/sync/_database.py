@@ -11,7 +11,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from sqlops import _database, _guards
+from sqlops import _database, _engines, _guards
 from sqlops._runtime import drive, drive_context
 from sqlops._transaction import RetryStats
 from sqlops._url import require_driver, resolve_sync_url, safe_url
@@ -36,7 +36,7 @@ class _Core(_database.Database):
         return resolved
 
     def _engine(self, url: URL, echo: bool, pool: dict[str, Any], options: dict[str, Any]) -> Any:
-        return EngineAdapter(_database.make_sync_engine(url, echo, pool, options))
+        return EngineAdapter(_engines.make_sync_engine(url, echo, pool, options))
 
     def _maker(self, **kw: Any) -> Any:
         kw.pop("sqlops_tracker", None)  # the leak report is the async sessions' (for now)
