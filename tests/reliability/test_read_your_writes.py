@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import select
 
 import sqlops
+import sqlops.sync
 from tests.models import Base, Team
 from tests.reliability._cluster import Cluster
 from tests.reliability._figures import describe, record
@@ -136,6 +137,21 @@ async def test_with_a_long_enough_wait_the_replica_serves_the_read(
     assert waited >= APPLY_DELAY_MS / 1000 * 0.5  # it did wait for replay, on the replica
     name = f"read-your-writes, a read waiting out a {APPLY_DELAY_MS} ms apply delay"
     record(name, describe([waited]))
+
+
+async def test_the_sync_twin_reads_its_writes_too(make: Make, delayed: Cluster) -> None:
+    await make()  # the schema
+    urls = [r.url(DATABASE) for r in delayed.replicas]
+    for option, seen in ((False, False), (True, True)):
+        db = sqlops.sync.Database(
+            delayed.primary.url(DATABASE), replicas=urls, read_your_writes=option
+        )
+        try:
+            teams = sqlops.sync.Repository(Team, db)
+            team = teams.create(name=f"sync twin {option}")
+            assert (teams.get(team.id) is not None) is seen
+        finally:
+            db.dispose()
 
 
 async def test_a_write_in_one_task_is_seen_by_a_read_in_another(

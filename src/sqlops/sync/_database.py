@@ -77,6 +77,7 @@ class Database:
         engine_options: dict[str, Any] | None = None,
         cursor_secret: str | bytes | None = None,
         n_plus_one: _guards.NPlusOne = "off",
+        read_your_writes: bool | float = False,
     ) -> None:
         options = dict(engine_options or {})
         if pool_pre_ping is not None:
@@ -93,6 +94,7 @@ class Database:
             engine_options=options,
             cursor_secret=cursor_secret,
             n_plus_one=n_plus_one,
+            read_your_writes=read_your_writes,
         )
 
     # ------------------------------------------------------------------ properties
