@@ -26,8 +26,12 @@ install: $(STAMP)
 demo: $(CLI_STAMP)
 	$(BIN)/sqlops demo
 
+# Two workers, whole modules to each (module fixtures stay together); every test module
+# gets its own throwaway databases (conftest.py), so any order works. PYTEST_JOBS= runs serially.
+PYTEST_JOBS ?= -n 2 --dist loadfile
+
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_JOBS) $(PYTEST_ARGS)
 
 # The oldest supported pair: Python 3.10 and SQLAlchemy 2.0 (make test covers the newest).
 # python3.10 on PATH; with pyenv, its newest 3.10 even when it is not the selected version
@@ -43,7 +47,7 @@ test-compat:
 	test -x $(COMPAT_VENV)/bin/python || $(COMPAT_PYTHON) -m venv $(COMPAT_VENV)
 	$(COMPAT_VENV)/bin/python -m pip install -q --upgrade pip
 	$(COMPAT_VENV)/bin/python -m pip install -q -e '.[dev]' 'sqlalchemy>=2.0,<2.1'
-	$(COMPAT_VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	$(COMPAT_VENV)/bin/python -m pytest $(PYTEST_JOBS) $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -x -q -m "not slow" $(PYTEST_ARGS)

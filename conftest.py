@@ -1,7 +1,8 @@
 """Backends for every test (tests/, examples/): SQLite always, PostgreSQL / MariaDB if up.
 
-Each server backend gets one throwaway database per test run (random name, dropped at
-the end). ``SQLOPS_REQUIRE_BACKENDS=sqlite,postgresql,mysql`` turns "unreachable, skip"
+Each server backend gets one throwaway database per test module (random name, all dropped
+at the end of the run), so no module sees tables another left behind, whatever order the
+modules run in (``pytest -n 2`` spreads them over workers). ``SQLOPS_REQUIRE_BACKENDS=sqlite,postgresql,mysql`` turns "unreachable, skip"
 into a failure, which is what CI uses.
 
 Override the servers with ``SQLOPS_TEST_POSTGRESQL_URL`` / ``SQLOPS_TEST_MYSQL_URL``.
@@ -34,16 +35,22 @@ def required_backends() -> set[str]:
 
 
 class _Servers:
-    """Creates one throwaway database per server backend, lazily; drops them at the end."""
+    """Creates throwaway databases lazily, one per server backend and test module.
+
+    The current module is noted before each test's fixtures are set up
+    (``pytest_runtest_setup`` below); a fixture of a wider scope gets the database of the
+    module that first asked.
+    """
 
     def __init__(self) -> None:
-        self.urls: dict[str, URL] = {}
+        self.urls: dict[tuple[str, str], URL] = {}
         self.errors: dict[str, str] = {}
 
     def url(self, backend: str) -> URL:
-        if backend not in self.urls and backend not in self.errors:
+        key = (backend, _CURRENT_MODULE)
+        if key not in self.urls and backend not in self.errors:
             try:
-                self.urls[backend] = asyncio.run(create_database(SERVER_URLS[backend]))
+                self.urls[key] = asyncio.run(create_database(SERVER_URLS[backend]))
             except Exception as exc:  # unreachable server: skip or fail below
                 self.errors[backend] = f"{type(exc).__name__}: {exc}"
         if backend in self.errors:
@@ -51,18 +58,29 @@ class _Servers:
             if backend in required_backends():
                 pytest.fail(f"{message}, but SQLOPS_REQUIRE_BACKENDS names it")
             pytest.skip(message)
-        return self.urls[backend]
+        return self.urls[key]
 
     def close(self) -> None:
         for url in self.urls.values():
             asyncio.run(drop_database(url))
 
 
+_CURRENT_MODULE = ""
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    global _CURRENT_MODULE
+    _CURRENT_MODULE = str(item.path)
+
+
 @pytest.fixture(scope="session")
 def servers() -> Iterator[_Servers]:
     servers = _Servers()
-    yield servers
-    servers.close()
+    try:
+        yield servers
+    finally:
+        servers.close()
 
 
 @pytest.fixture(

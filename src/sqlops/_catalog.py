@@ -21,6 +21,8 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import NullPool
 
+from . import _runtime
+
 logger = logging.getLogger("sqlops")
 
 Found = tuple[str, tuple[str, ...]]  # table, columns
@@ -83,6 +85,8 @@ def lookup(
 
 
 def _can_block() -> bool:
+    if _runtime.explicit():  # the sync twin's session calls: a blocking driver, no loop
+        return True
     try:
         from sqlalchemy.util.concurrency import in_greenlet
     except ImportError:  # pragma: no cover - SQLAlchemy without it

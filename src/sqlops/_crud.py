@@ -22,7 +22,6 @@ from urllib.parse import quote
 from pydantic import BaseModel, create_model
 
 from . import _filters, models
-from ._errors import InvalidFilterError
 from ._modelinfo import ModelInfo, model_info
 from ._params import LIST_OPS, CursorParams, PageParams
 from ._repository import Repository
@@ -231,11 +230,31 @@ def etag(version: Any) -> str:
     return f'"{version}"'
 
 
+class IfMatchError(ValueError):
+    """An ``If-Match`` header that cannot match: ``status`` is 400 (malformed) or 412."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.detail = status, detail
+
+
 def expected_version(if_match: str | None) -> int | None:
-    """The version an ``If-Match`` header asks for; None when absent or ``*``."""
-    if if_match is None or if_match.strip() == "*":
+    """The version an ``If-Match`` header asks for; None when absent or ``*``.
+
+    ``If-Match`` compares strongly (RFC 9110 13.1.1), so a weak tag never matches: 412.
+    """
+    if if_match is None:
         return None
-    raw = if_match.strip().removeprefix("W/").strip('"')
-    if not raw.isdigit() or len(raw) > 18:
-        raise InvalidFilterError('If-Match must be an ETag this API sent, like "3"')
-    return int(raw)
+    raw = if_match.strip()
+    if raw == "*":
+        return None
+    if "," in raw:
+        raise IfMatchError(400, "If-Match must hold one entity tag")
+    if raw.startswith("W/"):
+        raise IfMatchError(412, "If-Match needs a strong entity tag (no W/)")
+    if len(raw) < 2 or raw[0] != '"' or raw[-1] != '"':
+        raise IfMatchError(400, 'If-Match must be a quoted entity tag, like "3"')
+    tag = raw[1:-1]
+    if not tag.isascii() or not tag.isdigit() or len(tag) > 18:
+        raise IfMatchError(412, "the If-Match entity tag matches no version of this resource")
+    return int(tag)

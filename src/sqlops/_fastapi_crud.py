@@ -12,7 +12,7 @@ import inspect
 from collections.abc import Callable, Iterable, Mapping
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -194,7 +194,7 @@ class _Builder:
         ) -> Any:
             values = _crud.update_values(body)
             repo = Repository(resource.model, session)
-            expected = _crud.expected_version(if_match) if version else None
+            expected = _expected(if_match) if version else None
             if expected is not None:  # HOOK(versioned): needs update(expected_version=)
                 values["expected_version"] = expected
             obj = await repo.update(key, **values)
@@ -216,7 +216,7 @@ class _Builder:
             if_match: Annotated[str | None, Header(max_length=64)] = None,
         ) -> Response:
             repo = Repository(resource.model, session)
-            expected = _crud.expected_version(if_match) if version else None
+            expected = _expected(if_match) if version else None
             if version is not None and expected is not None:
                 await _check_version(repo, key, version, expected)
             if not await repo.delete(key):
@@ -305,3 +305,11 @@ def _query_parameter(name: str, alias: str, annotation: Any) -> inspect.Paramete
     return inspect.Parameter(
         name, inspect.Parameter.KEYWORD_ONLY, default=query, annotation=annotation | None
     )
+
+
+def _expected(if_match: str | None) -> int | None:
+    """The ``expected_version`` of an ``If-Match`` header; 400 / 412 as ``parse_if_match``."""
+    try:
+        return _crud.expected_version(if_match)
+    except _crud.IfMatchError as exc:
+        raise HTTPException(exc.status, exc.detail) from None

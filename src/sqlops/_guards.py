@@ -35,7 +35,7 @@ from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction
-from sqlalchemy.orm import ORMExecuteState
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from . import _failures
 from ._errors import LazyLoadError, SessionMisuseError, SqlopsError
@@ -502,15 +502,15 @@ class SessionTracker:
     """Remember where each session was opened until it is closed; report the rest."""
 
     def __init__(self) -> None:
-        self._open: dict[int, tuple[weakref.ref[AsyncSession], traceback.StackSummary]] = {}
+        self._open: dict[int, tuple[weakref.ref[Any], traceback.StackSummary]] = {}
         self._collected: list[traceback.StackSummary] = []
 
-    def opened(self, session: AsyncSession) -> None:
+    def opened(self, session: AsyncSession | Session) -> None:
         key = id(session)
         ref = weakref.ref(session, lambda _: self._forget(key, collected=True))
         self._open[key] = (ref, _opening_stack())
 
-    def closed(self, session: AsyncSession) -> None:
+    def closed(self, session: AsyncSession | Session) -> None:
         self._forget(id(session), collected=False)
 
     def _forget(self, key: int, *, collected: bool) -> None:
@@ -542,11 +542,15 @@ def _opening_stack() -> traceback.StackSummary:
 
 
 def _leak_message(owner: str, stacks: list[traceback.StackSummary]) -> str:
+    fix = (  # the sync twin's Database names itself "sync.Database(...)"
+        "`with db.session()` / `db.transaction()`, and contextlib.closing()"
+        if owner.startswith("sync.")
+        else "`async with db.session()` / `db.transaction()`, and contextlib.aclosing()"
+    )
     lines = [
         f"{len(stacks)} session(s) of {owner} were never closed; each held its connection "
-        "and transaction until garbage collection. Use `async with db.session()` / "
-        "`db.transaction()`, and contextlib.aclosing() around a Repository.stream() you "
-        "stop early."
+        f"and transaction until garbage collection. Use {fix} around a Repository.stream() "
+        "you stop early."
     ]
     for number, stack in enumerate(stacks, 1):
         lines.append(f"  session {number} opened at:")

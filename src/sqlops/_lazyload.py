@@ -23,6 +23,7 @@ from sqlalchemy.orm import ORMExecuteState, strategies
 from sqlalchemy.orm import exc as orm_exc
 
 from ._errors import LazyLoadError
+from ._runtime import explicit
 from ._session import SqlopsSession
 
 logger = logging.getLogger("sqlops")
@@ -44,8 +45,11 @@ class _DetachedLazyLoadError(LazyLoadError, orm_exc.DetachedInstanceError):
 
 
 def in_greenlet() -> bool:
-    """True when running inside SQLAlchemy's ``greenlet_spawn`` (IO may be awaited)."""
-    return bool(getattr(greenlet.getcurrent(), "__sqlalchemy_greenlet_provider__", False))
+    """True inside SQLAlchemy's ``greenlet_spawn`` (IO may be awaited), or inside the sync
+    twin's explicit session calls (:func:`sqlops._runtime.call_explicit`, its stand-in)."""
+    return explicit() or bool(
+        getattr(greenlet.getcurrent(), "__sqlalchemy_greenlet_provider__", False)
+    )
 
 
 def lazy_message(owner: str, key: str, *, closed: bool) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from contextlib import AbstractAsyncContextManager, contextmanager
 from contextvars import ContextVar
 from typing import Any, TypeVar
@@ -19,11 +19,36 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 _blocking: ContextVar[bool] = ContextVar("sqlops_blocking", default=False)
+_explicit: ContextVar[bool] = ContextVar("sqlops_explicit", default=False)
 
 
 def blocking() -> bool:
     """Whether the running coroutine is being driven by :func:`drive` (no event loop)."""
     return _blocking.get()
+
+
+def explicit() -> bool:
+    """Whether sqlops itself is calling into a sync session (:func:`call_explicit`).
+
+    The sync twin's stand-in for "inside ``greenlet_spawn``": loads made there were asked
+    for (``load=``, ``refresh``), so the lazy-load guard lets them through.
+    """
+    return _explicit.get()
+
+
+def call_explicit(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """Call ``fn`` as sqlops' own explicit session call (see :func:`explicit`).
+
+    What ``greenlet_spawn`` gives an async session's calls, without starting a greenlet
+    per call: over a blocking driver there is nothing to switch to.
+    """
+    if _explicit.get():
+        return fn(*args, **kwargs)
+    token = _explicit.set(True)
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        _explicit.reset(token)
 
 
 async def sleep(seconds: float) -> None:

@@ -8,9 +8,9 @@ shape compiled once with bound parameters; later calls only convert the values (
 same :meth:`Term.bind` the normal path uses) and hand SQL text and parameters to the
 driver — asyncpg keeps the statement prepared.
 
-Only standalone reads of plain models on asyncpg or aiosqlite take this path; anything
-else builds the statement as usual. Rows become instances through the same
-:class:`~sqlops._fastread.ReadPlan`.
+Only standalone reads of plain models on asyncpg or aiosqlite, and on the sync twin's
+sqlite3, psycopg and PyMySQL, take this path; anything else builds the statement as
+usual. Rows become instances through the same :class:`~sqlops._fastread.ReadPlan`.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from ._filters import Term, term_for
 from ._modelinfo import ModelInfo
 from ._translate import translate
 
-DRIVERS = ("asyncpg", "aiosqlite")
+SYNC_DRIVERS = ("pysqlite", "psycopg", "pymysql")  # sqlops.sync: its TemplateDriver
+DRIVERS = ("asyncpg", "aiosqlite", *SYNC_DRIVERS)
 _PREFIX = "sqlops_"
 _MAX_TEMPLATES = 512  # per dialect; query shapes are few, values are not part of a shape
 
@@ -86,19 +87,25 @@ class Query:
 
 @dataclass
 class Template:
-    """One compiled shape: SQL text, where each positional parameter comes from, processors."""
+    """One compiled shape: SQL text, where each parameter comes from, processors.
+
+    ``named`` dialects (psycopg, PyMySQL: ``%(name)s``) take a mapping, the others a list.
+    """
 
     sql: str
     order: tuple[int, ...]
     bind: tuple[Callable[[Any], Any] | None, ...]
     result_types: tuple[TypeEngine[Any], ...]
     result: tuple[Callable[[Any], Any] | None, ...] | None = None
+    named: bool = False
 
-    def parameters(self, args: Sequence[Any]) -> list[Any]:
+    def parameters(self, args: Sequence[Any]) -> Any:
         out = []
         for index, process in zip(self.order, self.bind, strict=True):
             value = args[index]
             out.append(process(value) if process is not None and value is not None else value)
+        if self.named:
+            return {f"{_PREFIX}{i}": v for i, v in zip(self.order, out, strict=True)}
         return out
 
 
@@ -119,7 +126,8 @@ def template(
         params = [bindparam(f"{_PREFIX}{i}", type_=t) for i, t in enumerate(types)]
         compiled = make(params).compile(dialect=dialect)
         order = []
-        for name in compiled.positiontup or ():
+        names = compiled.positiontup if compiled.positional else list(compiled.binds)
+        for name in names or ():
             if not name.startswith(_PREFIX):
                 raise NotTemplatable(name)
             order.append(int(name[len(_PREFIX) :]))
@@ -130,6 +138,7 @@ def template(
             order=tuple(order),
             bind=tuple(types[i]._cached_bind_processor(dialect) for i in order),
             result_types=tuple(result_types),
+            named=not compiled.positional,
         )
     return found
 
@@ -166,6 +175,15 @@ async def _run(template: Template, dialect: Dialect, driver: Any, args: Sequence
         if template.result is None:
             await _learn_asyncpg(template, dialect, driver)
         return await driver.fetch(template.sql, *parameters)
+    if dialect.driver in SYNC_DRIVERS:
+        learn = template.result is None
+        rows, codes = await driver.fetch_typed(template.sql, parameters, learn)
+        if learn and codes:  # SQLAlchemy's processors take the type codes
+            template.result = tuple(
+                t._cached_result_processor(dialect, code)
+                for t, code in zip(template.result_types, codes, strict=True)
+            )
+        return rows
     if template.result is None:
         template.result = tuple(
             t._cached_result_processor(dialect, None) for t in template.result_types

@@ -27,15 +27,14 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from sqlops import MissingDependencyError  # via sqlops: shown as sqlops.MissingDependencyError
 
 try:
-    from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
-    from fastapi.exceptions import RequestValidationError
+    from fastapi import Depends, FastAPI, Request
     from fastapi.responses import JSONResponse
 except ModuleNotFoundError as exc:  # pragma: no cover - tested in the bare-install check
     if exc.name not in ("fastapi", "starlette", "pydantic"):
@@ -49,12 +48,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from . import _httperrors
 from ._database import Database
-from ._errors import InvalidFilterError, SqlopsError
-from ._expressions import Search
+from ._errors import SqlopsError
 from ._fastapi_crud import crud_router
+from ._fastapi_params import (
+    MAX_PAGE as MAX_PAGE,
+)
+from ._fastapi_params import (
+    SEARCH_PARAM,
+    cursor_params,
+    etag,
+    if_match,
+    ordering,
+    page_params,
+    parse_if_match,
+    query_filters,
+)
 from ._httperrors import error_body
 from ._params import (
-    _MAX_ECHO,
     RESERVED_PARAMS,
     CursorParams,
     PageParams,
@@ -241,6 +251,31 @@ def lifespan(
     return sqlops_lifespan
 
 
+def sync_lifespan(
+    db: Any, *, ping: bool = True
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """:func:`lifespan` for a ``sqlops.sync.Database``: ping, store, dispose.
+
+    The database is stored as ``app.state.sqlops_sync_db``, where :func:`sync_transaction`
+    and :func:`sync_session` find it. The blocking ping and dispose run in the thread pool,
+    off the event loop.
+    """
+
+    @asynccontextmanager
+    async def sqlops_sync_lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from starlette.concurrency import run_in_threadpool
+
+        try:
+            if ping:
+                await run_in_threadpool(db.ping)
+            setattr(app.state, SYNC_STATE_KEY, db)
+            yield
+        finally:
+            await run_in_threadpool(db.dispose)
+
+    return sqlops_sync_lifespan
+
+
 # ----------------------------------------------------------------------------- errors
 
 
@@ -269,187 +304,6 @@ def error_response(exc: SqlopsError) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-# ----------------------------------------------------------------------------- query strings
-
-
-MAX_PAGE = 2**31 - 1  # (page - 1) * per_page must fit the database's 64-bit OFFSET
-
-
-def page_params(per_page: int = 20, max_per_page: int = 100) -> Any:
-    """Depend on ``?page=`` (1..2**31-1) and ``?per_page=`` (1..``max_per_page``); 422 otherwise.
-
-    ``?limit=`` or ``?after=`` (cursor pagination's) are a 422 too, rather than ignored.
-    """
-    default = per_page
-
-    def sqlops_page_params(
-        request: Request,
-        page: int = Query(1, ge=1, le=MAX_PAGE),
-        per_page: int = Query(default, ge=1, le=max_per_page),
-    ) -> PageParams:
-        _refuse_params(request, ("limit", "after"), "?page= and ?per_page=")
-        return PageParams(page=page, per_page=per_page)
-
-    return Depends(sqlops_page_params)
-
-
-def cursor_params(limit: int = 50, max_limit: int = 200) -> Any:
-    """Depend on ``?after=`` (an opaque cursor) and ``?limit=`` (1..``max_limit``)."""
-    default = limit
-
-    def sqlops_cursor_params(
-        request: Request,
-        after: str | None = Query(None, max_length=4096),
-        limit: int = Query(default, ge=1, le=max_limit),
-    ) -> CursorParams:
-        _refuse_params(request, ("page", "per_page"), "?after= and ?limit=")
-        return CursorParams(after=after, limit=limit)
-
-    return Depends(sqlops_cursor_params)
-
-
-def _refuse_params(request: Request, names: Sequence[str], expected: str) -> None:
-    """A 422 naming each of ``names`` in the query string: they belong to the other paging."""
-    given = [name for name in names if name in request.query_params]
-    if given:
-        raise RequestValidationError(
-            [
-                {
-                    "type": "extra_forbidden",
-                    "loc": ("query", name),
-                    "msg": f"this endpoint pages with {expected}, not ?{name}=",
-                    "input": request.query_params[name][:_MAX_ECHO],
-                }
-                for name in given
-            ]
-        )
-
-
-def ordering(allow: Iterable[str], default: str | Sequence[str] | None = None) -> Any:
-    """Depend on ``?order_by=name,-created_at``, each name from ``allow`` (else 400).
-
-    Returns a list for the repository's ``order_by=`` (``default`` when absent).
-    """
-    allowed = frozenset(allow)
-
-    def sqlops_ordering(order_by: str | None = Query(None, max_length=200)) -> Any:
-        if order_by is None:
-            return default
-        return parse_ordering(order_by, allowed)
-
-    return Depends(sqlops_ordering)
-
-
-def query_filters(
-    allow: Iterable[str], *, ignore: Iterable[str] = (), search: Iterable[Any] = ()
-) -> Any:
-    """Depend on query-string filters, each key from ``allow``: a dict for ``**filters``.
-
-    ``allow`` lists exact filter keys of the repository DSL (``"name"``,
-    ``"name__ilike"``, ``"age__gt"``, ``"team__name"``). Any other query parameter is a
-    400 (:class:`InvalidFilterError`), except the pagination and ordering ones
-    (``page per_page limit after order_by``) and those in ``ignore``. Values stay
-    strings: the repository converts them to the column type (a bad one is a 400 too).
-    With ``search=["name", "team.name"]``, ``?q=ada lovelace`` becomes
-    ``sqlops.Search(q, *search)`` under the key ``"q"``.
-    """
-    allowed = frozenset(allow)
-    fields = tuple(search)
-    if fields and SEARCH_PARAM in allowed:
-        raise ValueError(f"{SEARCH_PARAM!r} is the search parameter; it cannot be a filter too")
-    skipped = RESERVED_PARAMS | frozenset(ignore) | ({SEARCH_PARAM} if fields else set())
-
-    def sqlops_query_filters(request: Request, **_documented: Any) -> dict[str, Any]:
-        items = request.query_params.multi_items()
-        filters = parse_filters(items, allowed, skipped)
-        if fields:
-            texts = [v for k, v in items if k == SEARCH_PARAM]
-            if len(texts) > 1:
-                raise InvalidFilterError(f"{SEARCH_PARAM!r} was given more than once")
-            if texts:
-                filters[SEARCH_PARAM] = Search(texts[0], *fields)
-        return filters
-
-    # Declare the allowed keys as optional query parameters so they show in OpenAPI.
-    documented = [
-        inspect.Parameter(
-            key, inspect.Parameter.KEYWORD_ONLY, default=Query(None), annotation=str | None
-        )
-        for key in sorted(allowed | ({SEARCH_PARAM} if fields else set()))
-        if key.isidentifier()
-    ]
-    request_param = inspect.Parameter(
-        "request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Request
-    )
-    sqlops_query_filters.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-        [request_param, *documented], return_annotation=dict[str, Any]
-    )
-    return Depends(sqlops_query_filters)
-
-
-SEARCH_PARAM = "q"
-# ----------------------------------------------------------------------------- ETag / If-Match
-
-
-def etag(obj: Any) -> str:
-    """The strong ``ETag`` of a versioned object: its version, quoted (``"3"``).
-
-    ``obj`` is a model instance (``Versioned``, or any ``version_id_col``) or a schema
-    with a ``version`` field. Strong, because ``If-Match`` compares strongly.
-    """
-    from ._versioning import version_of
-
-    try:
-        version = version_of(obj)
-    except TypeError:
-        version = getattr(obj, "version", None)
-        if version is None:
-            raise
-    return _quote(version)
-
-
-_quote = _httperrors.quote_version
-
-
-def if_match(*, required: bool = True) -> Any:
-    """Depend on the ``If-Match`` header: the ``expected_version`` for ``Repository.update``.
-
-    Gives the version in the tag (an ``int``), or None for ``If-Match: *`` or, when
-    ``required=False``, no header. A missing header with ``required=True`` is a 428
-    (Precondition Required); a tag that cannot be a current version (weak, not a number)
-    a 412; more than one tag or a malformed one a 400. A stale version is a 412 from
-    :func:`install_exception_handlers` (``StaleVersionError``).
-    """
-
-    def sqlops_if_match(
-        value: str | None = Header(None, alias="If-Match", max_length=200),
-    ) -> int | None:
-        if value is None:
-            if required:
-                raise HTTPException(428, "this request needs an If-Match header (the ETag)")
-            return None
-        return parse_if_match(value)
-
-    return Depends(sqlops_if_match)
-
-
-def parse_if_match(value: str) -> int | None:
-    """``'"3"'`` -> 3, ``"*"`` -> None; ``HTTPException`` 400 / 412 for other values."""
-    raw = value.strip()
-    if raw == "*":
-        return None
-    if "," in raw:
-        raise HTTPException(400, "If-Match must hold one entity tag")
-    if raw.startswith("W/"):  # weak tags never match under If-Match's strong comparison
-        raise HTTPException(412, "If-Match needs a strong entity tag (no W/)")
-    if len(raw) < 2 or raw[0] != '"' or raw[-1] != '"':
-        raise HTTPException(400, 'If-Match must be a quoted entity tag, like "3"')
-    tag = raw[1:-1]
-    if not tag.isascii() or not tag.isdigit():
-        raise HTTPException(412, "the If-Match entity tag matches no version of this resource")
-    return int(tag)
-
-
 __all__ = [
     "RESERVED_PARAMS",
     "SEARCH_PARAM",
@@ -471,6 +325,7 @@ __all__ = [
     "parse_ordering",
     "query_filters",
     "session",
+    "sync_lifespan",
     "sync_session",
     "sync_transaction",
     "transaction",

@@ -107,6 +107,24 @@ async def test_etag_on_reads_and_if_match_on_patch(doc_client: httpx.AsyncClient
 
 
 @pytest.mark.skipif(Versioned is None, reason="Versioned lands with the schemas branch")
+@pytest.mark.parametrize(
+    ("header", "status"),
+    [('W/"1"', 412), ('"1", "2"', 400), ('"abc"', 412), ('"', 400), ('"1"', 200)],
+)
+async def test_if_match_compares_strongly_like_parse_if_match(
+    doc_client: httpx.AsyncClient, header: str, status: int
+) -> None:
+    """crud_router reads If-Match as ``sqlops.fastapi.parse_if_match`` does: a weak tag is 412."""
+    assert (await doc_client.post("/fw_docs", json={"title": "a"})).status_code == 201
+    response = await doc_client.patch(
+        "/fw_docs/1", json={"title": "b"}, headers={"If-Match": header}
+    )
+    assert response.status_code == status
+    expected_title = "b" if status == 200 else "a"
+    assert (await doc_client.get("/fw_docs/1")).json()["title"] == expected_title
+
+
+@pytest.mark.skipif(Versioned is None, reason="Versioned lands with the schemas branch")
 async def test_if_match_on_delete(doc_client: httpx.AsyncClient) -> None:
     """A DELETE based on an old version is a 412 with the current ETag; nothing is deleted."""
     assert (await doc_client.post("/fw_docs", json={"title": "a"})).status_code == 201

@@ -55,3 +55,26 @@ async def test_an_error_rolls_back_and_maps_to_its_status(client: httpx.AsyncCli
     duplicate = await client.post("/teams", params={"name": "a"})
     assert duplicate.status_code == 409
     assert duplicate.json()["field"] == "name"
+
+
+async def test_sync_lifespan_pings_shares_and_disposes_the_database(sync_db: sync.Database):
+    app = FastAPI(lifespan=sqlops.fastapi.sync_lifespan(sync_db))
+
+    @app.get("/teams")
+    def count(session: Tx) -> dict[str, int]:
+        return {"count": sync.Repository(Team, session).count()}
+
+    async with app.router.lifespan_context(app):
+        assert app.state.sqlops_sync_db is sync_db
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            assert (await http.get("/teams")).json() == {"count": 0}
+    assert sync_db.engine.pool.checkedin() == 0  # disposed: no pooled connection left
+
+
+async def test_sync_lifespan_refuses_to_start_without_a_database():
+    db = sync.Database("postgresql://nobody@127.0.0.1:1/none")
+    app = FastAPI(lifespan=sqlops.fastapi.sync_lifespan(db))
+    with pytest.raises(sqlops.DatabaseUnavailableError):
+        async with app.router.lifespan_context(app):
+            pass

@@ -6,13 +6,12 @@ import datetime as dt
 import enum
 
 from sqlalchemy import Enum, ForeignKey, Index, MetaData, String
-from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from sqlops.models import NAMING_CONVENTION, IntPK, Timestamps, UTCDateTime
 
 
-class Base(AsyncAttrs, DeclarativeBase):
+class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {dt.datetime: UTCDateTime()}
 

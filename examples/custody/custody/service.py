@@ -21,9 +21,10 @@ from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import ColumnElement, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 import sqlops
+from sqlops import sync
 from sqlops.models import utcnow
 
 from .models import CustodyEvent, EventKind, Kit, KitStatus, MaintenanceRecord, Staff
@@ -43,46 +44,46 @@ class KitUnavailable(Exception):
 class CustodyService:
     """Custody moves in the caller's transaction: each move and its event commit together."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: Session) -> None:
         self.session = session
-        self.kits = sqlops.Repository(Kit, session)
-        self.staff = sqlops.Repository(Staff, session)
-        self.events = sqlops.Repository(CustodyEvent, session)
-        self.repairs = sqlops.Repository(MaintenanceRecord, session)
+        self.kits = sync.Repository(Kit, session)
+        self.staff = sync.Repository(Staff, session)
+        self.events = sync.Repository(CustodyEvent, session)
+        self.repairs = sync.Repository(MaintenanceRecord, session)
 
-    async def check_out(self, kit_id: int, staff_id: int, note: str | None = None) -> Kit:
-        await self.staff.get_one(staff_id)
-        kit = await self._move(
+    def check_out(self, kit_id: int, staff_id: int, note: str | None = None) -> Kit:
+        self.staff.get_one(staff_id)
+        kit = self._move(
             kit_id,
             "checked out",
             {KitStatus.available},
             {"status": KitStatus.checked_out, "holder_id": staff_id},
         )
-        await self._log(kit, EventKind.check_out, staff_id, to_staff_id=staff_id, note=note)
+        self._log(kit, EventKind.check_out, staff_id, to_staff_id=staff_id, note=note)
         return kit
 
-    async def check_in(self, kit_id: int, staff_id: int) -> Kit:
+    def check_in(self, kit_id: int, staff_id: int) -> Kit:
         """Only the holder checks a kit back in."""
-        kit = await self._move(
+        kit = self._move(
             kit_id,
             "checked in by this person",
             {KitStatus.checked_out},
             {"status": KitStatus.available, "holder_id": None},
             holder=staff_id,
         )
-        await self._log(kit, EventKind.check_in, staff_id, from_staff_id=staff_id)
+        self._log(kit, EventKind.check_in, staff_id, from_staff_id=staff_id)
         return kit
 
-    async def transfer(self, kit_id: int, from_staff_id: int, to_staff_id: int) -> Kit:
-        await self.staff.get_one(to_staff_id)
-        kit = await self._move(
+    def transfer(self, kit_id: int, from_staff_id: int, to_staff_id: int) -> Kit:
+        self.staff.get_one(to_staff_id)
+        kit = self._move(
             kit_id,
             "transferred from this person",
             {KitStatus.checked_out},
             {"holder_id": to_staff_id},
             holder=from_staff_id,
         )
-        await self._log(
+        self._log(
             kit,
             EventKind.transfer,
             from_staff_id,
@@ -91,53 +92,51 @@ class CustodyService:
         )
         return kit
 
-    async def report_lost(self, kit_id: int, staff_id: int) -> Kit:
+    def report_lost(self, kit_id: int, staff_id: int) -> Kit:
         # Who had it goes in the event: read it under the row lock the move will need anyway.
-        holder = (await self._current(kit_id, exclusive=True)).holder_id
-        kit = await self._move(
+        holder = (self._current(kit_id, exclusive=True)).holder_id
+        kit = self._move(
             kit_id,
             "reported lost",
             {KitStatus.available, KitStatus.checked_out},
             {"status": KitStatus.lost, "holder_id": None},
         )
-        await self._log(kit, EventKind.lost, staff_id, from_staff_id=holder)
+        self._log(kit, EventKind.lost, staff_id, from_staff_id=holder)
         return kit
 
-    async def report_found(self, kit_id: int, staff_id: int) -> Kit:
-        kit = await self._move(kit_id, "found", {KitStatus.lost}, {"status": KitStatus.available})
-        await self._log(kit, EventKind.found, staff_id)
+    def report_found(self, kit_id: int, staff_id: int) -> Kit:
+        kit = self._move(kit_id, "found", {KitStatus.lost}, {"status": KitStatus.available})
+        self._log(kit, EventKind.found, staff_id)
         return kit
 
-    async def start_maintenance(
-        self, kit_id: int, staff_id: int, description: str
-    ) -> MaintenanceRecord:
-        kit = await self._move(
+    def start_maintenance(self, kit_id: int, staff_id: int, description: str) -> MaintenanceRecord:
+        kit = self._move(
             kit_id, "sent to maintenance", {KitStatus.available}, {"status": KitStatus.maintenance}
         )
-        await self._log(kit, EventKind.maintenance, staff_id, note=description)
-        return await self.repairs.create(kit_id=kit_id, description=description)
+        self._log(kit, EventKind.maintenance, staff_id, note=description)
+        return self.repairs.create(kit_id=kit_id, description=description)
 
-    async def finish_maintenance(self, record_id: int, staff_id: int) -> MaintenanceRecord:
-        closed = await self.repairs.update_where(
+    def finish_maintenance(self, record_id: int, staff_id: int) -> MaintenanceRecord:
+        closed = self.repairs.update_where(
             values={"closed_at": utcnow()}, id=record_id, closed_at__is_null=True
         )
-        record = await self.repairs.get_one(record_id)
+        record = self.repairs.get_one(record_id)
         if not closed:
-            raise KitUnavailable(await self.kits.get_one(record.kit_id), "repaired twice")
-        kit = await self._move(
+            raise KitUnavailable(self.kits.get_one(record.kit_id), "repaired twice")
+        kit = self._move(
             record.kit_id,
             "returned from maintenance",
             {KitStatus.maintenance},
             {"status": KitStatus.available},
         )
-        await self._log(kit, EventKind.repaired, staff_id)
+        self._log(kit, EventKind.repaired, staff_id)
         return record
 
-    async def history(self, kit_id: int) -> list[CustodyEvent]:
-        await self.kits.get_one(kit_id)
-        return await self.events.list(kit_id=kit_id, order_by=["created_at", "id"])
+    def history(self, kit_id: int) -> list[CustodyEvent]:
+        self.kits.get_one(kit_id)
+        return self.events.list(kit_id=kit_id, order_by=["created_at", "id"])
 
-    async def _move(
+    def _move(
         self,
         kit_id: int,
         action: str,
@@ -149,19 +148,17 @@ class CustodyService:
         conditions: list[ColumnElement[bool]] = [Kit.status.in_(list(allowed))]
         if holder is not _ANYONE:
             conditions.append(Kit.holder_id == holder)
-        if not await self.kits.update_where(*conditions, id=kit_id, values=values):
-            raise KitUnavailable(await self._current(kit_id), action)
-        return await self._current(kit_id)
+        if not self.kits.update_where(*conditions, id=kit_id, values=values):
+            raise KitUnavailable(self._current(kit_id), action)
+        return self._current(kit_id)
 
-    async def _current(self, kit_id: int, *, exclusive: bool = False) -> Kit:
+    def _current(self, kit_id: int, *, exclusive: bool = False) -> Kit:
         """The kit as committed now: a locking read, not this transaction's old snapshot."""
         stmt = select(Kit).where(Kit.id == kit_id).with_for_update(read=not exclusive)
-        kit = (
-            await self.session.scalars(stmt, execution_options={"populate_existing": True})
-        ).first()
+        kit = self.session.scalars(stmt, execution_options={"populate_existing": True}).first()
         if kit is None:
             raise sqlops.NotFoundError(Kit, kit_id)
         return kit
 
-    async def _log(self, kit: Kit, kind: EventKind, actor_id: int, **fields: Any) -> None:
-        await self.events.create(kit_id=kit.id, kind=kind, actor_id=actor_id, **fields)
+    def _log(self, kit: Kit, kind: EventKind, actor_id: int, **fields: Any) -> None:
+        self.events.create(kit_id=kit.id, kind=kind, actor_id=actor_id, **fields)

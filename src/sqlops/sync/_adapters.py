@@ -2,10 +2,11 @@
 
 sqlops' repository and transaction logic is written once, as coroutines over an
 ``AsyncSession``, ``AsyncConnection`` and ``AsyncEngine``. Here each of those is given
-over a *sync* engine: the session is SQLAlchemy's own ``AsyncSession`` (its methods run
-the sync session inside ``greenlet_spawn``, which never suspends over a blocking
-driver, and which marks those loads as explicit for the lazy-load guard); connections
-and engines are small wrappers whose ``async def`` methods call straight through.
+over a *sync* engine: the session is SQLAlchemy's own ``AsyncSession`` whose methods the
+core calls call the sync session straight through (:func:`sqlops._runtime.call_explicit`
+marks those loads as explicit for the lazy-load guard, as ``greenlet_spawn`` does for an
+async session, without a greenlet per call); connections and engines are small wrappers
+whose ``async def`` methods call straight through.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from sqlalchemy import util
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.util import greenlet_spawn
+
+from sqlops._runtime import call_explicit
 
 from . import _copy
 
@@ -47,7 +49,7 @@ class SessionAdapter(AsyncSession):
         has nothing of the kind, so this is that method without its last step.
         """
         options = util.immutabledict(execution_options).union(_BUFFERED)
-        return await greenlet_spawn(
+        return call_explicit(
             self.sync_session.execute,
             statement,
             params=params,
@@ -57,8 +59,31 @@ class SessionAdapter(AsyncSession):
 
     async def connection(self, *args: Any, **kw: Any) -> Any:
         """The session's connection, with the async face the core expects."""
-        conn = await greenlet_spawn(self.sync_session.connection, *args, **kw)
-        return ConnectionAdapter(conn)
+        return ConnectionAdapter(call_explicit(self.sync_session.connection, *args, **kw))
+
+    async def run_sync(self, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+        return call_explicit(fn, self.sync_session, *args, **kw)
+
+
+def _direct(name: str) -> Callable[..., Any]:
+    """``AsyncSession.<name>``: the sync session's method, called straight through."""
+
+    async def call(self: SessionAdapter, *args: Any, **kw: Any) -> Any:
+        return call_explicit(getattr(self.sync_session, name), *args, **kw)
+
+    call.__name__ = call.__qualname__ = name
+    call.__doc__ = f"``Session.{name}``, called directly (a blocking driver never waits)."
+    return call
+
+
+# Everything AsyncSession would run through greenlet_spawn; execute-based ones
+# (scalars, scalar, stream) already reach the execute above.
+for _name in (
+    *("get", "get_one", "refresh", "delete", "delete_all", "merge", "merge_all", "flush"),
+    *("commit", "rollback", "close", "reset", "invalidate"),
+):
+    if hasattr(AsyncSession, _name):
+        setattr(SessionAdapter, _name, _direct(_name))
 
 
 class ConnectionAdapter:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -12,10 +12,13 @@ from sqlalchemy.engine import URL, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from sqlops import _database, _engines, _guards
+from sqlops._engines import PoolTimeoutError
+from sqlops._errors import DatabaseUnavailableError
 from sqlops._runtime import drive, drive_context
 from sqlops._transaction import RetryStats
-from sqlops._url import require_driver, resolve_sync_url, safe_url
+from sqlops._url import require_driver, resolve_sync_url
 
+from . import _driver
 from ._adapters import EngineAdapter, SessionAdapter, SessionFactory
 from ._guards import ThreadGuardedSession
 
@@ -36,13 +39,40 @@ class _Core(_database.Database):
         return resolved
 
     def _engine(self, url: URL, echo: bool, pool: dict[str, Any], options: dict[str, Any]) -> Any:
-        return EngineAdapter(_engines.make_sync_engine(url, echo, pool, options))
+        # Unless asked for, no pre-ping round trip per checkout: the socket is looked at
+        # instead (sqlops.sync._driver.watch_liveness), as asyncpg's is in the async API.
+        cheap = "pool_pre_ping" not in options and url.get_backend_name() != "sqlite"
+        if cheap:
+            options = {**options, "pool_pre_ping": False}
+        engine = _engines.make_sync_engine(url, echo, pool, options)
+        if cheap:
+            _driver.watch_liveness(engine)
+        return EngineAdapter(engine)
+
+    async def _driver_read(self, use: Callable[[Any], Awaitable[T]]) -> T:
+        """A template read on a pooled sync connection (a replica if any); retry a lost one."""
+        failure: DatabaseUnavailableError | None = None
+        for _ in range(2 + len(self._replicas)):
+            index, engine = await self._read_target()
+            try:
+                return await _driver.lend(engine.sync_engine, use)
+            except PoolTimeoutError:
+                raise
+            except DatabaseUnavailableError as exc:
+                failure = exc
+                self._mark_down(index, exc)
+        assert failure is not None
+        raise failure
 
     def _maker(self, **kw: Any) -> Any:
-        kw.pop("sqlops_tracker", None)  # the leak report is the async sessions' (for now)
+        if kw.get("sqlops_tracker") is None:
+            kw.pop("sqlops_tracker", None)
         return SessionFactory(
             sessionmaker(self.engine.sync_engine, class_=ThreadGuardedSession, **kw)
         )
+
+    def __repr__(self) -> str:  # names the leak report's owner
+        return f"sync.{super().__repr__()}"
 
     def __del__(self) -> None:
         pass  # the public sync.Database warns about a Database never disposed
@@ -77,6 +107,7 @@ class Database:
         engine_options: dict[str, Any] | None = None,
         cursor_secret: str | bytes | None = None,
         n_plus_one: _guards.NPlusOne = "off",
+        leaked_sessions: _guards.LeakedSessions = "off",
         read_your_writes: bool | float = False,
     ) -> None:
         options = dict(engine_options or {})
@@ -94,6 +125,7 @@ class Database:
             engine_options=options,
             cursor_secret=cursor_secret,
             n_plus_one=n_plus_one,
+            leaked_sessions=leaked_sessions,
             read_your_writes=read_your_writes,
         )
 
@@ -138,8 +170,7 @@ class Database:
         return self._core.stats
 
     def __repr__(self) -> str:
-        extra = f", replicas={len(self._core.replicas)}" if self._core.replicas else ""
-        return f"sync.Database({safe_url(self.url)!r}{extra})"
+        return repr(self._core)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -150,7 +181,11 @@ class Database:
         self.dispose()
 
     def dispose(self) -> None:
-        """Close every pooled connection (primary and replicas)."""
+        """Close every pooled connection (primary and replicas).
+
+        With ``leaked_sessions="warn"``, first warn (:class:`SessionLeakWarning`) about every
+        session that was never closed, with where it was opened.
+        """
         drive(self._core.dispose())
 
     def __del__(self) -> None:

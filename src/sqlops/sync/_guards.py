@@ -15,57 +15,71 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sqlops._errors import SessionMisuseError
+from sqlops._guards import SessionTracker
 from sqlops._session import SqlopsSession
 
 T = TypeVar("T")
 
 _GUARDED = (
     *("execute", "scalars", "scalar", "get", "get_one", "flush", "commit", "rollback"),
-    *("refresh", "merge", "connection", "close", "delete"),
+    *("refresh", "merge", "connection", "close", "delete", "reset", "invalidate"),
 )
+_CLOSING = frozenset({"close", "reset", "invalidate"})
 
 
 class ThreadGuardedSession(SqlopsSession):
-    """A ``SqlopsSession`` that refuses to be inside two threads' calls at once."""
+    """A ``SqlopsSession`` that refuses to be inside two threads' calls at once.
 
-    _sqlops_owner: int | None = None
+    The owner is claimed with ``dict.setdefault``, atomic in CPython: no lock on the
+    path every session call takes.
+    """
+
     _sqlops_op = ""
     _sqlops_depth = 0
-    _sqlops_lock = threading.Lock()  # guards the owner check; held for nanoseconds
+    _sqlops_tracker: SessionTracker | None = None
+
+    def __init__(self, *args: Any, sqlops_tracker: SessionTracker | None = None, **kw: Any):
+        super().__init__(*args, **kw)
+        if sqlops_tracker is not None:  # leaked_sessions="warn": remember where it opened
+            self._sqlops_tracker = sqlops_tracker
+            sqlops_tracker.opened(self)
 
     def _sqlops_enter(self, op: str) -> None:
         me = threading.get_ident()
-        with self._sqlops_lock:
-            owner = self._sqlops_owner
-            if owner is None:
-                self._sqlops_owner, self._sqlops_op, self._sqlops_depth = me, op, 1
-            elif owner == me:
-                self._sqlops_depth += 1
-            else:
-                raise SessionMisuseError(
-                    f"one Session used by two threads at once: session.{op}() was called "
-                    f"while another thread is still inside session.{self._sqlops_op}(). A "
-                    "session is one connection and one unit of work: give each thread its "
-                    "own (with db.session() as s: ...)"
-                )
+        owner = self.__dict__.setdefault("_sqlops_owner", me)
+        if owner != me:
+            raise SessionMisuseError(
+                f"one Session used by two threads at once: session.{op}() was called "
+                f"while another thread is still inside session.{self._sqlops_op}(). A "
+                "session is one connection and one unit of work: give each thread its "
+                "own (with db.session() as s: ...)"
+            )
+        if not self._sqlops_depth:
+            self._sqlops_op = op
+        self._sqlops_depth += 1
 
     def _sqlops_exit(self) -> None:
-        with self._sqlops_lock:
-            self._sqlops_depth -= 1
-            if self._sqlops_depth <= 0:
-                self._sqlops_owner = None
+        self._sqlops_depth -= 1
+        if self._sqlops_depth <= 0:
+            self.__dict__.pop("_sqlops_owner", None)
 
 
 def _guarded(name: str) -> Callable[..., Any]:
     method = getattr(SqlopsSession, name)
+    enter, exit_ = ThreadGuardedSession._sqlops_enter, ThreadGuardedSession._sqlops_exit
+
+    closing = name in _CLOSING
 
     @functools.wraps(method)
     def call(self: ThreadGuardedSession, *args: Any, **kwargs: Any) -> Any:
-        self._sqlops_enter(name)
+        enter(self, name)
         try:
-            return method(self, *args, **kwargs)
+            result = method(self, *args, **kwargs)
         finally:
-            self._sqlops_exit()
+            exit_(self)
+        if closing and self._sqlops_tracker is not None:
+            self._sqlops_tracker.closed(self)
+        return result
 
     return call
 

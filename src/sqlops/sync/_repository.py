@@ -4,7 +4,9 @@ Nothing here re-implements a method. The class is generated from the async
 ``Repository`` when this module is imported: each public coroutine method becomes a
 method that drives it to completion (:func:`sqlops._runtime.drive`), the async
 generator ``stream`` becomes an iterator, plain methods (``select``) are passed through.
-A method added to the async Repository is therefore in the sync one too.
+A method added to the async Repository is therefore in the sync one too. Its static
+types come from :mod:`sqlops.sync._typed`, generated from the async signatures by
+:mod:`sqlops.sync._typegen` (a test fails when that file is stale).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
@@ -22,11 +24,12 @@ from sqlops._runtime import drive, drive_iter
 
 from ._adapters import SessionAdapter
 from ._database import Database
+from ._typed import TypedRepository
 
 M = TypeVar("M")
 
 
-class Repository(Generic[M]):
+class Repository(TypedRepository[M]):
     """Data access for ``model``, bound to a :class:`sqlops.sync.Database` or a ``Session``.
 
     * ``Repository(User, db)`` — standalone: every call is its own transaction, committed.
@@ -59,10 +62,6 @@ class Repository(Generic[M]):
     def __repr__(self) -> str:
         mode = "standalone" if self._async.db is not None else "injected"
         return f"sync.Repository({self._async.info.name}, {mode})"
-
-    if TYPE_CHECKING:  # the generated methods below; typed as their async twins' results
-
-        def __getattr__(self, name: str) -> Any: ...
 
 
 def _bad_bind(model: type[Any], bind: object) -> str:

@@ -16,7 +16,7 @@ from sqlops.sync import Database as SyncDatabase
 def sync_database(url: URL, options: dict[str, Any]) -> SyncDatabase:
     """A sync Database on the database of ``url`` (its async driver swapped for the sync one).
 
-    Options the sync Database does not take (``leaked_sessions``) are left out.
+    Options the sync Database does not take are left out.
     """
     accepted = inspect.signature(SyncDatabase).parameters
     kept = {k: v for k, v in options.items() if k in accepted}

@@ -1,0 +1,182 @@
+"""What every backend's translator shares: the failing statement's context, the model
+metadata it is completed from, and value-free messages."""
+
+from __future__ import annotations
+
+import decimal
+import math
+import re
+import weakref
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Column, MetaData, Table
+from sqlalchemy import types as sa_types
+from sqlalchemy.engine import Engine
+
+from . import _catalog
+from . import _constraintnames as _names
+from ._errors import (
+    ConstraintViolation,
+    InvalidValueError,
+    UniqueViolation,
+)
+
+_metadatas: weakref.WeakSet[MetaData] = weakref.WeakSet()
+
+
+def register_metadata(metadata: MetaData) -> None:
+    """Make ``metadata``'s constraint names known to the translator."""
+    _metadatas.add(metadata)
+
+
+@dataclass
+class _Context:
+    """What the failing statement tells us: its table and its parameters."""
+
+    table: Table | None = None
+    params: Sequence[Mapping[str, Any]] = ()
+    positions: Sequence[str] = ()
+    is_delete: bool = False
+    engine: Engine | None = None  # for a catalog lookup of a name the metadata lacks
+
+
+def _constraint(
+    cls: type[ConstraintViolation],
+    dialect: str,
+    where: tuple[str | None, str | None],
+    columns: tuple[str, ...],
+    constraint: str | None,
+    detail: str | None,
+    context: _Context,
+) -> ConstraintViolation:
+    """Build ``cls``, completing table / columns / constraint from the metadata.
+
+    ``where`` is the (table, schema) the server named. A constraint name leads to its
+    columns (:mod:`._constraintnames` knows each server's names for unnamed ones); the
+    columns of a unique key lead to its declared name.
+    """
+    table, schema = where
+    tables = list(_tables(context))
+    known = _names.find(tables, dialect, constraint, table, schema) if constraint else None
+    if known is None and table and columns and cls is UniqueViolation:
+        known = _names.for_columns(tables, table, schema, columns, "primary") or (
+            _names.for_columns(tables, table, schema, columns, "unique")
+        )
+    if known is not None:
+        table, schema = known.table.name, known.table.schema
+        columns = known.columns or columns  # the metadata knows the referencing side
+        constraint = known.declared or constraint
+    else:
+        if constraint and not columns:  # a name the models do not declare: ask the server
+            found = _catalog.lookup(context.engine, dialect, constraint, table, schema)
+            if found is not None:
+                table, columns = found
+        if schema in _DEFAULT_SCHEMAS:
+            schema = None
+    return cls(table=table, schema=schema, columns=columns, constraint=constraint, detail=detail)
+
+
+_DEFAULT_SCHEMAS = {"public"}
+
+
+def _tables(context: _Context) -> Iterable[Table]:
+    """The statement's table first, then its metadata's, then every registered one."""
+    seen: set[int] = set()
+    sources: list[MetaData] = []
+    if context.table is not None:
+        seen.add(id(context.table))
+        yield context.table
+        sources.append(context.table.metadata)
+    sources.extend(_metadatas)
+    for metadata in sources:
+        for t in metadata.tables.values():
+            if id(t) not in seen:
+                seen.add(id(t))
+                yield t
+
+
+def _name(name: Any) -> str | None:
+    return str(name) if name is not None and not isinstance(name, type(None)) else None
+
+
+def _no_values(exc: BaseException) -> str:
+    """The reason in a driver message, without the value it quotes.
+
+    Messages such as ``invalid input syntax for type integer: "abc"`` or
+    ``invalid literal for int() with base 10: 'x'`` put the offending value after a
+    colon; messages reach HTTP responses and logs, so everything after it is dropped.
+    """
+    text = str(exc.args[0]) if exc.args else type(exc).__name__
+    return text.split(":", 1)[0].strip() or type(exc).__name__
+
+
+def _strip_suffix(bind_name: str) -> str:
+    """``email_m3`` (a multi-row VALUES parameter) -> ``email``."""
+    return re.sub(r"(_m\d+|_\d+)$", "", bind_name)
+
+
+def _invalid_value(context: _Context, reason: str, column: str | None = None) -> InvalidValueError:
+    """Name the table and the column whose value the database rejected."""
+    table = context.table
+    column = column or _guess_bad_column(context)
+    if table is not None and column:
+        where = f"{table.name}.{column}"
+        limit = _describe_limit(table, column) if "too long" in reason.lower() else ""
+        return InvalidValueError(f"{where}: {reason}{limit}", table=table.name, column=column)
+    return InvalidValueError(
+        f"invalid value: {reason}", table=table.name if table is not None else None
+    )
+
+
+def _describe_limit(table: Table, column: str) -> str:
+    col = table.columns.get(column)
+    if col is not None and isinstance(col.type, sa_types.String) and col.type.length:
+        return f" (the column allows {col.type.length} characters)"
+    return ""
+
+
+_INT_RANGES = (
+    (sa_types.SmallInteger, 2**15),
+    (sa_types.BigInteger, 2**63),
+    (sa_types.Integer, 2**31),
+)
+
+
+def _guess_bad_column(context: _Context) -> str | None:
+    """Find the column whose bound value breaks its type's limit (no value is reported)."""
+    table = context.table
+    if table is None:
+        return None
+    for params in context.params:
+        for key, value in params.items():
+            col = table.columns.get(key)
+            if col is None:
+                col = table.columns.get(_strip_suffix(key))
+            if col is not None and _breaks_limit(col, value):
+                return col.name
+    return None
+
+
+def _non_finite_column(context: _Context) -> str | None:
+    """The column whose bound value is a NaN or an infinity (float or Decimal), if any."""
+    for params in context.params:
+        for key, value in params.items():
+            if isinstance(value, float) and not math.isfinite(value):
+                return _strip_suffix(key)
+            if isinstance(value, decimal.Decimal) and not value.is_finite():
+                return _strip_suffix(key)
+    return None
+
+
+def _breaks_limit(col: Column[Any], value: Any) -> bool:
+    kind = col.type
+    if isinstance(value, str):
+        too_long = isinstance(kind, sa_types.String) and kind.length and len(value) > kind.length
+        return bool(too_long) or "\x00" in value
+    if isinstance(value, int) and not isinstance(value, bool):
+        for type_, bound in _INT_RANGES:
+            if isinstance(kind, type_):
+                return not -bound <= value < bound
+    return False

@@ -1,0 +1,128 @@
+"""The sync drivers under the shared fast paths: read templates and pooled liveness.
+
+Standalone reads of plain models skip SQLAlchemy's statement machinery: a template (SQL
+compiled once per query shape, :mod:`sqlops._templates`) goes straight to the driver's
+cursor. :class:`TemplateDriver` gives sqlite3, psycopg (3) and PyMySQL connections the
+one call the template runner makes, and :func:`lend` lends one from the pool.
+
+:func:`watch_liveness` replaces ``pool_pre_ping``'s round trip per checkout: a pooled
+connection whose socket has something to read while it sat idle was closed or told
+something by the server (a terminated backend, ``wait_timeout``, a restart), and only
+then, or after a long idle spell, is it really pinged.
+"""
+
+from __future__ import annotations
+
+import select
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import event
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import Engine
+
+from sqlops import _dialects, _translate
+from sqlops._errors import DatabaseUnavailableError
+
+T = TypeVar("T")
+
+_IDLE_SINCE = "sqlops_sync_idle_since"
+
+
+class TemplateDriver:
+    """``fetch_typed(sql, params, codes)`` over a DBAPI connection: rows (and type codes)."""
+
+    __slots__ = ("autocommit", "connection")
+
+    def __init__(self, connection: Any, driver: str) -> None:
+        self.connection = connection
+        # psycopg: a bare SELECT would open a transaction that the pool then rolls back
+        # (one more round trip); in autocommit it is one statement, as on asyncpg.
+        self.autocommit = driver == "psycopg"
+
+    async def fetch_typed(
+        self, sql: str, parameters: Any, codes: bool
+    ) -> tuple[list[Any], list[Any]]:
+        """The rows; with ``codes``, the result columns' type codes too (a first run)."""
+        conn = self.connection
+        switch = self.autocommit and not conn.autocommit
+        if switch:
+            conn.autocommit = True  # client-side only while idle: no round trip
+        try:
+            cursor = conn.cursor()
+            try:
+                cursor.execute(sql, parameters)
+                rows = cursor.fetchall()
+                types = [column[1] for column in cursor.description or ()] if codes else []
+            finally:
+                cursor.close()
+        finally:
+            if switch:
+                conn.autocommit = False
+        return rows, types
+
+
+async def lend(engine: Engine, use: Callable[[TemplateDriver], Awaitable[T]]) -> T:
+    """Lend ``use`` a pooled connection's driver; translate and invalidate as ``_with_driver``."""
+    fairy = engine.raw_connection()
+    try:
+        return await use(TemplateDriver(fairy.driver_connection, engine.dialect.driver))
+    except Exception as exc:
+        err = _translate.translate(exc)
+        if isinstance(err, DatabaseUnavailableError) or _is_disconnect(engine, exc, fairy):
+            _dialects.invalidate_all(fairy, exc)
+            err = err or DatabaseUnavailableError(f"connection lost: {type(exc).__name__}")
+        if err is None:
+            raise
+        raise err from exc
+    except BaseException as exc:  # interrupted mid-call: the connection's state is unknown
+        fairy.invalidate(exc)
+        raise
+    finally:
+        fairy.close()
+
+
+def _is_disconnect(engine: Engine, exc: Exception, fairy: Any) -> bool:
+    dbapi = engine.dialect.loaded_dbapi
+    if not isinstance(exc, dbapi.Error):
+        return False
+    return bool(engine.dialect.is_disconnect(exc, fairy.dbapi_connection, None))
+
+
+def watch_liveness(engine: Engine, idle_ping_after: float = _dialects.PING_IDLE_AFTER) -> None:
+    """Check pooled connections at checkout without a round trip (see the module docstring)."""
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        idle_since = record.info.get(_IDLE_SINCE)
+        if idle_since is None:
+            return  # just connected
+        stale = time.monotonic() - idle_since > idle_ping_after
+        if not stale and not _readable(dbapi_connection):
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            raise sa_exc.DisconnectionError("the server closed this connection") from exc
+
+
+def _readable(dbapi_connection: Any) -> bool:
+    """Whether an idle connection's socket has data (or EOF) waiting: the server spoke."""
+    driver = getattr(dbapi_connection, "driver_connection", dbapi_connection)
+    try:
+        if hasattr(driver, "fileno"):  # psycopg
+            fd = driver.fileno()
+        else:  # PyMySQL
+            sock = getattr(driver, "_sock", None)
+            if sock is None:
+                return True
+            fd = sock.fileno()
+        ready, _, _ = select.select([fd], [], [], 0)
+    except Exception:
+        return True  # closed or unknown: let the real ping decide
+    return bool(ready)

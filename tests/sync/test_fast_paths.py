@@ -1,0 +1,125 @@
+"""The sync twin's fast paths: read templates on the sync drivers, liveness without pre-ping."""
+
+from __future__ import annotations
+
+import decimal
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from sqlops import sync
+from sqlops.sync import _driver
+from tests.models import Account, Team
+
+_WHOAMI = {"postgresql": "SELECT pg_backend_pid()", "mysql": "SELECT CONNECTION_ID()"}
+_KILL = {"postgresql": "SELECT pg_terminate_backend({})", "mysql": "KILL {}"}
+_ALIVE = {
+    "postgresql": "SELECT count(*) FROM pg_stat_activity WHERE pid = {}",
+    "mysql": "SELECT count(*) FROM information_schema.processlist WHERE id = {}",
+}
+
+
+def _template_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the SQL of every template read that reaches a sync driver."""
+    seen: list[str] = []
+    real = _driver.TemplateDriver.fetch_typed
+
+    async def spy(self: Any, sql: str, parameters: Any, codes: bool) -> Any:
+        seen.append(sql)
+        return await real(self, sql, parameters, codes)
+
+    monkeypatch.setattr(_driver.TemplateDriver, "fetch_typed", spy)
+    return seen
+
+
+def test_standalone_reads_go_straight_to_the_driver_with_the_right_types(
+    sync_db: sync.Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    accounts = sync.Repository(Account, sync_db)
+    made = accounts.create(owner="ada", balance=5, amount=decimal.Decimal("12.50"))
+    seen = _template_calls(monkeypatch)
+    for _ in range(7):  # past psycopg's prepare threshold: prepared statements too
+        got = accounts.get(made.id)
+        assert got is not None and got.amount == decimal.Decimal("12.50")
+        assert isinstance(got.amount, decimal.Decimal)
+    page = accounts.page(owner__like="a%", page=1, per_page=10, order_by="id")
+    assert ([a.owner for a in page.items], page.total) == (["ada"], 1)
+    assert accounts.get(made.id + 1000) is None
+    assert len(seen) >= 9  # every one of those reads took the template path
+
+
+def test_a_template_read_does_not_leave_a_transaction_open(
+    sync_db: sync.Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """psycopg reads in autocommit; the pool's connection goes back idle, not in a transaction."""
+    teams = sync.Repository(Team, sync_db)
+    team = teams.create(name="t")
+    seen = _template_calls(monkeypatch)
+    assert teams.get(team.id) is not None and seen
+    with sync_db.engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        if sync_db.dialect == "postgresql":
+            assert raw.autocommit is False  # given back as SQLAlchemy lent it
+            assert raw.info.transaction_status == 0  # IDLE
+        elif sync_db.dialect == "sqlite":
+            assert not raw.in_transaction
+
+
+def test_no_pre_ping_round_trip_per_checkout_by_default(sync_db: sync.Database) -> None:
+    if sync_db.dialect == "sqlite":
+        assert sync_db.engine.pool._pre_ping is False  # a file: nothing to ping
+        return
+    assert sync_db.engine.pool._pre_ping is False
+    pings: list[int] = []
+    real = sync_db.engine.dialect.do_ping
+    sync_db.engine.dialect.do_ping = lambda c: pings.append(1) or real(c)  # type: ignore[method-assign]
+    teams = sync.Repository(Team, sync_db)
+    for _ in range(5):
+        teams.count()
+    assert pings == []
+
+
+def test_a_connection_the_server_dropped_is_replaced_before_use(
+    sync_db: sync.Database, backend: str
+) -> None:
+    if backend == "sqlite":
+        pytest.skip("a file has no server to drop the connection")
+    sync_db.dispose()
+    with sync_db.engine.connect() as conn:  # the pool's only idle connection afterwards
+        victim = int(conn.exec_driver_sql(_WHOAMI[backend]).scalar_one())
+    with sync.Database(sync_db.url) as other, other.engine.connect() as conn:
+        conn.exec_driver_sql(_KILL[backend].format(victim))
+        for _ in range(100):  # the server ends the backend a moment after it is told to
+            if not conn.exec_driver_sql(_ALIVE[backend].format(victim)).scalar_one():
+                break
+            time.sleep(0.05)
+    time.sleep(0.05)
+    # A plain checkout, no retry around it: the dead connection is noticed and replaced.
+    with sync_db.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT 1").scalar_one() == 1
+        assert int(conn.exec_driver_sql(_WHOAMI[backend]).scalar_one()) != victim
+
+
+def test_template_reads_from_many_threads(sync_db: sync.Database) -> None:
+    teams = sync.Repository(Team, sync_db)
+    made = [teams.create(name=f"t{i}").id for i in range(20)]
+    errors: list[BaseException] = []
+    start = threading.Barrier(10)
+
+    def work() -> None:
+        try:
+            start.wait()
+            for pk in made:
+                found = teams.get(pk)
+                assert found is not None and found.id == pk
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
