@@ -2,44 +2,33 @@
 
 from __future__ import annotations
 
-import functools
-import itertools
 import logging
-import time
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Literal, TypeVar
 
-from sqlalchemy import MetaData, create_engine, event
-from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import URL, Engine
-from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
-    AsyncEngine,
-    AsyncSession,
-    async_sessionmaker,
-    create_async_engine,
-)
-from sqlalchemy.pool import AsyncAdaptedQueuePool, QueuePool, StaticPool
-from sqlalchemy.util import greenlet_spawn
+from sqlalchemy import MetaData
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from . import (
-    _aiosqlite,
     _dialects,
     _failover,
     _guards,
     _lazyload,
     _pagination,
     _pooler,
+    _replication,
     _slowlog,
     _telemetry,
     _translate,
 )
-from ._dialects import configure_engine
+from ._engines import PoolTimeoutError, make_engine
 from ._errors import DatabaseUnavailableError, SqlopsError
+from ._routing import _REPLICA_RETRY_AFTER, AUTOCOMMIT_OPTION, ReplicaRouting
 from ._transaction import Counters, RetryStats, quietly, run_with_retries, shielded
-from ._url import dialect_family, is_memory_sqlite, require_driver, resolve_url, safe_url
+from ._url import dialect_family, require_driver, resolve_url, safe_url
 
 logger = logging.getLogger("sqlops")
 
@@ -47,11 +36,17 @@ T = TypeVar("T")
 LazyLoads = Literal["raise", "warn", "allow"]
 
 READONLY_OPTION = _dialects.READONLY_OPTION
-AUTOCOMMIT_OPTION = "sqlops_autocommit"
-_REPLICA_RETRY_AFTER = 5.0
+__all__ = [
+    "AUTOCOMMIT_OPTION",
+    "READONLY_OPTION",
+    "_REPLICA_RETRY_AFTER",
+    "Database",
+    "LazyLoads",
+    "PoolTimeoutError",
+]
 
 
-class Database:
+class Database(ReplicaRouting):
     """Own an async engine (plus optional read replicas) and hand out sessions.
 
     ``url=None`` reads ``$DATABASE_URL`` and falls back to the embedded SQLite file
@@ -84,7 +79,9 @@ class Database:
         meter_provider: Any = None,
         slow_query_ms: float | None = None,
         pooler: str | None = None,
+        read_your_writes: bool | float = False,
     ) -> None:
+        wait = _replication.check(read_your_writes)
         if lazy_loads not in _lazyload.MODES:
             raise ValueError(f"lazy_loads must be one of {_lazyload.MODES}, not {lazy_loads!r}")
         if n_plus_one not in _guards.N_PLUS_ONE_MODES:
@@ -110,10 +107,10 @@ class Database:
         }
         options = _pooler.engine_options(self.pooler, self.url, engine_options or {})
         self.engine = self._engine(self.url, echo, pool, options)
-        self._replicas = [self._engine(self._replica_url(r), echo, pool, options) for r in replicas]
-        self._replica_down: dict[int, float] = {}
-        self._readers: dict[int, AsyncEngine] = {}
-        self._replica_cycle = itertools.cycle(range(len(self._replicas)))
+        self._routing_setup(
+            [self._engine(self._replica_url(r), echo, pool, options) for r in replicas],
+            None if wait is None else _replication.Lag(wait),
+        )
         _lazyload.install()
         _guards.install()
         self._retries = Counters()
@@ -150,7 +147,7 @@ class Database:
     def _engine(
         self, url: URL, echo: bool, pool: dict[str, Any], options: dict[str, Any]
     ) -> AsyncEngine:
-        return _make_engine(url, echo, pool, options)
+        return make_engine(url, echo, pool, options)
 
     def _maker(self, **kw: Any) -> Any:
         return async_sessionmaker(self.engine, class_=_guards.GuardedAsyncSession, **kw)
@@ -284,11 +281,15 @@ class Database:
         Cancellation included: the rollback and the close are shielded, so no connection
         is left "idle in transaction". ``readonly=True`` may be served by a replica, and
         a write inside it raises :class:`ReadOnlyTransactionError` on every backend.
+        With ``read_your_writes`` on, a committed write transaction records the primary's
+        WAL position, which the replica reads that follow wait for.
         """
         session = await self._begin(isolation, readonly, enforce=readonly)
         try:
             yield session
             await _failover.commit(session)  # AmbiguousCommitError if lost during COMMIT
+            if self._lag is not None and not readonly:  # read-your-writes: where it ended
+                await self._lag.note_commit(self._reader(self.engine))
         except BaseException:
             await quietly(session.rollback())
             raise
@@ -337,103 +338,6 @@ class Database:
         return await run_with_retries(attempt, retries, self._retries)
 
     # ------------------------------------------------------------------ internals
-
-    async def _read(self, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
-        """Run a standalone read ``fn(session)``; retry once if the connection was lost.
-
-        On PostgreSQL the read runs in autocommit: one statement is consistent on its
-        own, and BEGIN / COMMIT would triple the round trips of a primary-key read.
-        Reads are idempotent, so a connection that died under us is replaced and the
-        read repeated once.
-        """
-        for attempt in (1, 2):
-            session = await self._read_session()
-            try:
-                result = await fn(session)
-                if session.in_transaction():
-                    await session.commit()
-                return result
-            except DatabaseUnavailableError as exc:
-                if attempt == 2 or isinstance(exc, PoolTimeoutError):
-                    raise
-                logger.info("connection lost during a read, retrying once: %s", exc)
-            finally:
-                await quietly(session.close())
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _read_target(self) -> tuple[int | None, AsyncEngine]:
-        """The next replica that is not known to be down, else the primary."""
-        for _ in range(len(self._replicas)):
-            index = next(self._replica_cycle)
-            down_since = self._replica_down.get(index)
-            if down_since is None or time.monotonic() - down_since >= _REPLICA_RETRY_AFTER:
-                return index, self._replicas[index]
-        return None, self.engine
-
-    def _mark_down(self, index: int | None, exc: BaseException) -> None:
-        if index is not None:
-            self._replica_down[index] = time.monotonic()
-            logger.warning("replica %d is unavailable, skipping it: %s", index, exc)
-
-    def _reader(self, engine: AsyncEngine) -> AsyncEngine:
-        """``engine`` set up for a single-statement read (autocommit where it is free)."""
-        found = self._readers.get(id(engine))
-        if found is None:
-            if self.dialect == "postgresql":
-                found = engine.execution_options(isolation_level="AUTOCOMMIT")
-            elif self.dialect == "sqlite":
-                found = engine.execution_options(**{AUTOCOMMIT_OPTION: True})
-            else:
-                found = engine
-            self._readers[id(engine)] = found
-        return found
-
-    async def _core_read(self, use: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-        """Run a read on a pooled Core connection (a replica if any); retry a lost one."""
-        failure: DatabaseUnavailableError | None = None
-        for _ in range(2 + len(self._replicas)):
-            index, engine = self._read_target()
-            try:
-                async with self._reader(engine).connect() as conn:
-                    return await use(conn)
-            except PoolTimeoutError:
-                raise
-            except DatabaseUnavailableError as exc:
-                failure = exc
-                self._mark_down(index, exc)
-        assert failure is not None
-        raise failure
-
-    async def _driver_read(self, use: Callable[[Any], Awaitable[T]]) -> T:
-        """Run ``use(driver_connection)`` on a pooled connection; retry a lost one."""
-        failure: DatabaseUnavailableError | None = None
-        for _ in range(2 + len(self._replicas)):
-            index, engine = self._read_target()
-            try:
-                return await _with_driver(engine, use)
-            except PoolTimeoutError:
-                raise
-            except DatabaseUnavailableError as exc:
-                failure = exc
-                self._mark_down(index, exc)
-        assert failure is not None
-        raise failure
-
-    async def _read_session(self) -> AsyncSession:
-        if self.dialect != "postgresql":
-            return await self._begin(None, True)
-        options = {"isolation_level": "AUTOCOMMIT"}
-        if self._replicas:
-            replica = await self._replica_session(options)
-            if replica is not None:
-                return replica
-        session = self._sessionmaker()
-        try:
-            await session.connection(execution_options=options)
-        except BaseException:
-            await shielded(session.close())
-            raise
-        return session
 
     async def _begin(
         self, isolation: str | None, readonly: bool, *, enforce: bool = False
@@ -489,154 +393,3 @@ class Database:
                 ) from lost
             logger.info("pooled connection was dead at BEGIN, using a new one: %s", lost)
         raise AssertionError("unreachable")  # pragma: no cover
-
-    async def _replica_session(self, options: dict[str, Any]) -> AsyncSession | None:
-        """A session on the next replica that is up, or None to use the primary."""
-        for _ in range(len(self._replicas)):
-            index = next(self._replica_cycle)
-            down_since = self._replica_down.get(index)
-            if down_since is not None and time.monotonic() - down_since < _REPLICA_RETRY_AFTER:
-                continue
-            make = functools.partial(self._sessionmaker, bind=self._replicas[index])
-            try:
-                session = await self._open(make, options)
-            except PoolTimeoutError:
-                raise  # busy, not down: as on the other read paths
-            except (DatabaseUnavailableError, OSError) as exc:
-                self._mark_down(index, exc)
-                continue
-            self._replica_down.pop(index, None)
-            return session
-        return None
-
-
-def _make_engine(
-    url: URL, echo: bool, pool: dict[str, Any], engine_options: dict[str, Any]
-) -> AsyncEngine:
-    engine: AsyncEngine = _build_engine(url, echo, pool, engine_options, blocking=False)
-    return engine
-
-
-def make_sync_engine(
-    url: URL, echo: bool, pool: dict[str, Any], engine_options: dict[str, Any]
-) -> Engine:
-    """The sync twin's engine: the same pool and connection set-up, over a sync driver."""
-    engine: Engine = _build_engine(url, echo, pool, engine_options, blocking=True)
-    return engine
-
-
-def _build_engine(
-    url: URL, echo: bool, pool: dict[str, Any], engine_options: dict[str, Any], *, blocking: bool
-) -> Any:
-    """The configured engine for ``url``: async, or (``blocking``, the sync twin) sync."""
-    family = dialect_family(url)
-    options: dict[str, Any] = {"echo": echo, "hide_parameters": True}
-    if family in ("postgresql", "mysql"):
-        # asyncpg: liveness is checked at checkout without a round trip (_dialects).
-        options.update(pool_pre_ping=family == "mysql" or url.get_driver_name() != "asyncpg")
-        options.update(poolclass=_SyncQueuePool if blocking else _QueuePool)
-        options.update({k: v for k, v in pool.items() if v is not None})
-        if family == "mysql":
-            options.setdefault("pool_recycle", 3600)
-    elif not is_memory_sqlite(url):
-        options["poolclass"] = _SyncQueuePool if blocking else _QueuePool
-        options.update({k: v for k, v in pool.items() if v is not None})
-    elif blocking:  # one in-memory database shared by every thread, as by every task
-        options.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
-    if family == "sqlite":
-        options["pool_reset_on_return"] = None  # a "reset" hook rolls back only if needed
-    options.update(engine_options)
-    engine: Any = (create_engine if blocking else create_async_engine)(url, **options)
-    sync_engine: Engine = engine if blocking else engine.sync_engine
-    configure_engine(sync_engine, family, url)
-    if family == "sqlite" and not blocking:
-        _aiosqlite.release_locks_on_invalidate(sync_engine)
-    event.listen(sync_engine, "handle_error", _translate.on_handle_error)
-    if family != "sqlite" and not blocking:  # aiosqlite's work from any loop; others do not
-        _guards.watch_loop(sync_engine, f"Database({safe_url(url)!r})")
-    return engine
-
-
-async def _with_driver(engine: AsyncEngine, use: Callable[[Any], Awaitable[T]]) -> T:
-    """Lend ``use`` the driver connection of a pooled connection, then return it.
-
-    Driver errors are translated here (they bypass SQLAlchemy's hook); a connection
-    that failed at the transport level, or whose call was cancelled midway, is
-    discarded instead of going back to the pool. No transaction is started on this
-    path, so giving the connection back usually does no IO and completes inside
-    ``greenlet_spawn`` without yielding; it only awaits when the pool closes the
-    connection (NullPool, overflow), which needs the greenlet.
-    """
-    fairy = await engine.raw_connection()
-    try:
-        return await use(fairy.driver_connection)
-    except Exception as exc:
-        err = _translate.translate(exc)
-        is_closed = getattr(fairy.driver_connection, "is_closed", None)  # asyncpg only
-        if isinstance(err, DatabaseUnavailableError) or (is_closed is not None and is_closed()):
-            _dialects.invalidate_all(fairy, exc)  # as SQLAlchemy does on its own paths
-            err = err or DatabaseUnavailableError(f"connection lost: {type(exc).__name__}")
-        if err is None:
-            raise
-        raise err from exc
-    except BaseException as exc:  # cancelled mid-call: the connection's state is unknown
-        fairy.invalidate(exc)
-        raise
-    finally:
-        await greenlet_spawn(fairy.close)
-
-
-class _SyncQueuePool(QueuePool):
-    """A queue pool whose failures say what happened and what to change.
-
-    The sync twin (:mod:`sqlops.sync`) uses it as is; :class:`_QueuePool` adapts it to asyncio.
-    """
-
-    def connect(self) -> Any:
-        """Check a connection out; a failure to open one is a DatabaseUnavailableError.
-
-        A server going down can accept the TCP connection and then drop it while
-        SQLAlchemy's connect handlers set it up (asyncpg's type codecs, the first
-        rollback); those raise the driver's own errors, which no ``handle_error`` hook
-        sees on this path.
-        """
-        try:
-            return super().connect()
-        except SqlopsError:
-            raise
-        except Exception as exc:
-            raise DatabaseUnavailableError(
-                f"cannot open a connection: {type(exc).__name__}: {exc}"
-            ) from exc
-
-    def _do_get(self) -> Any:
-        try:
-            record = super()._do_get()
-        except sa_exc.TimeoutError as exc:
-            raise PoolTimeoutError(
-                f"connection pool exhausted: all {self.size()} connections and "
-                f"{self._max_overflow} overflow are in use and none was returned within "
-                f"{self._timeout:g}s (pool_size={self.size()}, max_overflow="
-                f"{self._max_overflow}, pool_timeout={self._timeout:g}); raise them, or "
-                "release sessions sooner"
-            ) from exc
-        return record
-
-
-class _QueuePool(_SyncQueuePool, AsyncAdaptedQueuePool):
-    """The async queue pool; a connection is handed out only on the loop that opened it."""
-
-    def _do_get(self) -> Any:
-        record = super()._do_get()
-        try:
-            _guards.check_loop(record)
-        except BaseException:
-            self._do_return_conn(record)  # untouched: it belongs to its own loop
-            raise
-        return record
-
-
-class PoolTimeoutError(DatabaseUnavailableError, sa_exc.TimeoutError):
-    """No pooled connection became free within ``pool_timeout``."""
-
-    code = None  # our message already says what to change

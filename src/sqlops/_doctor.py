@@ -17,7 +17,7 @@ import os
 import statistics
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -29,6 +29,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, async_sessionma
 from sqlalchemy.orm import sessionmaker
 
 from ._database import Database
+from ._doctor_pgbouncer import pgbouncer, pgbouncer_signals
+from ._doctor_server import (
+    ServerCheck,
+    idle_in_transaction,
+    pool_setting,
+    sqlite_pragmas,
+    wait_timeout,
+)
 from ._errors import MissingDependencyError, SqlopsError
 from ._url import SyncDriverError, dialect_family, resolve_url, safe_url
 
@@ -335,160 +343,7 @@ def _reason(exc: BaseException) -> str:
     return text if isinstance(exc, SqlopsError) else f"{type(exc).__name__}: {text}"
 
 
-def pool_setting(engine: AsyncEngine, attr: str, default: Any) -> Any:
-    """A setting of the engine's pool (``_pre_ping``, ``_recycle``…), or ``default``.
-
-    SQLAlchemy keeps them as private pool attributes; a pool class without one (NullPool
-    has no overflow) gets the default.
-    """
-    return getattr(engine.pool, attr, default)
-
-
-# ---------------------------------------------------------------------- server traps
-# Each check gets an open connection, the engine (for its pool settings) and
-# ``add(name, status, detail, fix)``.
-
-Add = Callable[..., None]
-ServerCheck = Callable[[AsyncConnection, AsyncEngine, Add], Awaitable[None]]
-PGBOUNCER_PORT = 6432
-PID_SAMPLES = 4
-
-
-async def _scalar(conn: AsyncConnection, sql: str) -> Any:
-    value = (await conn.exec_driver_sql(sql)).scalar()
-    await conn.rollback()
-    return value
-
-
-# ---------------------------------------------------------------------- PostgreSQL
-
-
-async def idle_in_transaction(conn: AsyncConnection, engine: AsyncEngine, add: Add) -> None:
-    """Warn when the server never ends a session left idle inside a transaction."""
-    value = await _scalar(conn, "SHOW idle_in_transaction_session_timeout")
-    if str(value) in ("0", "0ms"):
-        add(
-            "idle in transaction",
-            "warn",
-            "idle_in_transaction_session_timeout=0 (never): a task that dies mid-transaction "
-            "holds its locks and its connection until someone notices",
-            "ALTER DATABASE <db> SET idle_in_transaction_session_timeout = '5min' (or per role)",
-        )
-    else:
-        add("idle in transaction", "ok", f"idle_in_transaction_session_timeout={value}")
-
-
-def pgbouncer_signals(port: int | None, backend_pids: Sequence[int]) -> list[str]:
-    """Why we think a transaction-pooling proxy (PgBouncer) sits in front of the server.
-
-    Two signals, neither needing PgBouncer's admin console: its conventional port 6432,
-    and the decisive one, the server backend changing between transactions on one
-    client connection, which only transaction (or statement) pooling does. The same
-    backend every time proves nothing on an idle pooler, so the port still counts.
-    """
-    signals = []
-    if port == PGBOUNCER_PORT:
-        signals.append(f"port {PGBOUNCER_PORT} is PgBouncer's")
-    if len(set(backend_pids)) > 1:
-        signals.append(
-            f"the server backend changed between transactions on one connection "
-            f"({len(set(backend_pids))} backends in {len(backend_pids)} transactions)"
-        )
-    return signals
-
-
-async def _backend_pids(conn: AsyncConnection) -> list[int]:
-    return [int(await _scalar(conn, "SELECT pg_backend_pid()")) for _ in range(PID_SAMPLES)]
-
-
-async def _statement_caches(conn: AsyncConnection) -> tuple[int, int]:
-    """Sizes of asyncpg's statement cache and SQLAlchemy's prepared-statement cache."""
-    raw = await conn.get_raw_connection()
-    adapter: Any = raw.dbapi_connection
-    driver: Any = raw.driver_connection
-    sa_cache = getattr(adapter, "_prepared_statement_cache", None)
-    sa_size = int(getattr(sa_cache, "capacity", 0)) if sa_cache is not None else 0
-    asyncpg_size = int(driver._stmt_cache.get_max_size())
-    return asyncpg_size, sa_size
-
-
-async def pgbouncer(conn: AsyncConnection, engine: AsyncEngine, add: Add) -> None:
-    """Fail when asyncpg caches prepared statements behind a transaction pooler."""
-    if conn.dialect.driver != "asyncpg":
-        return
-    signals = pgbouncer_signals(engine.url.port, await _backend_pids(conn))
-    if not signals:
-        add("pgbouncer", "ok", "no transaction pooler detected (port, backend per connection)")
-        return
-    asyncpg_size, sa_size = await _statement_caches(conn)
-    why = "PgBouncer (transaction mode) suspected: " + "; ".join(signals)
-    if asyncpg_size or sa_size:
-        add(
-            "pgbouncer",
-            "fail",
-            f"{why}; asyncpg caches prepared statements (statement_cache_size={asyncpg_size}, "
-            f"prepared_statement_cache_size={sa_size}), which fail with 'prepared statement "
-            "does not exist' once a transaction lands on another server connection",
-            "engine_options={'connect_args': {'statement_cache_size': 0, "
-            "'prepared_statement_cache_size': 0}} (or pool_mode = session in PgBouncer)",
-        )
-    else:
-        add("pgbouncer", "ok", f"{why}; statement caches are off")
-
-
-# ---------------------------------------------------------------------- MariaDB / MySQL
-
-
-async def wait_timeout(conn: AsyncConnection, engine: AsyncEngine, add: Add) -> None:
-    """The server closes idle connections after wait_timeout; the pool must recycle sooner."""
-    server = int(await _scalar(conn, "SELECT @@SESSION.wait_timeout"))
-    recycle = int(pool_setting(engine, "_recycle", -1))
-    shown = f"{recycle}s" if recycle >= 0 else "never"
-    if 0 <= recycle < server:
-        add("wait_timeout", "ok", f"pool_recycle={shown} < wait_timeout={server}s")
-        return
-    pre_ping = pool_setting(engine, "_pre_ping", False)
-    add(
-        "wait_timeout",
-        "warn" if pre_ping else "fail",
-        f"the server closes connections idle for wait_timeout={server}s but the pool "
-        f"recycles them {'after ' + shown if recycle >= 0 else 'never'}: "
-        + (
-            "pre-ping replaces them, at one extra round trip each"
-            if pre_ping
-            else "the first query on such a connection fails with 'server has gone away'"
-        ),
-        f"pool_recycle={max(server - 60, 1)} (below wait_timeout), and pool_pre_ping=True",
-    )
-
-
-# ---------------------------------------------------------------------- SQLite
-
-
-async def sqlite_pragmas(conn: AsyncConnection, engine: AsyncEngine, add: Add) -> None:
-    """WAL lets readers and a writer work at once; foreign keys are off unless asked for."""
-    journal = str(await _scalar(conn, "PRAGMA journal_mode")).lower()
-    if journal == "wal":
-        add("journal_mode", "ok", "wal")
-    elif journal == "memory":
-        add("journal_mode", "ok", "memory (in-memory database)")
-    else:
-        add(
-            "journal_mode",
-            "warn",
-            f"{journal}: a writer blocks every reader, and readers block the writer",
-            "PRAGMA journal_mode = WAL on connect (sqlops.Database does this)",
-        )
-    if await _scalar(conn, "PRAGMA foreign_keys"):
-        add("foreign_keys", "ok", "on")
-    else:
-        add(
-            "foreign_keys",
-            "fail",
-            "off: SQLite ignores REFERENCES and ON DELETE CASCADE, so orphans pile up",
-            "PRAGMA foreign_keys = ON on every connection (sqlops.Database does this)",
-        )
-
+__all__ = ["SERVER_CHECKS", "diagnose", "pgbouncer_signals", "pool_setting"]
 
 SERVER_CHECKS: dict[str, tuple[ServerCheck, ...]] = {
     "postgresql": (idle_in_transaction, pgbouncer),

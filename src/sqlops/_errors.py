@@ -19,6 +19,7 @@
     │   ├── PoolTimeoutError
     │   └── AmbiguousCommitError      the connection died during COMMIT: outcome unknown
     ├── ReadOnlyTransactionError      a write in a read-only transaction or on a read-only server
+    ├── PreparedStatementError        a named prepared statement missing or doubled (PgBouncer)
     ├── LazyLoadError                 (also sqlalchemy InvalidRequestError)
     ├── SessionMisuseError            one session used by two tasks, or from another event loop
     ├── StaleVersionError             (.model, .key, .expected, .actual) optimistic-lock mismatch
@@ -176,6 +177,16 @@ class ReadOnlyTransactionError(SqlopsError):
 
     Nothing was written: the transaction is rolled back. Open a write transaction
     (``db.transaction()``) for work that writes.
+    """
+
+
+class PreparedStatementError(SqlopsError):
+    """A named prepared statement the connection expected is missing, or already exists.
+
+    Behind PgBouncer in transaction pooling mode (before 1.21, or with
+    ``max_prepared_statements = 0``) the next transaction of a client may run on another
+    server connection, where the driver's cached statement was never prepared. The fix
+    is ``Database(url, pooler="pgbouncer")``; ``sqlops doctor`` detects the setup.
     """
 
 

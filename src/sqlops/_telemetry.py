@@ -142,10 +142,14 @@ class Telemetry:
         repo.__class__ = traced_class(type(repo), _trace_repository_methods)
         repo._sqlops_telemetry = self
 
-    def instrument_database(self, db: Database) -> None:
-        """Make ``db`` report its transactions and time its pools' waits."""
+    def instrument_database(self, db: Database, *, pools: bool = True) -> None:
+        """Make ``db`` report its transactions and (``pools``) time its pools' waits.
+
+        A Database that shares another's engine (the test kit's ``BoundDatabase``) passes
+        ``pools=False``: the engine's waits are timed once already.
+        """
         db.__class__ = traced_class(type(db), _trace_database_methods)
-        if self._meters is not None:
+        if self._meters is not None and pools:
             for engine in (db.engine, *db.replicas):
                 time_pool(engine, self._meters.wait_time, pool_name(engine))
 

@@ -12,6 +12,7 @@ from ._errors import (
     DatabaseUnavailableError,
     ForeignKeyViolation,
     NotNullViolation,
+    PreparedStatementError,
     ReadOnlyTransactionError,
     SqlopsError,
     TransactionAbortedError,
@@ -33,6 +34,7 @@ _PG_CONSTRAINT = {
     "23514": CheckViolation,
 }
 _PG_CONFLICT = {"40001", "40P01", "55P03"}
+_PG_PREPARED = {"26000", "42P05"}  # prepared statement does not exist / already exists
 _PG_UNAVAILABLE_CLASSES = ("08", "53", "57")
 _PG_KEY = re.compile(
     r"^Key \((?P<cols>.+?)\)=\(.*\) (?P<rest>already exists\.?|is not present in table .*|"
@@ -119,6 +121,12 @@ def _translate_postgresql(err: Any, context: _Context) -> SqlopsError | None:
         return TransactionAbortedError(
             "current transaction is aborted by an earlier error: roll back, or run the "
             "statement that may fail in `async with db.savepoint(session):`"
+        )
+    if state in _PG_PREPARED:
+        return PreparedStatementError(
+            f"{err.args[0]} ({state}): behind PgBouncer in transaction mode use "
+            'Database(url, pooler="pgbouncer") (or PgBouncer >= 1.21 with '
+            "max_prepared_statements > 0); `sqlops doctor` checks it"
         )
     if state == "25006":  # read_only_sql_transaction: readonly=True, or a hot standby
         return ReadOnlyTransactionError(f"write refused ({state}): {err.args[0]}")

@@ -167,7 +167,11 @@ async def test_without_the_pooler_setting_transaction_mode_breaks(server: URL) -
         users = Repository(User, db)
         # Six clients over two server connections: a client's next transaction often
         # lands on the other one, where its cached statement was never prepared.
-        with pytest.raises(Exception, match=r"prepared statement .* does not exist"):
+        # ... a typed error with the one setting to change, not asyncpg's raw one.
+        with pytest.raises(
+            sqlops.PreparedStatementError,
+            match=r"prepared statement .* does not exist .*pooler=\"pgbouncer\"",
+        ):
             for _ in range(50):
                 await asyncio.gather(*(users.list(name="b", limit=2) for _ in range(12)))
     finally:
@@ -220,3 +224,13 @@ def _skip_or_fail() -> None:
     if os.environ.get("SQLOPS_REQUIRE_PGBOUNCER") == "1":
         pytest.fail(f"{message}, but SQLOPS_REQUIRE_PGBOUNCER=1")
     pytest.skip(message)
+
+
+async def test_a_missing_or_doubled_prepared_statement_is_a_typed_error(server: URL) -> None:
+    async with sqlops.Database(server) as db, db.session() as session:
+        with pytest.raises(sqlops.PreparedStatementError, match=r"does not exist \(26000\)"):
+            await session.execute(text("EXECUTE sqlops_never_prepared"))
+        await session.rollback()
+        await session.execute(text("PREPARE sqlops_twice AS SELECT 1"))
+        with pytest.raises(sqlops.PreparedStatementError, match=r"already exists \(42P05\)"):
+            await session.execute(text("PREPARE sqlops_twice AS SELECT 1"))

@@ -16,7 +16,7 @@ from sqlalchemy.engine import URL, Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.pool import NullPool
 
-from sqlops._database import _make_engine
+from sqlops._engines import make_engine as _make_engine
 from sqlops._url import dialect_family
 
 from ._settings import MigrationError, MigrationSettings, import_metadata, load_settings

@@ -11,8 +11,8 @@ from sqlalchemy import MetaData
 from sqlalchemy.engine import URL, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from sqlops import _database, _guards
-from sqlops._database import PoolTimeoutError
+from sqlops import _database, _engines, _guards
+from sqlops._engines import PoolTimeoutError
 from sqlops._errors import DatabaseUnavailableError
 from sqlops._runtime import drive, drive_context
 from sqlops._transaction import RetryStats
@@ -44,7 +44,7 @@ class _Core(_database.Database):
         cheap = "pool_pre_ping" not in options and url.get_backend_name() != "sqlite"
         if cheap:
             options = {**options, "pool_pre_ping": False}
-        engine = _database.make_sync_engine(url, echo, pool, options)
+        engine = _engines.make_sync_engine(url, echo, pool, options)
         if cheap:
             _driver.watch_liveness(engine)
         return EngineAdapter(engine)
@@ -53,7 +53,7 @@ class _Core(_database.Database):
         """A template read on a pooled sync connection (a replica if any); retry a lost one."""
         failure: DatabaseUnavailableError | None = None
         for _ in range(2 + len(self._replicas)):
-            index, engine = self._read_target()
+            index, engine = await self._read_target()
             try:
                 return await _driver.lend(engine.sync_engine, use)
             except PoolTimeoutError:
@@ -108,6 +108,7 @@ class Database:
         cursor_secret: str | bytes | None = None,
         n_plus_one: _guards.NPlusOne = "off",
         leaked_sessions: _guards.LeakedSessions = "off",
+        read_your_writes: bool | float = False,
     ) -> None:
         options = dict(engine_options or {})
         if pool_pre_ping is not None:
@@ -125,6 +126,7 @@ class Database:
             cursor_secret=cursor_secret,
             n_plus_one=n_plus_one,
             leaked_sessions=leaked_sessions,
+            read_your_writes=read_your_writes,
         )
 
     # ------------------------------------------------------------------ properties

@@ -64,7 +64,7 @@ class TemplateDriver:
 
 
 async def lend(engine: Engine, use: Callable[[TemplateDriver], Awaitable[T]]) -> T:
-    """Lend ``use`` a pooled connection's driver; translate and invalidate as ``_with_driver``."""
+    """Lend ``use`` a pooled driver connection; translate and invalidate as ``with_driver``."""
     fairy = engine.raw_connection()
     try:
         return await use(TemplateDriver(fairy.driver_connection, engine.dialect.driver))

@@ -59,6 +59,9 @@ class BoundDatabase(Database):
         kw = {**maker.kw, "bind": connection, "join_transaction_mode": "create_savepoint"}
         kw["sqlops_tracker"] = bound._session_tracker
         bound._sessionmaker = async_sessionmaker(class_=maker.class_, **kw)
+        bound._lag = None  # one connection, no replicas: nothing to wait for
+        if bound._telemetry is not None:  # report transactions like the parent does
+            bound._telemetry.instrument_database(bound, pools=False)
         return bound
 
     def __repr__(self) -> str:

@@ -1,0 +1,152 @@
+"""Engines as sqlops configures them: pools, connection set-up, lending a driver connection."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import create_engine, event
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import URL, Engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool, QueuePool, StaticPool
+from sqlalchemy.util import greenlet_spawn
+
+from . import _aiosqlite, _dialects, _guards, _translate
+from ._dialects import configure_engine
+from ._errors import DatabaseUnavailableError, SqlopsError
+from ._url import dialect_family, is_memory_sqlite, safe_url
+
+T = TypeVar("T")
+
+
+def make_engine(
+    url: URL, echo: bool, pool: dict[str, Any], engine_options: dict[str, Any]
+) -> AsyncEngine:
+    engine: AsyncEngine = _build_engine(url, echo, pool, engine_options, blocking=False)
+    return engine
+
+
+def make_sync_engine(
+    url: URL, echo: bool, pool: dict[str, Any], engine_options: dict[str, Any]
+) -> Engine:
+    """The sync twin's engine: the same pool and connection set-up, over a sync driver."""
+    engine: Engine = _build_engine(url, echo, pool, engine_options, blocking=True)
+    return engine
+
+
+def _build_engine(
+    url: URL, echo: bool, pool: dict[str, Any], engine_options: dict[str, Any], *, blocking: bool
+) -> Any:
+    """The configured engine for ``url``: async, or (``blocking``, the sync twin) sync."""
+    family = dialect_family(url)
+    options: dict[str, Any] = {"echo": echo, "hide_parameters": True}
+    if family in ("postgresql", "mysql"):
+        # asyncpg: liveness is checked at checkout without a round trip (_dialects).
+        options.update(pool_pre_ping=family == "mysql" or url.get_driver_name() != "asyncpg")
+        options.update(poolclass=_SyncQueuePool if blocking else _QueuePool)
+        options.update({k: v for k, v in pool.items() if v is not None})
+        if family == "mysql":
+            options.setdefault("pool_recycle", 3600)
+    elif not is_memory_sqlite(url):
+        options["poolclass"] = _SyncQueuePool if blocking else _QueuePool
+        options.update({k: v for k, v in pool.items() if v is not None})
+    elif blocking:  # one in-memory database shared by every thread, as by every task
+        options.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
+    if family == "sqlite":
+        options["pool_reset_on_return"] = None  # a "reset" hook rolls back only if needed
+    options.update(engine_options)
+    engine: Any = (create_engine if blocking else create_async_engine)(url, **options)
+    sync_engine: Engine = engine if blocking else engine.sync_engine
+    configure_engine(sync_engine, family, url)
+    if family == "sqlite" and not blocking:
+        _aiosqlite.release_locks_on_invalidate(sync_engine)
+    event.listen(sync_engine, "handle_error", _translate.on_handle_error)
+    if family != "sqlite" and not blocking:  # aiosqlite's work from any loop; others do not
+        _guards.watch_loop(sync_engine, f"Database({safe_url(url)!r})")
+    return engine
+
+
+async def with_driver(engine: AsyncEngine, use: Callable[[Any], Awaitable[T]]) -> T:
+    """Lend ``use`` the driver connection of a pooled connection, then return it.
+
+    Driver errors are translated here (they bypass SQLAlchemy's hook); a connection
+    that failed at the transport level, or whose call was cancelled midway, is
+    discarded instead of going back to the pool. No transaction is started on this
+    path, so giving the connection back usually does no IO and completes inside
+    ``greenlet_spawn`` without yielding; it only awaits when the pool closes the
+    connection (NullPool, overflow), which needs the greenlet.
+    """
+    fairy = await engine.raw_connection()
+    try:
+        return await use(fairy.driver_connection)
+    except Exception as exc:
+        err = _translate.translate(exc)
+        is_closed = getattr(fairy.driver_connection, "is_closed", None)  # asyncpg only
+        if isinstance(err, DatabaseUnavailableError) or (is_closed is not None and is_closed()):
+            _dialects.invalidate_all(fairy, exc)  # as SQLAlchemy does on its own paths
+            err = err or DatabaseUnavailableError(f"connection lost: {type(exc).__name__}")
+        if err is None:
+            raise
+        raise err from exc
+    except BaseException as exc:  # cancelled mid-call: the connection's state is unknown
+        fairy.invalidate(exc)
+        raise
+    finally:
+        await greenlet_spawn(fairy.close)
+
+
+class _SyncQueuePool(QueuePool):
+    """A queue pool whose failures say what happened and what to change.
+
+    The sync twin (:mod:`sqlops.sync`) uses it as is; :class:`_QueuePool` adapts it to asyncio.
+    """
+
+    def connect(self) -> Any:
+        """Check a connection out; a failure to open one is a DatabaseUnavailableError.
+
+        A server going down can accept the TCP connection and then drop it while
+        SQLAlchemy's connect handlers set it up (asyncpg's type codecs, the first
+        rollback); those raise the driver's own errors, which no ``handle_error`` hook
+        sees on this path.
+        """
+        try:
+            return super().connect()
+        except SqlopsError:
+            raise
+        except Exception as exc:
+            raise DatabaseUnavailableError(
+                f"cannot open a connection: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    def _do_get(self) -> Any:
+        try:
+            record = super()._do_get()
+        except sa_exc.TimeoutError as exc:
+            raise PoolTimeoutError(
+                f"connection pool exhausted: all {self.size()} connections and "
+                f"{self._max_overflow} overflow are in use and none was returned within "
+                f"{self._timeout:g}s (pool_size={self.size()}, max_overflow="
+                f"{self._max_overflow}, pool_timeout={self._timeout:g}); raise them, or "
+                "release sessions sooner"
+            ) from exc
+        return record
+
+
+class _QueuePool(_SyncQueuePool, AsyncAdaptedQueuePool):
+    """The async queue pool; a connection is handed out only on the loop that opened it."""
+
+    def _do_get(self) -> Any:
+        record = super()._do_get()
+        try:
+            _guards.check_loop(record)
+        except BaseException:
+            self._do_return_conn(record)  # untouched: it belongs to its own loop
+            raise
+        return record
+
+
+class PoolTimeoutError(DatabaseUnavailableError, sa_exc.TimeoutError):
+    """No pooled connection became free within ``pool_timeout``."""
+
+    code = None  # our message already says what to change
