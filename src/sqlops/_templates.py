@@ -23,6 +23,7 @@ from sqlalchemy import BigInteger, BindParameter, ColumnElement, bindparam
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.type_api import TypeEngine
 
+from . import _internals
 from ._errors import SqlopsError
 from ._filters import Term, term_for
 from ._modelinfo import ModelInfo
@@ -128,7 +129,7 @@ def template(
         found = cache[key] = Template(
             sql=str(compiled),
             order=tuple(order),
-            bind=tuple(types[i]._cached_bind_processor(dialect) for i in order),
+            bind=tuple(_internals.bind_processor(types[i], dialect) for i in order),
             result_types=tuple(result_types),
         )
     return found
@@ -168,7 +169,7 @@ async def _run(template: Template, dialect: Dialect, driver: Any, args: Sequence
         return await driver.fetch(template.sql, *parameters)
     if template.result is None:
         template.result = tuple(
-            t._cached_result_processor(dialect, None) for t in template.result_types
+            _internals.result_processor(t, dialect, None) for t in template.result_types
         )
     return await driver.execute_fetchall(template.sql, parameters)
 
@@ -178,6 +179,6 @@ async def _learn_asyncpg(template: Template, dialect: Dialect, driver: Any) -> N
     prepared = await driver.prepare(template.sql)
     oids = [attribute.type.oid for attribute in prepared.get_attributes()]
     template.result = tuple(
-        t._cached_result_processor(dialect, oid)
+        _internals.result_processor(t, dialect, oid)
         for t, oid in zip(template.result_types, oids, strict=True)
     )
