@@ -19,6 +19,7 @@ from sqlalchemy.orm import Mapper, attributes
 from . import _guards, _internals, _lazyload, _templates
 from ._errors import DatabaseUnavailableError
 from ._fastread import ReadPlan
+from ._transaction import quietly
 
 T = TypeVar("T")
 ABSENT = object()  # the session holds no object of that identity
@@ -50,38 +51,42 @@ def held(session: AsyncSession, plan: ReadPlan, identity: Sequence[Any]) -> Any:
     obj = session.sync_session.identity_map.get(key)
     if obj is None:
         return ABSENT
-    state = attributes.instance_state(obj)
-    return EXPIRED if state.expired or state.expired_attributes else obj
+    # session.get() loads a wholly expired object again, and returns one with some
+    # attributes expired as it is
+    return EXPIRED if attributes.instance_state(obj).expired else obj
 
 
-def attach_all(session: AsyncSession, plan: ReadPlan, rows: Sequence[Sequence[Any]]) -> list[Any]:
-    """The session's objects for ``rows``: those it holds, the others made persistent."""
+def attach_all(
+    session: AsyncSession, plan: ReadPlan, rows: Sequence[Sequence[Any]]
+) -> list[Any] | None:
+    """The session's objects for ``rows``: those it holds, the others made persistent.
+
+    None if the session holds an expired object for one of the rows: the ORM's loader
+    would load it again from its row (relationships and all), so the caller lets the ORM
+    route answer instead. Nothing is entered into the session in that case.
+    """
     sync = session.sync_session
     identity_map = sync.identity_map
     identity_class = _internals.identity_class(plan.info.mapper)
-    positions, keys, build = plan.pk_positions, plan.keys, plan.build
+    positions = plan.pk_positions
+    keys = [(identity_class, tuple([row[i] for i in positions]), None) for row in rows]
+    found = [identity_map.get(key) for key in keys]
+    for obj in found:
+        if obj is not None and _expired(obj):
+            return None
+    build = plan.build
     out = []
-    for row in rows:
-        key = (identity_class, tuple([row[i] for i in positions]), None)
-        obj = identity_map.get(key)
+    for obj, row in zip(found, rows, strict=True):
         if obj is None:
             obj = build(row)
             _internals.make_persistent(sync, attributes.instance_state(obj))
-        else:
-            _refresh_unloaded(obj, keys, row)
         out.append(obj)
     return out
 
 
-def _refresh_unloaded(obj: Any, keys: Sequence[str], row: Sequence[Any]) -> None:
-    """Load the expired attributes of a held object from ``row``, as the ORM's loader does."""
+def _expired(obj: Any) -> bool:
     state = attributes.instance_state(obj)
-    if not (state.expired or state.expired_attributes):
-        return
-    unloaded = state.unloaded
-    for key, value in zip(keys, row, strict=False):
-        if key in unloaded:
-            attributes.set_committed_value(obj, key, value)
+    return bool(state.expired or state.expired_attributes)
 
 
 def templatable_bind(session: AsyncSession, mapper: Mapper[Any]) -> bool:
@@ -112,8 +117,9 @@ async def on_driver(
 
     SQLAlchemy's asyncpg adapter defers BEGIN to its first statement; it is sent here
     first. A connection lost or a call cancelled midway leaves the connection in an
-    unknown state: it is invalidated, as SQLAlchemy does on its own paths, and the
-    session's transaction ends with it.
+    unknown state: it is invalidated as SQLAlchemy does on its own paths (closed
+    gracefully, inside the greenlet, so the server ends the transaction at once), and
+    the session's transaction ends with it.
     """
     conn = await session.connection(bind_arguments={"mapper": mapper})
     raw = await conn.get_raw_connection()
@@ -123,9 +129,9 @@ async def on_driver(
             await begin()
         return await use(raw.driver_connection)
     except DatabaseUnavailableError as exc:
-        raw.invalidate(exc)
+        await quietly(conn.invalidate(exc))
         raise
     except BaseException as exc:
         if not isinstance(exc, Exception):
-            raw.invalidate(exc)
+            await quietly(conn.invalidate(exc))
         raise

@@ -105,19 +105,21 @@ async def _fast(repo: RepositoryBase[Any], q: ReadQuery, plan: ReadPlan) -> list
     if rows is None:
         stmt = _statements.select_for(repo, q, plan)
         rows = await _core(repo, lambda conn: _all(conn.execute(stmt)))
-    return _build(repo, q, plan, rows)
+    objs = _build(repo, q, plan, rows)
+    return objs if objs is not None else await _orm_fetch(repo, q)
 
 
 async def _all(result: Awaitable[Any]) -> Any:
     return (await result).all()
 
 
-def _build(repo: RepositoryBase[Any], q: ReadQuery, plan: ReadPlan, rows: Any) -> list[Any]:
+def _build(repo: RepositoryBase[Any], q: ReadQuery, plan: ReadPlan, rows: Any) -> list[Any] | None:
+    objs: list[Any] | None
     if repo.session is None:
         objs = plan.build_all(rows)
     else:
         objs = _attach.attach_all(repo.session, plan, rows)
-    if q.kind != "page":
+    if objs is None or q.kind != "page":
         return objs
     width = len(plan.keys)
     return [(obj, row[width]) for obj, row in zip(objs, rows, strict=True)]
