@@ -1,4 +1,4 @@
-"""Standalone reads without an ORM session: the same model instances, a fraction of the cost.
+"""Reads without the ORM's loader: the same model instances, a fraction of the cost.
 
 A standalone read returns detached instances — the session is closed before the caller
 sees them — so the identity map, autoflush and unit of work that an ``AsyncSession``
@@ -8,6 +8,8 @@ the SELECT on a pooled connection and builds the instances the way SQLAlchemy's 
 loader does: ``ClassManager.new_instance()``, the column values in ``__dict__``, the
 identity key set. Relationships stay unloaded, so touching one raises ``LazyLoadError``
 exactly as it does after the session path. Anything else takes the session path.
+In an injected session the same instances are entered into the session's identity map
+(:mod:`sqlops._attach`).
 
 On asyncpg and aiosqlite the SELECT itself is a compiled template run on the driver
 (see :mod:`sqlops._templates`).

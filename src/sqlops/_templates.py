@@ -8,8 +8,9 @@ shape compiled once with bound parameters; later calls only convert the values (
 same :meth:`Term.bind` the normal path uses) and hand SQL text and parameters to the
 driver — asyncpg keeps the statement prepared.
 
-Only standalone reads of plain models on asyncpg or aiosqlite take this path; anything
-else builds the statement as usual. Rows become instances through the same
+Reads of plain models on asyncpg or aiosqlite take this path, standalone (on a pooled
+connection) and injected (on the session's own connection, see :mod:`sqlops._attach`);
+anything else builds the statement as usual. :mod:`sqlops._executor` decides. Rows become instances through the same
 :class:`~sqlops._fastread.ReadPlan`.
 """
 
