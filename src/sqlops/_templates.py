@@ -10,8 +10,8 @@ driver — asyncpg keeps the statement prepared.
 
 Reads of plain models on asyncpg or aiosqlite take this path, standalone (on a pooled
 connection) and injected (on the session's own connection, see :mod:`sqlops._attach`);
-anything else builds the statement as usual. :mod:`sqlops._executor` decides. Rows become instances through the same
-:class:`~sqlops._fastread.ReadPlan`.
+anything else builds the statement as usual. :mod:`sqlops._executor` decides. Rows
+become instances through the same :class:`~sqlops._fastread.ReadPlan`.
 """
 
 from __future__ import annotations
