@@ -11,7 +11,7 @@ session call: the connection is asked for through ``session.connection()``.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, overload
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Mapper, attributes
@@ -56,14 +56,24 @@ def held(session: AsyncSession, plan: ReadPlan, identity: Sequence[Any]) -> Any:
     return EXPIRED if attributes.instance_state(obj).expired else obj
 
 
+@overload
 def attach_all(
     session: AsyncSession, plan: ReadPlan, rows: Sequence[Sequence[Any]]
+) -> list[Any] | None: ...
+@overload
+def attach_all(
+    session: AsyncSession, plan: ReadPlan, rows: Sequence[Sequence[Any]], *, refresh: Literal[True]
+) -> list[Any]: ...
+def attach_all(
+    session: AsyncSession, plan: ReadPlan, rows: Sequence[Sequence[Any]], *, refresh: bool = False
 ) -> list[Any] | None:
     """The session's objects for ``rows``: those it holds, the others made persistent.
 
     None if the session holds an expired object for one of the rows: the ORM's loader
-    would load it again from its row (relationships and all), so the caller lets the ORM
-    route answer instead. Nothing is entered into the session in that case.
+    would load it again from its row, so the caller lets the ORM route answer instead
+    (nothing is entered into the session then). A stream cannot go back: with
+    ``refresh=True`` such an object gets its expired columns from the row, as the loader
+    would give them, and its relationships stay expired.
     """
     sync = session.sync_session
     identity_map = sync.identity_map
@@ -71,17 +81,25 @@ def attach_all(
     positions = plan.pk_positions
     keys = [(identity_class, tuple([row[i] for i in positions]), None) for row in rows]
     found = [identity_map.get(key) for key in keys]
-    for obj in found:
-        if obj is not None and _expired(obj):
-            return None
+    if not refresh and any(obj is not None and _expired(obj) for obj in found):
+        return None
     build = plan.build
     out = []
     for obj, row in zip(found, rows, strict=True):
         if obj is None:
             obj = build(row)
             _internals.make_persistent(sync, attributes.instance_state(obj))
+        elif refresh and _expired(obj):
+            _load_expired_columns(obj, plan.keys, row)
         out.append(obj)
     return out
+
+
+def _load_expired_columns(obj: Any, keys: Sequence[str], row: Sequence[Any]) -> None:
+    unloaded = attributes.instance_state(obj).unloaded
+    for key, value in zip(keys, row, strict=False):
+        if key in unloaded:
+            attributes.set_committed_value(obj, key, value)
 
 
 def _expired(obj: Any) -> bool:

@@ -20,7 +20,7 @@ which autoflushes and runs those hooks.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -92,6 +92,33 @@ async def scalar(repo: RepositoryBase[Any], q: ReadQuery) -> Any:
 
 async def _scalar_of(result: Awaitable[Any]) -> Any:
     return (await result).scalar()
+
+
+async def stream(repo: RepositoryBase[Any], q: ReadQuery, batch_size: int) -> AsyncIterator[Any]:
+    """Yield the instances ``q`` selects, ``batch_size`` rows per fetch (server-side cursor).
+
+    Standalone it holds a read-only transaction open while the caller iterates. On the
+    fast route the cursor returns plain rows that the plan makes into instances; the ORM
+    route loads them with ``yield_per``.
+    """
+    plan = fast_plan(repo, q)
+    stmt = _statements.select_for(repo, q, plan).execution_options(yield_per=batch_size)
+    async with repo._reading() as session:
+        result = await (session.stream_scalars(stmt) if plan is None else session.stream(stmt))
+        try:
+            # The identity map holds rows weakly: memory stays flat as the caller drops
+            # them. (expunge_all() here would break yield_per's loading.)
+            async for partition in result.partitions():
+                if plan is None:
+                    objs = partition
+                elif repo.session is None:
+                    objs = plan.build_all(partition)
+                else:
+                    objs = _attach.attach_all(session, plan, partition, refresh=True)
+                for obj in objs:
+                    yield obj
+        finally:
+            await result.close()
 
 
 # ---------------------------------------------------------------------- the routes

@@ -243,17 +243,6 @@ class Reads(RepositoryBase[M]):
             async for item in pages:
                 yield item
             return
-        stmt = self.select(*where, with_deleted=with_deleted, **filters)
-        stmt = stmt.options(*self._schema_options(schema))
-        stmt = stmt.order_by(*_filters.order_clauses(self.info, order_by))
-        stmt = stmt.execution_options(yield_per=batch_size)
-        async with self._reading() as session:
-            result = await session.stream_scalars(stmt)
-            try:
-                # The identity map holds rows weakly: memory stays flat as the caller
-                # drops them. (expunge_all() here would break yield_per's loading.)
-                async for partition in result.partitions():
-                    for obj in partition:
-                        yield obj if schema is None else self._out(schema, obj)
-            finally:
-                await result.close()
+        q = ReadQuery("list", where, filters, order_by, with_deleted=with_deleted, schema=schema)
+        async for obj in _executor.stream(self, q, batch_size):
+            yield obj if schema is None else self._out(schema, obj)

@@ -131,3 +131,30 @@ async def test_a_lazily_begun_session_reads_inside_its_transaction(db: sqlops.Da
             assert raw.driver_connection.is_in_transaction()  # BEGIN went before the read
         ids = (await session.scalars(select(User.id).order_by(User.id))).all()
         assert ids == [1, 2, 3]
+
+
+async def test_a_stream_in_the_session_uses_its_identity_map(db: sqlops.Database) -> None:
+    await _seed(db, 5)
+    async with db.transaction() as session:
+        users = sqlops.Repository(User, session)
+        held = await users.get_one(2)
+        expired = await users.get_one(3)
+        stmt = update(User).where(User.id == 3).values(name="three")
+        await session.execute(stmt.execution_options(synchronize_session=False))
+        session.expire(expired)
+        streamed = [u async for u in users.stream(order_by="id", batch_size=2)]
+        assert [u.id for u in streamed] == [1, 2, 3, 4, 5]
+        assert streamed[1] is held and streamed[2] is expired
+        assert expired.name == "three"  # loaded from its row, as the ORM's loader does
+        assert all(inspect(u).persistent for u in streamed)
+        streamed[4].name = "changed"
+    async with db.session() as check:
+        assert (await check.get_one(User, 5)).name == "changed"
+
+
+async def test_a_standalone_stream_returns_detached_rows(db: sqlops.Database) -> None:
+    await _seed(db, 5)
+    users = sqlops.Repository(User, db)
+    streamed = [u async for u in users.stream(order_by="-id", batch_size=2, name__ne="u1")]
+    assert [u.id for u in streamed] == [5, 4, 3, 1]
+    assert all(inspect(u).detached and not inspect(u).modified for u in streamed)
