@@ -1,8 +1,8 @@
-"""Bulk writes per dialect: COPY, multi-row VALUES, ON CONFLICT, ON DUPLICATE KEY UPDATE.
+"""Bulk inserts per dialect: COPY, multi-row VALUES; the row layouts every bulk path shares.
 
 PostgreSQL gets ``COPY`` (asyncpg ``copy_records_to_table``) when no RETURNING is needed:
-the fastest way in. Elsewhere rows go in as executemany / multi-row VALUES. Upserts are
-always one statement per chunk, never read-then-write.
+the fastest way in. Elsewhere rows go in as executemany / multi-row VALUES. Upserts and
+counters are in :mod:`sqlops._upsert`.
 """
 
 from __future__ import annotations
@@ -15,25 +15,16 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Column,
-    ColumnElement,
     Table,
     UniqueConstraint,
-    and_,
-    case,
-    func,
     insert,
-    select,
     text,
-    tuple_,
-    update,
 )
-from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import attributes
 
-from . import _constraintnames as _names
-from . import _failures, _translate
-from ._errors import InvalidValueError, NotFoundError, SqlopsError, UniqueViolation
+from . import _failures, _internals, _translate
+from ._errors import InvalidValueError
 from ._modelinfo import ModelInfo
 
 if TYPE_CHECKING:
@@ -41,7 +32,6 @@ if TYPE_CHECKING:
 
 COPY_CHUNK = 10_000
 VALUES_CHUNK = 1_000
-UPSERT_CHUNK = 5_000
 _MAX_PARAMS = 30_000
 
 
@@ -274,12 +264,12 @@ def _copy_records(
     get = operator.itemgetter(*keys) if len(keys) > 1 else lambda r: (r[keys[0]],)
     convert: list[tuple[int, Callable[[Any], Any]]] = []
     for i, col in enumerate(cols):
-        processor = col.type._cached_bind_processor(dialect)
+        processor = _internals.bind_processor(col.type, dialect)
         if processor is not None:
             convert.append((i, processor))
     if not convert and not defaults:
         return names, [get(row) for row in run]
-    makers = [(_default_maker(c), c.type._cached_bind_processor(dialect)) for c in defaults]
+    makers = [(_default_maker(c), _internals.bind_processor(c.type, dialect)) for c in defaults]
     records = []
     for row in run:
         values = list(get(row))
@@ -300,330 +290,3 @@ def _default_maker(column: Column[Any]) -> Callable[[], Any]:
         return lambda: fn(None)
     value = default.arg
     return lambda: value
-
-
-# ----------------------------------------------------------------------------- upsert
-
-
-def _conflict_columns(info: ModelInfo, conflict: Sequence[Any] | str | None) -> list[str]:
-    if conflict is None:
-        return [info.column(k).name for k in info.pk_keys]
-    items = [conflict] if isinstance(conflict, str) else list(conflict)
-    names = []
-    for item in items:
-        key = item if isinstance(item, str) else getattr(item, "key", None)
-        if key not in info.columns:
-            raise InvalidValueError(f"conflict column {item!r} is not a column of {info.name}")
-        names.append(info.column(key).name)
-    if not any(set(u) == set(names) for u in unique_keys(info.table)):
-        keys = "; ".join("(" + ", ".join(u) + ")" for u in unique_keys(info.table))
-        raise InvalidValueError(
-            f"conflict columns ({', '.join(names)}) are not a unique key of {info.table.name}; "
-            f"unique keys are {keys}"
-        )
-    return names
-
-
-def _update_columns(
-    info: ModelInfo, given: Iterable[str], conflict: list[str], update_: Sequence[Any] | None
-) -> list[str]:
-    if update_ is None:
-        names = [info.column(k).name for k in given]
-        return [n for n in names if n not in conflict and n not in _pk_names(info)]
-    out = []
-    for item in update_:
-        key = item if isinstance(item, str) else getattr(item, "key", None)
-        if key not in info.columns:
-            raise InvalidValueError(f"update column {item!r} is not a column of {info.name}")
-        out.append(info.column(key).name)
-    return out
-
-
-def _pk_names(info: ModelInfo) -> set[str]:
-    return {info.column(k).name for k in info.pk_keys}
-
-
-def _onupdate_values(
-    info: ModelInfo, updating: list[str], inserted: Callable[[str], Any]
-) -> dict[str, Any]:
-    """``onupdate`` columns (``updated_at``) that ON CONFLICT would otherwise leave alone.
-
-    A column with an insert default too takes the value the INSERT computed
-    (``excluded.updated_at`` / ``VALUES(updated_at)``): no extra bound parameter, which
-    keeps the statement usable with executemany (asyncmy's multi-row rewrite cannot
-    handle a placeholder after VALUES).
-    """
-    extra: dict[str, Any] = {}
-    for column in info.table.columns:
-        if column.onupdate is None or column.name in updating:
-            continue
-        if column.default is not None:
-            extra[column.name] = inserted(column.name)
-        elif (maker := _default_maker_from(column.onupdate)) is not None:
-            extra[column.name] = maker()
-    return extra
-
-
-def _default_maker_from(default: Any) -> Callable[[], Any] | None:
-    if getattr(default, "is_callable", False):
-        return lambda: default.arg(None)
-    if getattr(default, "is_scalar", False):
-        return lambda: default.arg
-    return None
-
-
-def _by_column_name(info: ModelInfo, row: Mapping[str, Any]) -> dict[str, Any]:
-    return {info.column(k).name: v for k, v in row.items()}
-
-
-def upsert_statement(
-    dialect: str,
-    info: ModelInfo,
-    rows: list[dict[str, Any]] | None,
-    conflict: list[str],
-    updating: list[str],
-) -> Any:
-    """INSERT … ON CONFLICT / ON DUPLICATE KEY UPDATE: for ``rows``, or for executemany."""
-    table = info.table
-    if dialect in ("postgresql", "sqlite"):
-        module: Any = postgresql if dialect == "postgresql" else sqlite
-        stmt = module.insert(table)
-        stmt = stmt.values(rows) if rows is not None else stmt
-        excluded = stmt.excluded
-        sets = {c: excluded[c] for c in updating} or {conflict[0]: excluded[conflict[0]]}
-        extra = _onupdate_values(info, updating, lambda c: excluded[c]) if updating else {}
-        return stmt.on_conflict_do_update(index_elements=conflict, set_={**sets, **extra})
-    if dialect == "mysql":
-        stmt = mysql.insert(table)
-        stmt = stmt.values(rows) if rows is not None else stmt
-        sets = {c: stmt.inserted[c] for c in updating} or {conflict[0]: table.c[conflict[0]]}
-        extra = _onupdate_values(info, updating, lambda c: stmt.inserted[c]) if updating else {}
-        # ON DUPLICATE KEY fires on *any* unique key; update only the row whose conflict
-        # columns match, so a clash on another key changes nothing (and is reported)
-        same = and_(*(table.c[c] == stmt.inserted[c] for c in conflict))
-        guarded = {c: case((same, v), else_=table.c[c]) for c, v in {**sets, **extra}.items()}
-        return stmt.on_duplicate_key_update(guarded)
-    raise SqlopsError(f"upsert is not supported on {dialect}")  # pragma: no cover
-
-
-async def upsert_one(
-    repo: Repository[Any],
-    session: AsyncSession,
-    values: dict[str, Any],
-    conflict: Sequence[Any] | str | None,
-    update_: Sequence[Any] | None,
-) -> Any:
-    info = repo.info
-    _one_table(info)
-    values = info.check_values(values, "upsert")
-    names = _conflict_columns(info, conflict)
-    missing = [n for n in names if n not in {info.column(k).name for k in values}]
-    if missing:
-        raise InvalidValueError(f"upsert values must include the conflict column(s) {missing}")
-    row = _with_defaults(info, _by_column_name(info, values))
-    identity = _identity(info)
-    if identity is not None:
-        row.setdefault(info.column(identity[0]).name, identity[1])
-    updating = _update_columns(info, values, names, update_)
-    stmt = upsert_statement(repo.dialect, info, [row], names, updating)
-    if repo.dialect == "mysql":
-        await session.execute(stmt)
-        lookup = select(info.model).where(*(info.table.c[n] == row[n] for n in names))
-        # A locking read: REPEATABLE READ's snapshot may predate a row another transaction
-        # committed and our no-op ON DUPLICATE KEY UPDATE left unchanged (we hold its lock).
-        lookup = lookup.with_for_update()
-        options = {"populate_existing": True}
-        found = (await session.scalars(lookup, execution_options=options)).one_or_none()
-        if found is None:  # the row clashed on another unique key: nothing was written
-            err = await _other_key_violation(session, info, row, names)
-            _failures.note(session, err, _failures.innermost(session), from_database=False)
-            raise err
-        return found
-    orm_stmt = select(info.model).from_statement(stmt.returning(*info.table.columns))
-    result = await session.scalars(orm_stmt, execution_options={"populate_existing": True})
-    return result.one()
-
-
-async def _other_key_violation(
-    session: AsyncSession, info: ModelInfo, row: dict[str, Any], conflict: list[str]
-) -> UniqueViolation:
-    """The unique key (other than ``conflict``) on which MariaDB found ``row`` a duplicate."""
-    table = info.table
-    for key in unique_keys(table):
-        if set(key) == set(conflict) or not set(key) <= set(row):
-            continue
-        probe = select(1).select_from(table).where(*(table.c[c] == row[c] for c in key))
-        if (await session.execute(probe.limit(1))).first() is not None:
-            known = _names.for_columns([table], table.name, None, key, "unique")
-            name = _names.server_name(known, "mysql") if known else None
-            return UniqueViolation(table=table.name, columns=key, constraint=name)
-    return UniqueViolation(table=table.name, detail="duplicate key on another unique key")
-
-
-def _one_table(info: ModelInfo) -> None:
-    """Refuse an upsert on a model whose rows span tables: ON CONFLICT is per table."""
-    if info.multi_table:
-        tables = ", ".join(t.name for t in info.mapper.tables)
-        raise TypeError(
-            f"upsert needs a model stored in one table; {info.name} spans {tables} "
-            "(joined-table inheritance): use get_or_create() or update() instead"
-        )
-
-
-def _identity(info: ModelInfo) -> tuple[str, Any] | None:
-    """(discriminator attribute key, value) of a single-table inheritance class, or None."""
-    mapper = info.mapper
-    if mapper.polymorphic_on is None or mapper.polymorphic_identity is None:
-        return None
-    column = mapper.polymorphic_on
-    if not isinstance(column, Column):
-        return None
-    return mapper.get_property_by_column(column).key, mapper.polymorphic_identity
-
-
-def _with_defaults(info: ModelInfo, row: dict[str, Any]) -> dict[str, Any]:
-    """Fill client-side column defaults (a multi-row VALUES needs every key in every row)."""
-    for column in info.table.columns:
-        if column.name not in row and column.default is not None:
-            maker = _default_maker_from(column.default)
-            if maker is not None:
-                row[column.name] = maker()
-    return row
-
-
-async def upsert_many(
-    repo: Repository[Any],
-    session: AsyncSession,
-    rows: Iterable[Mapping[str, Any]],
-    conflict: Sequence[Any] | str | None,
-    update_: Sequence[Any] | None,
-    chunk_size: int | None,
-) -> int:
-    """One prepared INSERT … ON CONFLICT per key layout, sent with executemany.
-
-    The statement is compiled once and the driver pipelines the rows (asyncpg's
-    ``executemany``; asyncmy rewrites it into multi-row VALUES). Within a chunk, rows
-    with the same conflict key collapse to the last one.
-    """
-    info = repo.info
-    _one_table(info)
-    names = _conflict_columns(info, conflict)
-    identity = _identity(info)
-    if identity is not None:  # single-table inheritance: the rows are of this class
-        key, value = identity
-        rows = ({key: value, **row} for row in rows)
-    key_of = [info.mapper.get_property_by_column(info.table.c[n]).key for n in names]
-    size = chunk_size or UPSERT_CHUNK
-    layouts = Layouts(info)
-    statements: dict[tuple[str, ...], Any] = {}
-    total = 0
-    for offset, chunk in enumerate(chunks(rows, size)):
-        deduped: dict[tuple[Any, ...], Mapping[str, Any]] = {}
-        for keys, run in layouts.runs(chunk, offset * size):
-            missing = [k for k in key_of if k not in keys]
-            if missing:
-                raise InvalidValueError(f"upsert rows must include the conflict column(s) {names}")
-            for row in run:
-                deduped[tuple(row[k] for k in key_of)] = row
-        for keys, run in layouts.runs(list(deduped.values()), offset * size):
-            stmt = statements.get(keys)
-            if stmt is None:
-                updating = _update_columns(info, keys, names, update_)
-                stmt = statements[keys] = upsert_statement(
-                    repo.dialect, info, None, names, updating
-                )
-            await session.execute(stmt, layouts.by_column_key(keys, run))
-        if repo.dialect == "mysql":
-            await _check_all_written(session, info, names, key_of, deduped)
-        total += len(deduped)
-    return total
-
-
-async def _check_all_written(
-    session: AsyncSession,
-    info: ModelInfo,
-    names: list[str],
-    key_of: list[str],
-    rows: dict[tuple[Any, ...], Mapping[str, Any]],
-) -> None:
-    """MariaDB skips a row that clashed on another unique key: find it, as a violation.
-
-    Its guarded ON DUPLICATE KEY UPDATE changes nothing then (see upsert_statement), and
-    the other backends raise UniqueViolation for such a row; one SELECT per chunk finds
-    the conflict keys that are not in the table.
-    """
-    columns = [info.table.c[n] for n in names]
-    found_keys: set[tuple[Any, ...]] = set()
-    keys = list(rows)
-    for start in range(0, len(keys), VALUES_CHUNK):
-        part = keys[start : start + VALUES_CHUNK]
-        where = (
-            columns[0].in_([k[0] for k in part])
-            if len(columns) == 1
-            else (tuple_(*columns).in_(part))
-        )
-        found_keys.update(tuple(r) for r in (await session.execute(select(*columns).where(where))))
-    for key, row in rows.items():
-        if key not in found_keys:
-            missing = _with_defaults(info, _by_column_name(info, row))
-            err = await _other_key_violation(session, info, missing, names)
-            _failures.note(session, err, _failures.innermost(session), from_database=False)
-            raise err
-
-
-# ----------------------------------------------------------------------------- increment
-
-
-async def increment(
-    repo: Repository[Any],
-    session: AsyncSession,
-    where: list[ColumnElement[bool]],
-    key: str,
-    by: int | float,
-    pk: Any,
-) -> int | float:
-    info = repo.info
-    column = info.columns[key]
-    table = info.column(key).table  # joined inheritance: the table that holds the column
-    if info.multi_table and isinstance(table, Table):
-        where = [
-            c == v for c, v in zip(table.primary_key.columns, repo._pk_values(pk), strict=True)
-        ]
-    else:
-        table = info.table
-    where = [*where, *_single_table_criterion(info)]
-    counter = func.coalesce(column, 0) + by  # a NULL counter counts from 0
-    stmt = update(table).where(*where).values({info.column(key).name: counter})
-    if info.soft_delete is not None:
-        stmt = stmt.where(info.soft_delete.is_(None))
-    if repo.dialect == "mysql":
-        result = await session.execute(stmt)
-        if not result.rowcount:  # type: ignore[attr-defined]
-            raise NotFoundError(info.model, pk)
-        value = (await session.execute(select(column).where(*where))).scalar_one()
-    else:
-        value = (await session.execute(stmt.returning(column))).scalar_one_or_none()
-        if value is None:
-            raise NotFoundError(info.model, pk)
-    _sync_identity(session, info, pk, key, value, repo)
-    return value  # type: ignore[no-any-return]
-
-
-def _single_table_criterion(info: ModelInfo) -> list[ColumnElement[bool]]:
-    """A single-table subclass's own rows: its discriminator values, not its siblings'."""
-    mapper = info.mapper
-    if not (mapper.single and mapper.inherits is not None and mapper.polymorphic_on is not None):
-        return []
-    identities = [m.polymorphic_identity for m in mapper.self_and_descendants]
-    return [mapper.polymorphic_on.in_(identities)]
-
-
-def _sync_identity(
-    session: AsyncSession, info: ModelInfo, pk: Any, key: str, value: Any, repo: Repository[Any]
-) -> None:
-    """Keep an already-loaded instance in step with the counter we just changed."""
-    identity = session.sync_session.identity_map.get(
-        info.mapper.identity_key_from_primary_key(repo._pk_values(pk))
-    )
-    if identity is not None:
-        attributes.set_committed_value(identity, key, value)

@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import attributes
 
-from . import _bulk
+from . import _bulk, _upsert
 from ._errors import ConstraintViolation, InvalidValueError, NotNullViolation, UniqueViolation
 from ._modelinfo import ModelInfo
 
@@ -173,7 +173,7 @@ def _onupdate_values(info: ModelInfo) -> dict[str, Any]:
     out = {}
     for key in info.columns:
         onupdate = info.column(key).onupdate
-        maker = _bulk._default_maker_from(onupdate) if onupdate is not None else None
+        maker = _upsert._default_maker_from(onupdate) if onupdate is not None else None
         if maker is not None:
             out[key] = maker()
     return out

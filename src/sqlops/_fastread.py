@@ -1,4 +1,4 @@
-"""Standalone reads without an ORM session: the same model instances, a fraction of the cost.
+"""Reads without the ORM's loader: the same model instances, a fraction of the cost.
 
 A standalone read returns detached instances — the session is closed before the caller
 sees them — so the identity map, autoflush and unit of work that an ``AsyncSession``
@@ -8,6 +8,8 @@ the SELECT on a pooled connection and builds the instances the way SQLAlchemy's 
 loader does: ``ClassManager.new_instance()``, the column values in ``__dict__``, the
 identity key set. Relationships stay unloaded, so touching one raises ``LazyLoadError``
 exactly as it does after the session path. Anything else takes the session path.
+In an injected session the same instances are entered into the session's identity map
+(:mod:`sqlops._attach`).
 
 On asyncpg and aiosqlite the SELECT itself is a compiled template run on the driver
 (see :mod:`sqlops._templates`).
@@ -23,6 +25,7 @@ from typing import Any
 from sqlalchemy import Column, select
 from sqlalchemy.orm import ColumnProperty, Mapper
 
+from . import _internals
 from ._modelinfo import ModelInfo
 
 
@@ -42,26 +45,8 @@ class ReadPlan:
 
     @functools.cached_property
     def _builder(self) -> Callable[[Sequence[Any]], Any]:
-        """``build`` as one closure: what ``ClassManager.new_instance()`` does, inlined.
-
-        It runs once per row of every page, so each attribute lookup counts; the steps
-        are the ORM loader's own (``__new__``, the state, ``__dict__``, the identity key).
-        """
-        mapper = self.info.mapper
-        cls: Any = mapper.class_
-        manager = mapper.class_manager
-        new, construct, attach = cls.__new__, manager._state_constructor, manager._state_setter
-        identity_class, keys, positions = mapper._identity_class, self.keys, self.pk_positions
-
-        def build(row: Sequence[Any]) -> Any:
-            obj = new(cls)
-            state = construct(obj, manager)
-            attach(obj, state)
-            obj.__dict__.update(zip(keys, row, strict=False))  # page rows carry a total
-            state.key = (identity_class, tuple([row[i] for i in positions]), None)
-            return obj
-
-        return build
+        """``build`` as one closure (it runs once per row of every page)."""
+        return _internals.instance_builder(self.info.mapper, self.keys, self.pk_positions)
 
     def build_all(self, rows: Sequence[Sequence[Any]]) -> list[Any]:
         build = self._builder
@@ -71,6 +56,11 @@ class ReadPlan:
         """``SELECT <every mapped column> FROM <table>``, to extend with criteria."""
         return select(*self.columns)
 
+    @functools.cached_property
+    def pk_columns(self) -> tuple[Column[Any], ...]:
+        """The primary-key columns, in the mapper's order."""
+        return tuple(self.columns[i] for i in self.pk_positions)
+
     @property
     def types(self) -> tuple[Any, ...]:
         """The column types, in ``columns`` order (the result types of :meth:`select`)."""
@@ -78,8 +68,8 @@ class ReadPlan:
 
 
 _plans: dict[type[Any], ReadPlan] = {}
-# What ClassManager.new_instance() uses; private to SQLAlchemy (2.0 and 2.1 have them).
-_MANAGER_INTERNALS = ("_state_constructor", "_state_setter")
+# Loader strategies that load nothing with the row: the fast plan leaves them unloaded too.
+_LAZY = ("select", "raise", "raise_on_sql", "dynamic", "write_only", True)
 
 
 def plan_for(info: ModelInfo) -> ReadPlan:
@@ -116,14 +106,14 @@ def _eligible(mapper: Mapper[Any], columns: list[Column[Any]]) -> bool:
     """Whether instances can be built without the ORM loader changing anything."""
     if mapper.inherits is not None or mapper.polymorphic_on is not None:
         return False
-    if not all(hasattr(mapper.class_manager, a) for a in _MANAGER_INTERNALS):
+    if not _internals.available(mapper):
         return False  # a SQLAlchemy without them: the ordinary session path still works
-    if not hasattr(mapper, "_identity_class"):
-        return False
     if mapper.composites or mapper.with_polymorphic:
         return False
     if mapper.class_manager.dispatch.load or mapper.class_manager.dispatch.refresh:
         return False
+    if any(rel.lazy not in _LAZY for rel in mapper.relationships):
+        return False  # a relationship the ORM loads with every row (lazy="selectin", ...)
     table = mapper.local_table
     for prop in mapper.attrs:
         if not isinstance(prop, ColumnProperty):

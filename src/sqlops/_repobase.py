@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Select, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import with_loader_criteria
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -142,50 +142,12 @@ class RepositoryBase(Generic[M]):
             return [*where, *_filters.build_where(self.info, filters)]
         return _expressions.where_clauses(self.info, self.dialect, where, filters)
 
-    def _plan(
-        self, load: Sequence[Any] | str, for_update: bool = False, schema: Any = None
-    ) -> _fastread.ReadPlan | None:
-        """The session-free read plan, when this call can use it (standalone, no load=).
-
-        ``schema=`` takes the ORM route: its loader options need the session's loader.
-        """
+    def _check_lock(self, for_update: bool) -> None:
         if for_update and self.db is not None:
             raise ValueError(
                 "for_update=True needs an injected session: in standalone mode the lock "
                 "would end with the call's own transaction. Use Repository(Model, session)."
             )
-        if self.db is None or load or for_update or schema is not None:
-            return None
-        plan = _fastread.plan_for(self.info)
-        return plan if plan.eligible else None
-
-    async def _fetch(self, stmt: Select[Any], plan: _fastread.ReadPlan | None) -> builtins.list[M]:
-        """Run a read SELECT built by :meth:`_statement`; the model instances."""
-        if plan is None:
-            return await self._read(self._all(stmt))
-        assert self.db is not None
-
-        async def run(conn: AsyncConnection) -> builtins.list[M]:
-            return plan.build_all((await conn.execute(stmt)).all())
-
-        return await self.db._core_read(run)
-
-    async def _fetch_rows(self, stmt: Select[Any], plan: _fastread.ReadPlan | None) -> Any:
-        """Run a SELECT with extra columns; rows of (instance, *extra)."""
-        if plan is None:
-
-            async def orm(session: AsyncSession) -> Any:
-                return (await session.execute(stmt)).unique().all()
-
-            return await self._read(orm)
-        assert self.db is not None
-        width = len(plan.keys)
-
-        async def core(conn: AsyncConnection) -> Any:
-            rows = (await conn.execute(stmt)).all()
-            return [(plan.build(row), *row[width:]) for row in rows]
-
-        return await self.db._core_read(core)
 
     # ------------------------------------------------------------------ schema=
 
@@ -244,25 +206,6 @@ class RepositoryBase(Generic[M]):
     def _is_deleted(self, obj: Any) -> bool:
         column = self.info.soft_delete
         return column is not None and getattr(obj, column.key) is not None
-
-    def _all(self, stmt: Select[Any]) -> Callable[[AsyncSession], Awaitable[builtins.list[M]]]:
-        async def run(session: AsyncSession) -> builtins.list[M]:
-            return builtins.list((await session.scalars(stmt)).unique())
-
-        return run
-
-    async def _scalar(self, stmt: Any) -> Any:
-        if self.db is not None:  # no instances to build: always the Core path
-
-            async def core(conn: AsyncConnection) -> Any:
-                return (await conn.execute(stmt)).scalar()
-
-            return await self.db._core_read(core)
-
-        async def run(session: AsyncSession) -> Any:
-            return (await session.execute(stmt)).scalar()
-
-        return await self._read(run)
 
 
 MAX_ROW_COUNT = 2**63 - 1  # the largest LIMIT / OFFSET every backend accepts (BIGINT)

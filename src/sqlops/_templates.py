@@ -8,9 +8,11 @@ shape compiled once with bound parameters; later calls only convert the values (
 same :meth:`Term.bind` the normal path uses) and hand SQL text and parameters to the
 driver — asyncpg keeps the statement prepared.
 
-Only standalone reads of plain models on asyncpg or aiosqlite, and on the sync twin's
-sqlite3, psycopg and PyMySQL, take this path; anything else builds the statement as
-usual. Rows become instances through the same :class:`~sqlops._fastread.ReadPlan`.
+Reads of plain models on asyncpg or aiosqlite take this path, standalone (on a pooled
+connection) and injected (on the session's own connection, see :mod:`sqlops._attach`);
+so do the sync twin's standalone reads on sqlite3, psycopg and PyMySQL. Anything else
+builds the statement as usual. :mod:`sqlops._executor` decides. Rows become instances
+through the same :class:`~sqlops._fastread.ReadPlan`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sqlalchemy import BigInteger, BindParameter, ColumnElement, bindparam
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.type_api import TypeEngine
 
+from . import _internals
 from ._errors import SqlopsError
 from ._filters import Term, term_for
 from ._modelinfo import ModelInfo
@@ -136,7 +139,7 @@ def template(
         found = cache[key] = Template(
             sql=str(compiled),
             order=tuple(order),
-            bind=tuple(types[i]._cached_bind_processor(dialect) for i in order),
+            bind=tuple(_internals.bind_processor(types[i], dialect) for i in order),
             result_types=tuple(result_types),
             named=not compiled.positional,
         )
@@ -180,13 +183,13 @@ async def _run(template: Template, dialect: Dialect, driver: Any, args: Sequence
         rows, codes = await driver.fetch_typed(template.sql, parameters, learn)
         if learn and codes:  # SQLAlchemy's processors take the type codes
             template.result = tuple(
-                t._cached_result_processor(dialect, code)
+                _internals.result_processor(t, dialect, code)
                 for t, code in zip(template.result_types, codes, strict=True)
             )
         return rows
     if template.result is None:
         template.result = tuple(
-            t._cached_result_processor(dialect, None) for t in template.result_types
+            _internals.result_processor(t, dialect, None) for t in template.result_types
         )
     return await driver.execute_fetchall(template.sql, parameters)
 
@@ -196,6 +199,6 @@ async def _learn_asyncpg(template: Template, dialect: Dialect, driver: Any) -> N
     prepared = await driver.prepare(template.sql)
     oids = [attribute.type.oid for attribute in prepared.get_attributes()]
     template.result = tuple(
-        t._cached_result_processor(dialect, oid)
+        _internals.result_processor(t, dialect, oid)
         for t, oid in zip(template.result_types, oids, strict=True)
     )

@@ -16,6 +16,7 @@ from . import (
     _increments,
     _joined,
     _schemas,
+    _upsert,
     _versioning,
 )
 from ._errors import (
@@ -290,7 +291,7 @@ class Writes(RepositoryBase[M]):
         """
         values = _schemas.values_of(values)
         async with self._writing() as session:
-            row: M = await _bulk.upsert_one(self, session, values, conflict, update)
+            row: M = await _upsert.upsert_one(self, session, values, conflict, update)
         return row
 
     async def upsert_many(
@@ -306,7 +307,7 @@ class Writes(RepositoryBase[M]):
         Rows with the same conflict key within one call collapse to the last one.
         """
         async with self._writing() as session:
-            return await _bulk.upsert_many(self, session, rows, conflict, update, chunk_size)
+            return await _upsert.upsert_many(self, session, rows, conflict, update, chunk_size)
 
     async def increment(self, pk: Any, column: Any, by: int | float = 1) -> int | float:
         """Atomically add ``by`` to ``column`` of row ``pk``; return the new value.
@@ -320,7 +321,7 @@ class Writes(RepositoryBase[M]):
             raise InvalidValueError(f"{self.info.name} has no column {column!r} to increment")
         by = _increments.step(self.info.table.name, key, self.info.columns[key], by)
         async with self._writing() as session:
-            return await _bulk.increment(self, session, self._pk_where(pk), key, by, pk)
+            return await _upsert.increment(self, session, self._pk_where(pk), key, by, pk)
 
     async def soft_delete(self, pk: Any) -> bool:
         """Mark row ``pk`` deleted (``deleted_at = now``); False if absent or already deleted."""

@@ -139,6 +139,17 @@ async def _stream(db: sqlops.Database, tag: str) -> object:
     return [t async for t in sqlops.Repository(Tag, db).stream(batch_size=2)]
 
 
+async def _tx_get(db: sqlops.Database, tag: str) -> object:
+    async with db.transaction() as s:  # injected: the fast route on the session's connection
+        return await sqlops.Repository(Tag, s).get(SEED)
+
+
+async def _session_reads(db: sqlops.Database, tag: str) -> object:
+    async with db.session() as s:  # a lazily begun session: the read sends BEGIN itself
+        tags = sqlops.Repository(Tag, s)
+        return [await tags.list(name__startswith="seed"), await tags.page(per_page=5)]
+
+
 async def _transaction(db: sqlops.Database, tag: str) -> object:
     async with db.transaction() as s:
         tags = sqlops.Repository(Tag, s)
@@ -191,6 +202,8 @@ OPS: dict[str, Op] = {
     "page": _page,
     "cursor_page": _cursor_page,
     "stream": _stream,
+    "injected get": _tx_get,
+    "injected reads": _session_reads,
     "transaction": _transaction,
     "savepoint": _savepoint,
     "session commit": _session_commit,

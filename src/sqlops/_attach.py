@@ -1,0 +1,155 @@
+"""The fast routes inside an injected session: its connection, its identity map.
+
+A fast read in a caller's session runs on the session's own connection (so it sees the
+transaction's writes and takes its locks) and hands back what ``session.scalars()``
+would: for a row whose identity the session holds, that very object, unchanged; for a
+new one, an instance entered into the session as persistent, its loaded values its
+committed state. The one-task guard and the aborted-transaction check run as for any
+session call: the connection is asked for through ``session.connection()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Literal, TypeVar, overload
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import Mapper, attributes
+
+from . import _guards, _internals, _lazyload, _templates
+from ._errors import DatabaseUnavailableError
+from ._fastread import ReadPlan
+from ._transaction import quietly
+
+T = TypeVar("T")
+ABSENT = object()  # the session holds no object of that identity
+EXPIRED = object()  # it holds one whose attributes must be loaded again
+
+# sqlops' own do_orm_execute hooks look at lazy loads only, never at a top-level read
+_OWN_HOOKS = frozenset({_lazyload._guard_execute, _guards._detect_n_plus_one})
+
+
+def session_ready(session: AsyncSession) -> bool:
+    """Whether a fast read gives exactly what the ORM route would in ``session``.
+
+    Not when it holds unflushed changes (the ORM route autoflushes them first, or, with
+    autoflush off, would answer from them), nor when the application listens to the
+    session's ORM executions or loads: those hooks must run.
+    """
+    sync = session.sync_session
+    if _internals.has_pending(sync):
+        return False
+    dispatch = sync.dispatch
+    if dispatch.loaded_as_persistent:
+        return False
+    return all(fn in _OWN_HOOKS for fn in dispatch.do_orm_execute)
+
+
+def held(session: AsyncSession, plan: ReadPlan, identity: Sequence[Any]) -> Any:
+    """The object of ``identity`` the session holds, ``EXPIRED``, or ``ABSENT``."""
+    key = (_internals.identity_class(plan.info.mapper), tuple(identity), None)
+    obj = session.sync_session.identity_map.get(key)
+    if obj is None:
+        return ABSENT
+    # session.get() loads a wholly expired object again, and returns one with some
+    # attributes expired as it is
+    return EXPIRED if attributes.instance_state(obj).expired else obj
+
+
+@overload
+def attach_all(
+    session: AsyncSession, plan: ReadPlan, rows: Sequence[Sequence[Any]]
+) -> list[Any] | None: ...
+@overload
+def attach_all(
+    session: AsyncSession, plan: ReadPlan, rows: Sequence[Sequence[Any]], *, refresh: Literal[True]
+) -> list[Any]: ...
+def attach_all(
+    session: AsyncSession, plan: ReadPlan, rows: Sequence[Sequence[Any]], *, refresh: bool = False
+) -> list[Any] | None:
+    """The session's objects for ``rows``: those it holds, the others made persistent.
+
+    None if the session holds an expired object for one of the rows: the ORM's loader
+    would load it again from its row, so the caller lets the ORM route answer instead
+    (nothing is entered into the session then). A stream cannot go back: with
+    ``refresh=True`` such an object gets its expired columns from the row, as the loader
+    would give them, and its relationships stay expired.
+    """
+    sync = session.sync_session
+    identity_map = sync.identity_map
+    identity_class = _internals.identity_class(plan.info.mapper)
+    positions = plan.pk_positions
+    keys = [(identity_class, tuple([row[i] for i in positions]), None) for row in rows]
+    found = [identity_map.get(key) for key in keys]
+    if not refresh and any(obj is not None and _expired(obj) for obj in found):
+        return None
+    build = plan.build
+    out = []
+    for obj, row in zip(found, rows, strict=True):
+        if obj is None:
+            obj = build(row)
+            _internals.make_persistent(sync, attributes.instance_state(obj))
+        elif refresh and _expired(obj):
+            _load_expired_columns(obj, plan.keys, row)
+        out.append(obj)
+    return out
+
+
+def _load_expired_columns(obj: Any, keys: Sequence[str], row: Sequence[Any]) -> None:
+    unloaded = attributes.instance_state(obj).unloaded
+    for key, value in zip(keys, row, strict=False):
+        if key in unloaded:
+            attributes.set_committed_value(obj, key, value)
+
+
+def _expired(obj: Any) -> bool:
+    state = attributes.instance_state(obj)
+    return bool(state.expired or state.expired_attributes)
+
+
+def templatable_bind(session: AsyncSession, mapper: Mapper[Any]) -> bool:
+    """Whether the session's bind for ``mapper`` runs templates unobserved."""
+    bind: Any = session.sync_session.get_bind(mapper)
+    if bind.dialect.driver not in _templates.DRIVERS:
+        return False
+    engine = bind.engine
+    for target in (engine, bind):
+        dispatch = target.dispatch
+        if dispatch.before_cursor_execute or dispatch.after_cursor_execute:
+            return False
+    return not engine.echo
+
+
+async def on_connection(
+    session: AsyncSession, mapper: Mapper[Any], use: Callable[[AsyncConnection], Awaitable[T]]
+) -> T:
+    """``use(connection)`` on the session's connection for ``mapper``."""
+    conn = await session.connection(bind_arguments={"mapper": mapper})
+    return await use(conn)
+
+
+async def on_driver(
+    session: AsyncSession, mapper: Mapper[Any], use: Callable[[Any], Awaitable[T]]
+) -> T:
+    """``use(driver_connection)`` inside the session's transaction.
+
+    SQLAlchemy's asyncpg adapter defers BEGIN to its first statement; it is sent here
+    first. A connection lost or a call cancelled midway leaves the connection in an
+    unknown state: it is invalidated as SQLAlchemy does on its own paths (closed
+    gracefully, inside the greenlet, so the server ends the transaction at once), and
+    the session's transaction ends with it.
+    """
+    conn = await session.connection(bind_arguments={"mapper": mapper})
+    raw = await conn.get_raw_connection()
+    try:
+        begin = _internals.asyncpg_pending_begin(raw.dbapi_connection)
+        if begin is not None:
+            await begin()
+        return await use(raw.driver_connection)
+    except DatabaseUnavailableError as exc:
+        await quietly(conn.invalidate(exc))
+        raise
+    except BaseException as exc:
+        if not isinstance(exc, Exception):
+            await quietly(conn.invalidate(exc))
+        raise

@@ -1,0 +1,229 @@
+"""The one place a read is run: choose the route for a ReadQuery, run it, build results.
+
+Three routes serve every read, in both modes:
+
+* **template** — a compiled statement shape run on the driver connection (asyncpg,
+  aiosqlite), rows made into instances by the fast :class:`~sqlops._fastread.ReadPlan`;
+* **core** — the same ``SELECT <columns>`` through a SQLAlchemy connection (any driver,
+  and whenever a statement listener or ``echo`` must see the statement);
+* **orm** — the ``AsyncSession``: ``load=``, ``schema=``, ``for_update=``, models the
+  plan cannot build, and an injected session with unflushed changes.
+
+Standalone, the fast routes take a pooled connection of their own and return detached
+instances. Injected, they run on the session's own connection inside its transaction,
+and respect its identity map: a row whose object the session already holds returns that
+object; a new one enters the session as persistent (see :mod:`sqlops._attach`), so a
+later change to it flushes. A session with pending changes, or one with ``do_orm_execute``
+or ``loaded_as_persistent`` listeners of the application's own, takes the ORM route,
+which autoflushes and runs those hooks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from . import _attach, _expressions, _fastread, _filters, _membership, _statements, _templates
+from ._fastread import ReadPlan
+from ._query import ReadQuery
+
+if TYPE_CHECKING:
+    from ._repobase import RepositoryBase
+
+T = TypeVar("T")
+
+#: Tests set this to "orm" to run the same suite over the ORM route (see tests/conftest.py).
+forced_route: str | None = None
+
+
+def fast_plan(repo: RepositoryBase[Any], q: ReadQuery) -> ReadPlan | None:
+    """The session-free plan for ``q``, when one of the fast routes may serve it."""
+    if forced_route == "orm" or q.load or q.for_update or q.schema is not None:
+        return None
+    plan = _fastread.plan_for(repo.info)
+    if not plan.eligible:
+        return None
+    if repo.session is not None and not _attach.session_ready(repo.session):
+        return None
+    return plan
+
+
+# ---------------------------------------------------------------------- entry points
+
+
+async def get(repo: RepositoryBase[Any], q: ReadQuery) -> Any:
+    """The instance with primary key ``q.identity``, or None."""
+    plan = fast_plan(repo, q)
+    if plan is not None and repo.session is not None:
+        held = _attach.held(repo.session, plan, q.identity)
+        if held is not _attach.ABSENT:
+            if held is not _attach.EXPIRED:
+                return held  # as session.get: the identity map answers, no SQL
+            plan = None  # expired: session.get refreshes it
+    if plan is None:
+        return await _orm_get(repo, q)
+    found = await _fast(repo, q, plan)
+    return found[0] if found else None
+
+
+async def fetch(repo: RepositoryBase[Any], q: ReadQuery) -> list[Any]:
+    """The instances ``q`` selects; for ``page``, ``(instance, total)`` pairs."""
+    plan = fast_plan(repo, q)
+    if plan is None:
+        return await _orm_fetch(repo, q)
+    return await _fast(repo, q, plan)
+
+
+async def scalar(repo: RepositoryBase[Any], q: ReadQuery) -> Any:
+    """The one value of a ``count`` / ``exists`` query."""
+    session = repo.session
+    if forced_route == "orm" or (session is not None and not _attach.session_ready(session)):
+        stmt = _statements.select_for(repo, q, None)
+        return await repo._read(lambda s: _scalar_of(s.execute(stmt)))
+    if q.kind == "count" and not repo.info.inherits and _templatable(repo, q):
+        rows = await _template(repo, _statements.template_for(repo, q, None))
+        if rows is not None:
+            return rows[0][0]
+    stmt = _statements.select_for(repo, q, None)
+    return await _core(repo, lambda conn: _scalar_of(conn.execute(stmt)))
+
+
+async def _scalar_of(result: Awaitable[Any]) -> Any:
+    return (await result).scalar()
+
+
+async def stream(repo: RepositoryBase[Any], q: ReadQuery, batch_size: int) -> AsyncIterator[Any]:
+    """Yield the instances ``q`` selects, ``batch_size`` rows per fetch (server-side cursor).
+
+    Standalone it holds a read-only transaction open while the caller iterates. On the
+    fast route the cursor returns plain rows that the plan makes into instances; the ORM
+    route loads them with ``yield_per``.
+    """
+    plan = fast_plan(repo, q)
+    stmt = _statements.select_for(repo, q, plan).execution_options(yield_per=batch_size)
+    async with repo._reading() as session:
+        result = await (session.stream_scalars(stmt) if plan is None else session.stream(stmt))
+        try:
+            # The identity map holds rows weakly: memory stays flat as the caller drops
+            # them. (expunge_all() here would break yield_per's loading.)
+            async for partition in result.partitions():
+                if plan is None:
+                    objs = partition
+                elif repo.session is None:
+                    objs = plan.build_all(partition)
+                else:
+                    objs = _attach.attach_all(session, plan, partition, refresh=True)
+                for obj in objs:
+                    yield obj
+        finally:
+            await result.close()
+
+
+# ---------------------------------------------------------------------- the routes
+
+
+async def _fast(repo: RepositoryBase[Any], q: ReadQuery, plan: ReadPlan) -> list[Any]:
+    """Run ``q`` on the template route if it can, else the core route; build the rows."""
+    rows = None
+    if _templatable(repo, q):
+        rows = await _template(repo, _statements.template_for(repo, q, plan))
+    if rows is None:
+        stmt = _statements.select_for(repo, q, plan)
+        rows = await _core(repo, lambda conn: _all(conn.execute(stmt)))
+    objs = _build(repo, q, plan, rows)
+    return objs if objs is not None else await _orm_fetch(repo, q)
+
+
+async def _all(result: Awaitable[Any]) -> Any:
+    return (await result).all()
+
+
+def _build(repo: RepositoryBase[Any], q: ReadQuery, plan: ReadPlan, rows: Any) -> list[Any] | None:
+    objs: list[Any] | None
+    if repo.session is None:
+        objs = plan.build_all(rows)
+    else:
+        objs = _attach.attach_all(repo.session, plan, rows)
+    if objs is None or q.kind != "page":
+        return objs
+    width = len(plan.keys)
+    return [(obj, row[width]) for obj, row in zip(objs, rows, strict=True)]
+
+
+def _templatable(repo: RepositoryBase[Any], q: ReadQuery) -> bool:
+    """No hand-written criteria, plain filters, a driver we run on, no statement watcher."""
+    if not q.criteria_free or not _expressions.plain_filters(q.filters):
+        return False
+    if repo.db is not None:
+        return repo.db.driver in _templates.DRIVERS and not repo.db._observed()
+    assert repo.session is not None
+    return _attach.templatable_bind(repo.session, repo.info.mapper)
+
+
+async def _template(repo: RepositoryBase[Any], spec: _statements.TemplateSpec) -> Any:
+    """Rows of ``spec`` run as a template, or None: this shape cannot be one."""
+    if len(spec.query.args) > _membership.LONG:
+        return None  # a long IN list: bound as one array off the template path
+    dialect = _dialect(repo)
+    try:
+        found = _templates.template(
+            dialect, spec.key, spec.query.types, spec.result_types, spec.make
+        )
+    except _templates.NotTemplatable:
+        return None
+
+    def use(driver: Any) -> Awaitable[list[Any]]:
+        return _templates.fetch(found, dialect, driver, spec.query.args)
+
+    try:
+        if repo.db is not None:
+            return await repo.db._driver_read(use)
+        assert repo.session is not None
+        return await _attach.on_driver(repo.session, repo.info.mapper, use)
+    except _templates.Fallback:
+        return None
+
+
+def _dialect(repo: RepositoryBase[Any]) -> Any:
+    if repo.db is not None:
+        return repo.db.engine.sync_engine.dialect
+    assert repo.session is not None
+    return repo.session.sync_session.get_bind(repo.info.mapper).dialect
+
+
+async def _core(repo: RepositoryBase[Any], use: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+    """``use(connection)``: a pooled one standalone, the session's own injected."""
+    if repo.db is not None:
+        return await repo.db._core_read(use)
+    assert repo.session is not None
+    return await _attach.on_connection(repo.session, repo.info.mapper, use)
+
+
+async def _orm_get(repo: RepositoryBase[Any], q: ReadQuery) -> Any:
+    options = [
+        *(_filters.load_options(repo.info, q.load) if q.load else ()),
+        *repo._schema_options(q.schema),
+    ]
+    lock = q.for_update or None
+
+    async def run(session: AsyncSession) -> Any:
+        return await session.get(repo.model, q.identity, options=options, with_for_update=lock)
+
+    return await repo._read(run)
+
+
+async def _orm_fetch(repo: RepositoryBase[Any], q: ReadQuery) -> list[Any]:
+    stmt = _statements.select_for(repo, q, None)
+    if q.kind == "page":
+
+        async def rows(session: AsyncSession) -> list[Any]:
+            return list((await session.execute(stmt)).unique().all())
+
+        return await repo._read(rows)
+
+    async def objs(session: AsyncSession) -> list[Any]:
+        return list((await session.scalars(stmt)).unique())
+
+    return await repo._read(objs)

@@ -1,0 +1,104 @@
+"""Every private SQLAlchemy detail the fast routes rely on, in one place.
+
+The fast routes build instances as the ORM's loader does and run compiled statements on
+the driver connection under SQLAlchemy's adapter. That needs a few names SQLAlchemy does
+not document; each is used only through a function here, and each has a test of its own
+(``tests/integration/test_internals.py``) on the oldest (2.0) and newest (2.1) supported
+releases, so an upgrade that changes one fails there, by name, instead of somewhere deep.
+When one is missing, :func:`available` says so and the ordinary ORM route serves instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import Mapper, Session
+from sqlalchemy.sql.type_api import TypeEngine
+
+# ClassManager.new_instance() is these two steps; Mapper._identity_class is the first
+# element of every identity key of the mapper's rows.
+_MANAGER = ("_state_constructor", "_state_setter")
+
+
+def available(mapper: Mapper[Any]) -> bool:
+    """Whether this SQLAlchemy has what :func:`instance_builder` uses."""
+    manager = mapper.class_manager
+    return all(hasattr(manager, a) for a in _MANAGER) and hasattr(mapper, "_identity_class")
+
+
+def identity_class(mapper: Mapper[Any]) -> type[Any]:
+    """The class in the identity keys of ``mapper``'s instances (the base mapper's)."""
+    return mapper._identity_class
+
+
+def instance_builder(
+    mapper: Mapper[Any], keys: Sequence[str], positions: Sequence[int]
+) -> Callable[[Sequence[Any]], Any]:
+    """A function making a detached, loaded instance from a row of ``keys`` columns.
+
+    What ``ClassManager.new_instance()`` plus the loader's column population do, inlined:
+    ``__new__``, the state, the values in ``__dict__`` (unmodified: they are the committed
+    state), the identity key from the primary-key ``positions``.
+    """
+    cls: Any = mapper.class_
+    manager = mapper.class_manager
+    new, construct, attach = cls.__new__, manager._state_constructor, manager._state_setter
+    identity = identity_class(mapper)
+    keys = tuple(keys)
+
+    def build(row: Sequence[Any]) -> Any:
+        obj = new(cls)
+        state = construct(obj, manager)
+        attach(obj, state)
+        obj.__dict__.update(zip(keys, row, strict=False))  # page rows carry a total
+        state.key = (identity, tuple([row[i] for i in positions]), None)
+        return obj
+
+    return build
+
+
+def make_persistent(session: Session, state: Any) -> None:
+    """Put a freshly built instance (identity key set) into ``session`` as persistent.
+
+    What ``loading._instance`` does for a row whose identity the session does not hold:
+    the state is tied to the session and entered in its identity map, with its loaded
+    values as the committed state, so a later change is flushed as an UPDATE.
+    """
+    state.session_id = session.hash_key
+    session.identity_map._add_unpresent(state, state.key)
+
+
+def has_pending(session: Session) -> bool:
+    """Whether ``session`` holds new, deleted or changed objects that a flush would write.
+
+    ``Session.new`` / ``.deleted`` / ``.dirty`` build sets on each call; these are the
+    collections behind them (``Session._is_clean()`` without its method call).
+    """
+    return bool(session._new or session._deleted) or session.identity_map.check_modified()
+
+
+def bind_processor(type_: TypeEngine[Any], dialect: Dialect) -> Any:
+    """The type's parameter processor for ``dialect`` (cached by SQLAlchemy)."""
+    return type_._cached_bind_processor(dialect)
+
+
+def result_processor(type_: TypeEngine[Any], dialect: Dialect, oid: Any) -> Any:
+    """The type's result processor for ``dialect`` and column type ``oid`` (cached)."""
+    return type_._cached_result_processor(dialect, oid)
+
+
+def asyncpg_pending_begin(adapter: Any) -> Any:
+    """The coroutine function that sends BEGIN on SQLAlchemy's asyncpg adapter, if due.
+
+    The adapter defers BEGIN to the first statement its cursor runs; a statement sent on
+    the asyncpg connection directly must send it first, or it runs outside the
+    transaction. None when no BEGIN is due (already begun, autocommit, another driver).
+    """
+    start = getattr(adapter, "_start_transaction", None)
+    if start is None or getattr(adapter, "_transaction", True) is not None:
+        return None
+    if getattr(adapter, "isolation_level", None) == "autocommit":
+        return None
+    return start

@@ -1,0 +1,160 @@
+"""Reads in a caller's session take the fast route and behave as the ORM route does.
+
+The route switch is parametrized (``sqlops_route``, tests/integration/conftest.py): each
+test here runs over the fast route and over the ORM route, so a difference fails a test.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event, inspect, select, update
+
+import sqlops
+from sqlops import _executor
+from sqlops._query import ReadQuery
+from sqlops.testing import count_queries
+from tests.models import Note, User
+
+
+async def _seed(db: sqlops.Database, n: int = 3) -> None:
+    await sqlops.Repository(User, db).create_many(
+        [{"email": f"u{i}@x", "name": f"u{i}"} for i in range(n)]
+    )
+
+
+async def test_an_object_the_session_holds_is_returned_as_is(db: sqlops.Database) -> None:
+    await _seed(db)
+    async with db.transaction() as session:
+        users = sqlops.Repository(User, session)
+        first = await users.get_one(1)
+        assert await users.get(1) is first
+        listed = await users.list(order_by="id")
+        assert listed[0] is first
+        assert (await users.page(per_page=2)).items[0] is first
+        assert (await users.cursor_page(limit=2)).items[0] is first
+        assert await users.one(email="u0@x") is first
+
+
+async def test_new_objects_join_the_session_as_persistent(db: sqlops.Database) -> None:
+    await _seed(db)
+    async with db.transaction() as session:
+        users = sqlops.Repository(User, session)
+        listed = await users.list(order_by="id")
+        for obj in listed:
+            state = inspect(obj)
+            assert state.persistent and state.session is session.sync_session
+            assert not state.modified and obj in session
+        listed[1].name = "renamed"  # a later change is flushed like any loaded object's
+        assert listed[1] in session.dirty
+    async with db.session() as check:
+        assert (await check.get(User, listed[1].id)).name == "renamed"  # type: ignore[union-attr]
+
+
+async def test_pending_changes_are_flushed_before_the_read(db: sqlops.Database) -> None:
+    await _seed(db)
+    async with db.transaction() as session:
+        users = sqlops.Repository(User, session)
+        held = await users.get_one(1)
+        held.name = "changed"
+        session.add(User(email="new@x", name="new"))
+        assert [u.email for u in await users.list(name="changed")] == ["u0@x"]
+        assert await users.count(name="new") == 1
+        assert await users.exists(email="new@x")
+
+
+async def test_expired_objects_are_loaded_again(db: sqlops.Database) -> None:
+    await _seed(db)
+    async with db.transaction() as session:
+        users = sqlops.Repository(User, session)
+        held = await users.get_one(1)
+        stmt = update(User).where(User.id == 1).values(name="x")
+        await session.execute(stmt.execution_options(synchronize_session=False))
+        session.expire(held)
+        again = await users.list(order_by="id", limit=1)
+        assert again == [held] and held.name == "x"
+        assert not set(inspect(held).unloaded) & {"name", "email", "age"}
+        session.expire(held, ["name"])
+        assert await users.get(1) is held  # as session.get: from the identity map
+        assert [u.name for u in await users.list(id=1)] == ["x"]  # a row load fills it in
+
+
+async def test_soft_deleted_rows_stay_hidden_in_the_session(db: sqlops.Database) -> None:
+    notes = sqlops.Repository(Note, db)
+    note = await notes.create(body="b")
+    await notes.soft_delete(note.id)
+    async with db.transaction() as session:
+        injected = sqlops.Repository(Note, session)
+        assert await injected.get(note.id) is None
+        assert await injected.list() == []
+        assert (await injected.get(note.id, with_deleted=True)) is not None
+
+
+async def test_statement_listeners_see_the_injected_reads(db: sqlops.Database) -> None:
+    await _seed(db)
+    async with db.transaction() as session:
+        users = sqlops.Repository(User, session)
+        with count_queries() as q:
+            await users.get(2)
+            await users.list(name="u1")
+            await users.page(per_page=2)
+            await users.count()
+        assert q.count == 4, q
+
+
+async def test_application_orm_hooks_still_run(db: sqlops.Database) -> None:
+    await _seed(db)
+    seen: list[Any] = []
+    async with db.transaction() as session:
+        event.listen(session.sync_session, "do_orm_execute", lambda state: seen.append(state))
+        await sqlops.Repository(User, session).list()
+    assert len(seen) == 1
+
+
+async def test_a_clean_session_takes_the_fast_route(db: sqlops.Database, sqlops_route: str) -> None:
+    async with db.transaction() as session:
+        users = sqlops.Repository(User, session)
+        q = ReadQuery("list")
+        assert (_executor.fast_plan(users, q) is not None) is (sqlops_route == "fast")
+        session.add(User(email="p@x", name="p"))
+        assert _executor.fast_plan(users, q) is None  # pending: the ORM autoflushes
+
+
+async def test_a_lazily_begun_session_reads_inside_its_transaction(db: sqlops.Database) -> None:
+    await _seed(db)
+    async with db.session() as session:
+        users = sqlops.Repository(User, session)
+        await users.list()
+        assert session.in_transaction()
+        if db.driver == "asyncpg":
+            raw = await (await session.connection()).get_raw_connection()
+            assert raw.driver_connection.is_in_transaction()  # BEGIN went before the read
+        ids = (await session.scalars(select(User.id).order_by(User.id))).all()
+        assert ids == [1, 2, 3]
+
+
+async def test_a_stream_in_the_session_uses_its_identity_map(db: sqlops.Database) -> None:
+    await _seed(db, 5)
+    async with db.transaction() as session:
+        users = sqlops.Repository(User, session)
+        held = await users.get_one(2)
+        expired = await users.get_one(3)
+        stmt = update(User).where(User.id == 3).values(name="three")
+        await session.execute(stmt.execution_options(synchronize_session=False))
+        session.expire(expired)
+        streamed = [u async for u in users.stream(order_by="id", batch_size=2)]
+        assert [u.id for u in streamed] == [1, 2, 3, 4, 5]
+        assert streamed[1] is held and streamed[2] is expired
+        assert expired.name == "three"  # loaded from its row, as the ORM's loader does
+        assert all(inspect(u).persistent for u in streamed)
+        streamed[4].name = "changed"
+    async with db.session() as check:
+        assert (await check.get_one(User, 5)).name == "changed"
+
+
+async def test_a_standalone_stream_returns_detached_rows(db: sqlops.Database) -> None:
+    await _seed(db, 5)
+    users = sqlops.Repository(User, db)
+    streamed = [u async for u in users.stream(order_by="-id", batch_size=2, name__ne="u1")]
+    assert [u.id for u in streamed] == [5, 4, 3, 1]
+    assert all(inspect(u).detached and not inspect(u).modified for u in streamed)

@@ -1,0 +1,107 @@
+"""One test per SQLAlchemy internal the fast routes rely on (sqlops._internals).
+
+They run on the newest SQLAlchemy (``make test``) and on the oldest supported pair,
+Python 3.10 + SQLAlchemy 2.0 (``make test-compat``): an upgrade that moves one of these
+names fails here, by name.
+"""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import String, inspect, select, update
+from sqlalchemy.orm import object_session
+
+import sqlops
+from sqlops import _internals
+from sqlops._modelinfo import model_info
+from tests.models import User
+
+
+async def _one_user(db: sqlops.Database) -> None:
+    await sqlops.Repository(User, db).create(email="a@x", name="a")
+
+
+def test_the_manager_internals_exist() -> None:
+    assert _internals.available(inspect(User))
+
+
+def test_identity_class_is_the_first_element_of_identity_keys() -> None:
+    mapper = inspect(User)
+    assert mapper.identity_key_from_primary_key([1])[0] is _internals.identity_class(mapper)
+
+
+async def test_instance_builder_builds_what_the_loader_builds(db: sqlops.Database) -> None:
+    await _one_user(db)
+    info = model_info(User)
+    keys = list(info.columns)
+    columns = [info.column(k) for k in keys]
+    build = _internals.instance_builder(info.mapper, keys, [keys.index("id")])
+    async with db.session() as session:
+        row = (await session.execute(select(*columns))).one()
+        loaded = await session.get_one(User, 1)
+        built = build(row)
+    state = inspect(built)
+    assert state.detached and state.key == inspect(loaded).key
+    assert not state.modified and not state.expired_attributes
+    assert {k: getattr(built, k) for k in keys} == {k: getattr(loaded, k) for k in keys}
+
+
+async def test_make_persistent_enters_the_identity_map(db: sqlops.Database) -> None:
+    await _one_user(db)
+    info = model_info(User)
+    keys = list(info.columns)
+    build = _internals.instance_builder(info.mapper, keys, [keys.index("id")])
+    async with db.transaction() as session:
+        row = (await session.execute(select(*[info.column(k) for k in keys]))).one()
+        obj = build(row)
+        _internals.make_persistent(session.sync_session, inspect(obj))
+        assert inspect(obj).persistent and object_session(obj) is session.sync_session
+        assert await session.get(User, 1) is obj  # the identity map answers
+        obj.name = "b"  # its loaded values are the committed state: this is a change
+        assert inspect(obj).attrs.name.history.deleted == ["a"]
+    async with db.session() as check:
+        assert (await check.get_one(User, 1)).name == "b"
+
+
+async def test_has_pending_sees_new_changed_and_deleted_objects(db: sqlops.Database) -> None:
+    await _one_user(db)
+    async with db.transaction() as session:
+        sync = session.sync_session
+        user = await session.get_one(User, 1)
+        assert not _internals.has_pending(sync)
+        user.name = "c"
+        assert _internals.has_pending(sync)
+        await session.flush()
+        assert not _internals.has_pending(sync)
+        await session.delete(user)
+        assert _internals.has_pending(sync)
+        await session.flush()
+        session.add(User(email="n@x", name="n"))
+        assert _internals.has_pending(sync)
+
+
+def test_type_processors(db: sqlops.Database) -> None:
+    dialect = db.engine.sync_engine.dialect
+    for type_ in (String(10), inspect(User).columns["role"].type):
+        bind = _internals.bind_processor(type_, dialect)
+        result = _internals.result_processor(type_, dialect, None)
+        assert bind is None or callable(bind)
+        assert result is None or callable(result)
+
+
+async def test_asyncpg_adapter_defers_begin_to_the_first_statement(
+    db: sqlops.Database,
+) -> None:
+    if db.driver != "asyncpg":
+        pytest.skip("SQLAlchemy's asyncpg adapter only")
+    async with db.session() as session:
+        raw = await (await session.connection()).get_raw_connection()
+        driver = raw.driver_connection
+        begin = _internals.asyncpg_pending_begin(raw.dbapi_connection)
+        assert begin is not None and not driver.is_in_transaction()
+        await begin()
+        assert driver.is_in_transaction()
+        assert _internals.asyncpg_pending_begin(raw.dbapi_connection) is None
+        await session.execute(update(User).values(name="z"))  # the adapter's own, inside it
+        await session.rollback()
+        assert not driver.is_in_transaction()
