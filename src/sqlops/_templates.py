@@ -17,6 +17,7 @@ through the same :class:`~sqlops._fastread.ReadPlan`.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -112,7 +113,11 @@ class Template:
         return out
 
 
-_templates: dict[int, dict[Hashable, Template]] = {}
+# Keyed by the dialect object itself, weakly: an id() could be reused by a later dialect
+# of another driver (asyncpg after psycopg) and hand it the other driver's processors.
+_templates: weakref.WeakKeyDictionary[Dialect, dict[Hashable, Template]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def template(
@@ -123,7 +128,7 @@ def template(
     make: Callable[[list[BindParameter[Any]]], Any],
 ) -> Template:
     """The template for ``key``, compiling ``make(params)`` the first time."""
-    cache = _templates.setdefault(id(dialect), {})
+    cache = _templates.setdefault(dialect, {})
     found = cache.get(key)
     if found is None:
         params = [bindparam(f"{_PREFIX}{i}", type_=t) for i, t in enumerate(types)]
