@@ -299,11 +299,14 @@ async def test_two_sessions_editing_the_same_object_one_flush_loses(
     if backend == "sqlite":
         pytest.skip("SQLite writers queue at BEGIN IMMEDIATE: the second one reads version 2")
     doc = await sqlops.Repository(model, db).create(title="start")
-    both_loaded = asyncio.Barrier(2)
+    both_loaded, loaded = asyncio.Event(), []  # asyncio.Barrier(2) is Python 3.11+
 
     async def edit(title: str, delay: float) -> None:
         async with db.transaction() as session:
             mine = await session.get(model, doc.id)
+            loaded.append(title)
+            if len(loaded) == 2:
+                both_loaded.set()
             await both_loaded.wait()
             await asyncio.sleep(delay)
             mine.title = title  # flushed at commit: UPDATE … WHERE version = 1

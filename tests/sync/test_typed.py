@@ -30,7 +30,7 @@ def test_type_checkers_see_models_and_schemas_not_coroutines(tmp_path: Path) -> 
     code = textwrap.dedent(
         """
         from collections.abc import Iterator
-        from typing import assert_type
+        from typing_extensions import assert_type  # typing's is Python 3.11+
 
         from pydantic import BaseModel
         from sqlalchemy.orm import Session
