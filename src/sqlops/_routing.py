@@ -140,14 +140,14 @@ class ReplicaRouting:
             self._readers[id(engine)] = found
         return found
 
-    async def _core_read(self, use: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-        """Run a read on a pooled Core connection (a replica if any); retry a lost one."""
+    async def _on_read_target(self, attempt: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+        """``attempt(engine)`` on the read target (a replica if any); on a lost connection
+        mark that target down and try the next, up to once per replica plus the primary."""
         failure: DatabaseUnavailableError | None = None
         for _ in range(2 + len(self._replicas)):
             index, engine = await self._read_target()
             try:
-                async with self._reader(engine).connect() as conn:
-                    return await use(conn)
+                return await attempt(engine)
             except PoolTimeoutError:
                 raise
             except DatabaseUnavailableError as exc:
@@ -156,20 +156,18 @@ class ReplicaRouting:
         assert failure is not None
         raise failure
 
+    async def _core_read(self, use: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run a read on a pooled Core connection (a replica if any); retry a lost one."""
+
+        async def attempt(engine: AsyncEngine) -> T:
+            async with self._reader(engine).connect() as conn:
+                return await use(conn)
+
+        return await self._on_read_target(attempt)
+
     async def _driver_read(self, use: Callable[[Any], Awaitable[T]]) -> T:
         """Run ``use(driver_connection)`` on a pooled connection; retry a lost one."""
-        failure: DatabaseUnavailableError | None = None
-        for _ in range(2 + len(self._replicas)):
-            index, engine = await self._read_target()
-            try:
-                return await with_driver(engine, use)
-            except PoolTimeoutError:
-                raise
-            except DatabaseUnavailableError as exc:
-                failure = exc
-                self._mark_down(index, exc)
-        assert failure is not None
-        raise failure
+        return await self._on_read_target(lambda engine: with_driver(engine, use))
 
     async def _read_session(self) -> AsyncSession:
         if self.dialect != "postgresql":

@@ -12,8 +12,6 @@ from sqlalchemy.engine import URL, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from sqlops import _database, _engines, _guards
-from sqlops._engines import PoolTimeoutError
-from sqlops._errors import DatabaseUnavailableError
 from sqlops._runtime import drive, drive_context
 from sqlops._transaction import RetryStats
 from sqlops._url import require_driver, resolve_sync_url
@@ -51,18 +49,7 @@ class _Core(_database.Database):
 
     async def _driver_read(self, use: Callable[[Any], Awaitable[T]]) -> T:
         """A template read on a pooled sync connection (a replica if any); retry a lost one."""
-        failure: DatabaseUnavailableError | None = None
-        for _ in range(2 + len(self._replicas)):
-            index, engine = await self._read_target()
-            try:
-                return await _driver.lend(engine.sync_engine, use)
-            except PoolTimeoutError:
-                raise
-            except DatabaseUnavailableError as exc:
-                failure = exc
-                self._mark_down(index, exc)
-        assert failure is not None
-        raise failure
+        return await self._on_read_target(lambda engine: _driver.lend(engine.sync_engine, use))
 
     def _maker(self, **kw: Any) -> Any:
         if kw.get("sqlops_tracker") is None:
