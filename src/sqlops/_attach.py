@@ -107,17 +107,23 @@ def _expired(obj: Any) -> bool:
     return bool(state.expired or state.expired_attributes)
 
 
-def templatable_bind(session: AsyncSession, mapper: Mapper[Any]) -> bool:
-    """Whether the session's bind for ``mapper`` runs templates unobserved."""
-    bind: Any = session.sync_session.get_bind(mapper)
-    if bind.dialect.driver not in _templates.DRIVERS:
+def observed(bind: Any) -> bool:
+    """Whether statements on ``bind`` (an Engine or a Connection) are watched: ``echo`` or a
+    cursor listener on the engine or on the connection itself."""
+    engine = getattr(bind, "engine", None)
+    if engine is None:
         return False
-    engine = bind.engine
     for target in (engine, bind):
         dispatch = target.dispatch
         if dispatch.before_cursor_execute or dispatch.after_cursor_execute:
-            return False
-    return not engine.echo
+            return True
+    return bool(engine.echo)
+
+
+def templatable_bind(session: AsyncSession, mapper: Mapper[Any]) -> bool:
+    """Whether the session's bind for ``mapper`` runs templates unobserved."""
+    bind: Any = session.sync_session.get_bind(mapper)
+    return bind.dialect.driver in _templates.DRIVERS and not observed(bind)
 
 
 async def on_connection(

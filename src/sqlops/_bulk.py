@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import attributes
 
-from . import _failures, _internals, _translate
+from . import _attach, _failures, _internals, _translate
 from ._errors import InvalidValueError
 from ._modelinfo import ModelInfo
 
@@ -189,13 +189,8 @@ async def create_many(
 
 
 def _observed(session: AsyncSession) -> bool:
-    """Whether the session's engine has statement listeners or echo (see Database)."""
-    bind = session.sync_session.bind
-    engine = getattr(bind, "engine", None)
-    if engine is None:
-        return False
-    dispatch = engine.dispatch
-    return bool(engine.echo or dispatch.before_cursor_execute or dispatch.after_cursor_execute)
+    """Whether the session's statements are watched (listeners or echo, see Database)."""
+    return _attach.observed(session.sync_session.bind)
 
 
 def _values_chunk(info: ModelInfo) -> int:
