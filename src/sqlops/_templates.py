@@ -8,7 +8,7 @@ shape compiled once with bound parameters; later calls only convert the values (
 same :meth:`Term.bind` the normal path uses) and hand SQL text and parameters to the
 driver — asyncpg keeps the statement prepared.
 
-Reads of plain models on asyncpg or aiosqlite take this path, standalone (on a pooled
+Reads of plain models on asyncpg, aiosqlite or asyncmy take this path, standalone (on a pooled
 connection) and injected (on the session's own connection, see :mod:`sqlops._attach`);
 so do the sync twin's standalone reads on sqlite3, psycopg and PyMySQL. Anything else
 builds the statement as usual. :mod:`sqlops._executor` decides. Rows become instances
@@ -33,7 +33,7 @@ from ._modelinfo import ModelInfo
 from ._translate import translate
 
 SYNC_DRIVERS = ("pysqlite", "psycopg", "pymysql")  # sqlops.sync: its TemplateDriver
-DRIVERS = ("asyncpg", "aiosqlite", *SYNC_DRIVERS)
+DRIVERS = ("asyncpg", "aiosqlite", "asyncmy", *SYNC_DRIVERS)
 _PREFIX = "sqlops_"
 _MAX_TEMPLATES = 512  # per dialect; query shapes are few, values are not part of a shape
 
@@ -183,6 +183,8 @@ async def _run(template: Template, dialect: Dialect, driver: Any, args: Sequence
         if template.result is None:
             await _learn_asyncpg(template, dialect, driver)
         return await driver.fetch(template.sql, *parameters)
+    if dialect.driver == "asyncmy":
+        return await _run_asyncmy(template, dialect, driver, parameters)
     if dialect.driver in SYNC_DRIVERS:
         learn = template.result is None
         rows, codes = await driver.fetch_typed(template.sql, parameters, learn)
@@ -207,3 +209,26 @@ async def _learn_asyncpg(template: Template, dialect: Dialect, driver: Any) -> N
         _internals.result_processor(t, dialect, oid)
         for t, oid in zip(template.result_types, oids, strict=True)
     )
+
+
+def _learn_codes(template: Template, dialect: Dialect, codes: Sequence[Any]) -> None:
+    """Result processors from the cursor's type codes (MySQL DECIMAL vs FLOAT, …)."""
+    template.result = tuple(
+        _internals.result_processor(t, dialect, code)
+        for t, code in zip(template.result_types, codes, strict=True)
+    )
+
+
+async def _run_asyncmy(
+    template: Template, dialect: Dialect, driver: Any, parameters: Sequence[Any]
+) -> Any:
+    """Run ``template`` on an asyncmy connection's buffered cursor (``%s`` placeholders)."""
+    cursor = driver.cursor()
+    try:
+        await cursor.execute(template.sql, parameters)
+        rows = await cursor.fetchall()
+        if template.result is None and cursor.description:
+            _learn_codes(template, dialect, [column[1] for column in cursor.description])
+    finally:
+        await cursor.close()
+    return rows
