@@ -17,11 +17,13 @@ from sqlalchemy import (
     and_,
     case,
     func,
+    literal_column,
     select,
     tuple_,
     update,
 )
 from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import attributes
 
@@ -30,6 +32,7 @@ from . import _failures
 from ._bulk import VALUES_CHUNK, Layouts, chunks, unique_keys
 from ._errors import InvalidValueError, NotFoundError, SqlopsError, UniqueViolation
 from ._modelinfo import ModelInfo
+from ._translate_mysql import _mysql_code
 
 if TYPE_CHECKING:
     from ._repobase import RepositoryBase as Repository
@@ -117,8 +120,14 @@ def upsert_statement(
     rows: list[dict[str, Any]] | None,
     conflict: list[str],
     updating: list[str],
+    *,
+    clash_fails: bool = False,
 ) -> Any:
-    """INSERT … ON CONFLICT / ON DUPLICATE KEY UPDATE: for ``rows``, or for executemany."""
+    """INSERT … ON CONFLICT / ON DUPLICATE KEY UPDATE: for ``rows``, or for executemany.
+
+    ``clash_fails`` (MariaDB): a row that hits another unique key fails the statement
+    (:func:`_clash_tripwire`) instead of being skipped.
+    """
     table = info.table
     if dialect in ("postgresql", "sqlite"):
         module: Any = postgresql if dialect == "postgresql" else sqlite
@@ -137,8 +146,28 @@ def upsert_statement(
         # columns match, so a clash on another key changes nothing (and is reported)
         same = and_(*(table.c[c] == stmt.inserted[c] for c in conflict))
         guarded = {c: case((same, v), else_=table.c[c]) for c, v in {**sets, **extra}.items()}
+        if clash_fails:
+            first, value = next(iter({**sets, **extra}.items()))
+            guarded[first] = case((same, value), else_=_clash_tripwire(table.c[conflict[0]]))
         return stmt.on_duplicate_key_update(guarded)
     raise SqlopsError(f"upsert is not supported on {dialect}")  # pragma: no cover
+
+
+CLASH = 1242  # ER_SUBQUERY_NO_1_ROW: raised by the tripwire below
+
+
+def _clash_tripwire(column: Column[Any]) -> ColumnElement[Any]:
+    """An expression that fails the statement with :data:`CLASH` when it is evaluated.
+
+    ``upsert_many`` must report a row that ON DUPLICATE KEY UPDATE matched on another
+    unique key than the conflict columns, as the other backends do. Instead of a SELECT
+    after each chunk to find the keys that were not written, the guard's ELSE branch runs
+    a scalar subquery of two rows, which MariaDB refuses in any ``sql_mode``; CASE
+    evaluates it only for such a row, and it names a column of the row so that it cannot
+    be computed ahead as a constant. The statement is then undone as a whole.
+    """
+    quoted = mysql.dialect().identifier_preparer.format_column(column, use_table=True)
+    return literal_column(f"(SELECT {quoted} UNION ALL SELECT {quoted})")
 
 
 async def upsert_one(
@@ -265,27 +294,30 @@ async def upsert_many(
             if stmt is None:
                 updating = _update_columns(info, keys, names, update_)
                 stmt = statements[keys] = upsert_statement(
-                    repo.dialect, info, None, names, updating
+                    repo.dialect, info, None, names, updating, clash_fails=True
                 )
-            await session.execute(stmt, layouts.by_column_key(keys, run))
-        if repo.dialect == "mysql":
-            await _check_all_written(session, info, names, key_of, deduped)
+            try:
+                await session.execute(stmt, layouts.by_column_key(keys, run))
+            except DBAPIError as exc:
+                if repo.dialect != "mysql" or _mysql_code(exc.orig) != CLASH:
+                    raise
+                await _report_clash(session, info, names, key_of, deduped, exc)
         total += len(deduped)
     return total
 
 
-async def _check_all_written(
+async def _report_clash(
     session: AsyncSession,
     info: ModelInfo,
     names: list[str],
     key_of: list[str],
     rows: dict[tuple[Any, ...], Mapping[str, Any]],
+    cause: DBAPIError,
 ) -> None:
-    """MariaDB skips a row that clashed on another unique key: find it, as a violation.
+    """Raise the UniqueViolation of a row that MariaDB matched on another unique key.
 
-    Its guarded ON DUPLICATE KEY UPDATE changes nothing then (see upsert_statement), and
-    the other backends raise UniqueViolation for such a row; one SELECT per chunk finds
-    the conflict keys that are not in the table.
+    The tripwire (:func:`_clash_tripwire`) undid the statement; of the rows whose conflict
+    key is not in the table, the first that another unique key already holds is named.
     """
     columns = [info.table.c[n] for n in names]
     found_keys: set[tuple[Any, ...]] = set()
@@ -298,12 +330,15 @@ async def _check_all_written(
             else (tuple_(*columns).in_(part))
         )
         found_keys.update(tuple(r) for r in (await session.execute(select(*columns).where(where))))
+    err = UniqueViolation(table=info.table.name, detail="duplicate key on another unique key")
     for key, row in rows.items():
         if key not in found_keys:
             missing = _with_defaults(info, _by_column_name(info, row))
             err = await _other_key_violation(session, info, missing, names)
-            _failures.note(session, err, _failures.innermost(session), from_database=False)
-            raise err
+            if err.columns:
+                break
+    _failures.note(session, err, _failures.innermost(session), from_database=False)
+    raise err from cause
 
 
 # ----------------------------------------------------------------------------- increment
