@@ -15,6 +15,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Connection, Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from . import _autocommit, _internals
 from ._errors import DatabaseUnavailableError
 from ._translate import translate
 from ._url import is_memory_sqlite, safe_url
@@ -30,6 +31,8 @@ READONLY_OPTION = "sqlops_readonly"  # a read-only transaction: replica, deferre
 ENFORCE_READONLY_OPTION = "sqlops_enforce_readonly"  # transaction(readonly=True): refuse writes
 _QUERY_ONLY = "sqlops_query_only"  # connection info: SQLite's PRAGMA query_only is on
 _IDLE_SINCE = "sqlops_idle_since"
+# Drivers that read their socket while idle: a closed connection is seen without a ping.
+SOCKET_LIVENESS = ("asyncpg", "asyncmy")
 
 
 def configure_engine(engine: Engine, family: str, url: URL) -> None:
@@ -54,11 +57,10 @@ def configure_engine(engine: Engine, family: str, url: URL) -> None:
     elif family == "mysql":
         event.listen(engine, "connect", _mysql_on_connect)
         event.listen(engine, "begin", _mysql_begin)
+        _autocommit.install(engine)
         for name in ("asyncmy", "aiomysql"):
             logging.getLogger(name).addFilter(_pk_note_filter)  # a set: adding twice is a no-op
-    elif (
-        family == "postgresql" and url.get_driver_name() == "asyncpg" and not engine.pool._pre_ping
-    ):
+    if url.get_driver_name() in SOCKET_LIVENESS and not engine.pool._pre_ping:
         _configure_liveness(engine)
 
 
@@ -66,9 +68,10 @@ def _configure_liveness(engine: Engine) -> None:
     """Replace dead pooled connections before use, without a round trip per checkout.
 
     ``pool_pre_ping`` costs one round trip on every checkout — as much as the query on a
-    primary-key read. asyncpg reads its socket continuously, so a backend the server
-    terminated (restart, failover, ``pg_terminate_backend``, idle kill) shows up as
-    ``is_closed()`` at no cost; only connections idle for a while (where a silent
+    primary-key read. asyncpg and asyncmy read their socket continuously, so a backend
+    the server terminated (restart, failover, ``pg_terminate_backend``, ``KILL``, idle
+    kill) shows up as closed at no cost (asyncpg's ``is_closed()``, asyncmy's protocol
+    state); only connections idle for a while (where a silent
     network drop is possible) are really pinged. A connection found dead is replaced
     by the pool (``DisconnectionError``).
     """
@@ -79,15 +82,24 @@ def _configure_liveness(engine: Engine) -> None:
 
     @event.listens_for(engine, "checkout")
     def _checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
-        driver = getattr(dbapi_connection, "driver_connection", None)
-        if driver is None or driver.is_closed():
+        closed = _closed(getattr(dbapi_connection, "driver_connection", None))
+        if closed:
             raise sa_exc.DisconnectionError("the server closed this connection")
         idle_since = record.info.get(_IDLE_SINCE)
-        if idle_since is not None and time.monotonic() - idle_since > PING_IDLE_AFTER:
+        stale = idle_since is not None and time.monotonic() - idle_since > PING_IDLE_AFTER
+        if stale or closed is None:
             try:
                 engine.dialect.do_ping(dbapi_connection)
             except Exception as exc:
                 raise sa_exc.DisconnectionError("ping failed on an idle connection") from exc
+
+
+def _closed(driver: Any) -> bool | None:
+    """Whether an idle pooled connection is known closed; None when it cannot be told."""
+    if driver is None:
+        return True
+    is_closed = getattr(driver, "is_closed", None)  # asyncpg
+    return is_closed() if is_closed is not None else _internals.asyncmy_closed(driver)
 
 
 def begins_lazily(engine: Engine) -> bool:

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool, QueuePool, StaticPool
 from sqlalchemy.util import greenlet_spawn
 
-from . import _aiosqlite, _dialects, _guards, _translate
+from . import _aiosqlite, _autocommit, _dialects, _guards, _translate
 from ._dialects import configure_engine
 from ._errors import DatabaseUnavailableError, SqlopsError
 from ._url import dialect_family, is_memory_sqlite, safe_url
@@ -42,8 +42,8 @@ def _build_engine(
     family = dialect_family(url)
     options: dict[str, Any] = {"echo": echo, "hide_parameters": True}
     if family in ("postgresql", "mysql"):
-        # asyncpg: liveness is checked at checkout without a round trip (_dialects).
-        options.update(pool_pre_ping=family == "mysql" or url.get_driver_name() != "asyncpg")
+        # asyncpg, asyncmy: liveness is checked at checkout without a round trip (_dialects).
+        options.update(pool_pre_ping=url.get_driver_name() not in _dialects.SOCKET_LIVENESS)
         options.update(poolclass=_SyncQueuePool if blocking else _QueuePool)
         options.update({k: v for k, v in pool.items() if v is not None})
         if family == "mysql":
@@ -77,8 +77,12 @@ async def with_driver(engine: AsyncEngine, use: Callable[[Any], Awaitable[T]]) -
     ``greenlet_spawn`` without yielding; it only awaits when the pool closes the
     connection (NullPool, overflow), which needs the greenlet.
     """
-    fairy = await engine.raw_connection()
+    autocommits = engine.dialect.driver in _autocommit.DRIVERS
+    with _autocommit.checkout_for_read(autocommits):  # MariaDB: see _autocommit
+        fairy = await engine.raw_connection()
     try:
+        if autocommits and _autocommit.must_switch(fairy):
+            await fairy.driver_connection.autocommit(True)
         return await use(fairy.driver_connection)
     except Exception as exc:
         err = _translate.translate(exc)
@@ -93,7 +97,11 @@ async def with_driver(engine: AsyncEngine, use: Callable[[Any], Awaitable[T]]) -
         fairy.invalidate(exc)
         raise
     finally:
-        await greenlet_spawn(fairy.close)
+        await greenlet_spawn(_autocommit.release if autocommits else _close, fairy)
+
+
+def _close(fairy: Any) -> None:
+    fairy.close()
 
 
 class _SyncQueuePool(QueuePool):

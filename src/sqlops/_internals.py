@@ -89,6 +89,30 @@ def result_processor(type_: TypeEngine[Any], dialect: Dialect, oid: Any) -> Any:
     return type_._cached_result_processor(dialect, oid)
 
 
+def checkin_reset(fairy: Any) -> None:
+    """Return a pooled connection whose transaction is known to be over: no ROLLBACK.
+
+    What a SQLAlchemy ``Connection`` does after its own COMMIT (``_close_special``): the
+    pool's reset-on-return skips its rollback round trip.
+    """
+    fairy._close_special(transaction_reset=True)
+
+
+def asyncmy_closed(driver: Any) -> bool | None:
+    """Whether an idle asyncmy connection's socket was closed or spoken on; None: unknown.
+
+    asyncmy's protocol reads the socket continuously into ``_proto``: end of stream, a
+    transport error or unread bytes while no statement runs all mean the server closed
+    it or sent an error (``wait_timeout``, KILL, a restart).
+    """
+    proto = getattr(driver, "_proto", None)
+    transport = getattr(driver, "_transport", None)
+    if proto is None or transport is None or not hasattr(proto, "eof"):
+        return None
+    unread = proto.length > proto.pos
+    return bool(proto.eof or proto.exc is not None or unread or transport.is_closing())
+
+
 def asyncpg_pending_begin(adapter: Any) -> Any:
     """The coroutine function that sends BEGIN on SQLAlchemy's asyncpg adapter, if due.
 

@@ -22,7 +22,7 @@ from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
-from sqlops import _dialects, _translate
+from sqlops import _autocommit, _dialects, _translate
 from sqlops._errors import DatabaseUnavailableError
 
 T = TypeVar("T")
@@ -65,8 +65,12 @@ class TemplateDriver:
 
 async def lend(engine: Engine, use: Callable[[TemplateDriver], Awaitable[T]]) -> T:
     """Lend ``use`` a pooled driver connection; translate and invalidate as ``with_driver``."""
-    fairy = engine.raw_connection()
+    autocommits = engine.dialect.driver in _autocommit.DRIVERS
+    with _autocommit.checkout_for_read(autocommits):  # MariaDB: see _autocommit
+        fairy = engine.raw_connection()
     try:
+        if autocommits and _autocommit.must_switch(fairy):
+            fairy.driver_connection.autocommit(True)
         return await use(TemplateDriver(fairy.driver_connection, engine.dialect.driver))
     except Exception as exc:
         err = _translate.translate(exc)
@@ -80,7 +84,10 @@ async def lend(engine: Engine, use: Callable[[TemplateDriver], Awaitable[T]]) ->
         fairy.invalidate(exc)
         raise
     finally:
-        fairy.close()
+        if autocommits:
+            _autocommit.release(fairy)
+        else:
+            fairy.close()
 
 
 def _is_disconnect(engine: Engine, exc: Exception, fairy: Any) -> bool:
