@@ -148,7 +148,7 @@ def upsert_statement(
         guarded = {c: case((same, v), else_=table.c[c]) for c, v in {**sets, **extra}.items()}
         if clash_fails:
             first, value = next(iter({**sets, **extra}.items()))
-            guarded[first] = case((same, value), else_=_clash_tripwire(table.c[conflict[0]]))
+            guarded[first] = case((same, value), else_=_clash_tripwire(table.c[first]))
         return stmt.on_duplicate_key_update(guarded)
     raise SqlopsError(f"upsert is not supported on {dialect}")  # pragma: no cover
 
@@ -163,7 +163,8 @@ def _clash_tripwire(column: Column[Any]) -> ColumnElement[Any]:
     unique key than the conflict columns, as the other backends do. Instead of a SELECT
     after each chunk to find the keys that were not written, the guard's ELSE branch runs
     a scalar subquery of two rows, which MariaDB refuses in any ``sql_mode``; CASE
-    evaluates it only for such a row, and it names a column of the row so that it cannot
+    evaluates it only for such a row, and it selects the assigned column of the row: the
+    CASE keeps that column's type (MariaDB's UUID would not take a string), and it cannot
     be computed ahead as a constant. The statement is then undone as a whole.
     """
     quoted = mysql.dialect().identifier_preparer.format_column(column, use_table=True)
