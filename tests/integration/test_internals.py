@@ -7,9 +7,13 @@ names fails here, by name.
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import pytest
-from sqlalchemy import String, inspect, select, update
+from sqlalchemy import String, event, inspect, select, update
 from sqlalchemy.orm import object_session
+from sqlalchemy.util import greenlet_spawn
 
 import sqlops
 from sqlops import _internals
@@ -105,3 +109,41 @@ async def test_asyncpg_adapter_defers_begin_to_the_first_statement(
         await session.execute(update(User).values(name="z"))  # the adapter's own, inside it
         await session.rollback()
         assert not driver.is_in_transaction()
+
+
+async def test_checkin_reset_tells_the_pool_the_transaction_is_over(db: sqlops.Database) -> None:
+    """What lets a MariaDB read in autocommit skip the pool's ROLLBACK (sqlops._autocommit)."""
+    seen: list[bool] = []
+
+    def reset(dbapi_connection: Any, record: Any, state: Any) -> None:
+        seen.append(state.transaction_was_reset)
+
+    event.listen(db.engine.sync_engine, "reset", reset)
+    try:
+        fairy = await db.engine.raw_connection()
+        await greenlet_spawn(_internals.checkin_reset, fairy)
+        fairy = await db.engine.raw_connection()
+        await greenlet_spawn(fairy.close)
+    finally:
+        event.remove(db.engine.sync_engine, "reset", reset)
+    assert seen == [True, False]
+
+
+async def test_asyncmy_closed_reads_the_protocol_state(db: sqlops.Database) -> None:
+    if db.driver != "asyncmy":
+        pytest.skip("asyncmy only")
+    assert _internals.asyncmy_closed(object()) is None  # not asyncmy's: unknown
+    fairy = await db.engine.raw_connection()
+    try:
+        driver = fairy.driver_connection
+        assert _internals.asyncmy_closed(driver) is False
+        async with db.engine.connect() as other:
+            await other.exec_driver_sql(f"KILL CONNECTION {driver.thread_id()}")
+        for _ in range(200):  # the FIN arrives when the loop reads the socket
+            if _internals.asyncmy_closed(driver):
+                break
+            await asyncio.sleep(0.01)
+        assert _internals.asyncmy_closed(driver) is True
+    finally:
+        await greenlet_spawn(fairy.invalidate)
+        await greenlet_spawn(fairy.close)

@@ -28,7 +28,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Gener
 from typing import Any
 
 import pytest
-from sqlalchemy import String, func, select
+from sqlalchemy import String, func, select, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 import sqlops
@@ -139,6 +139,15 @@ async def _stream(db: sqlops.Database, tag: str) -> object:
     return [t async for t in sqlops.Repository(Tag, db).stream(batch_size=2)]
 
 
+async def _reads_then_write(db: sqlops.Database, tag: str) -> object:
+    """MariaDB: the reads leave the connection in autocommit; the write's checkout turns
+    it off (``SET autocommit``), an await point of its own, and the next read back on."""
+    tags = sqlops.Repository(Tag, db)
+    await tags.get(SEED)
+    await tags.create(name=f"{tag}#1")
+    return await tags.list(name__startswith="seed")
+
+
 async def _tx_get(db: sqlops.Database, tag: str) -> object:
     async with db.transaction() as s:  # injected: the fast route on the session's connection
         return await sqlops.Repository(Tag, s).get(SEED)
@@ -202,6 +211,7 @@ OPS: dict[str, Op] = {
     "page": _page,
     "cursor_page": _cursor_page,
     "stream": _stream,
+    "reads then write": _reads_then_write,
     "injected get": _tx_get,
     "injected reads": _session_reads,
     "transaction": _transaction,
@@ -212,7 +222,7 @@ OPS: dict[str, Op] = {
 }
 # How many rows named "{tag}#…" an operation writes (all of them land, or none).
 WRITES = {"create_many": 3, "upsert_many": 2, "transaction": 2, "savepoint": 2,
-          "session commit": 2, "run": 2}  # fmt: skip
+          "session commit": 2, "run": 2, "reads then write": 1}  # fmt: skip
 
 
 @pytest.fixture
@@ -268,6 +278,10 @@ async def _check_clean(db: sqlops.Database, other: sqlops.Database, backend: str
     assert db.engine.pool.checkedout() == 0, f"{where}: a connection was not returned"  # type: ignore[attr-defined]
     if backend == "postgresql":
         assert await _idle_in_transaction(other) == 0, f"{where}: a session idles in a transaction"
+    if backend == "mysql":  # a standalone read's autocommit never outlives its checkout
+        async with db.transaction() as s:
+            autocommit = (await s.execute(text("SELECT @@autocommit"))).scalar()
+        assert autocommit == 0, f"{where}: a transaction ran in autocommit"
     kept = f"kept-{k}"
     await sqlops.Repository(Tag, db).create(name=kept)  # the same, only, pooled connection
     await db.dispose()

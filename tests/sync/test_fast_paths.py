@@ -8,8 +8,9 @@ import time
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
-from sqlops import sync
+from sqlops import _autocommit, sync
 from sqlops.sync import _driver
 from tests.models import Account, Team
 
@@ -123,3 +124,35 @@ def test_template_reads_from_many_threads(sync_db: sync.Database) -> None:
     for t in threads:
         t.join()
     assert errors == []
+
+
+def _session_counters(db: sync.Database) -> dict[str, int]:
+    """The one pooled connection's own counters, borrowed as a standalone read borrows it."""
+    with _autocommit.checkout_for_read():
+        fairy = db.engine.raw_connection()
+    try:
+        cursor = fairy.driver_connection.cursor()
+        cursor.execute("SHOW SESSION STATUS")
+        found = dict(cursor.fetchall())
+        cursor.close()
+    finally:
+        _autocommit.release(fairy)
+    names = ("Questions", "Com_select", "Com_rollback", "Com_set_option")
+    return {name: int(found[name]) for name in names}
+
+
+def test_a_mariadb_template_read_is_one_statement(sync_db: sync.Database, backend: str) -> None:
+    """PyMySQL: the read runs in autocommit, no ROLLBACK after it; a transaction is not."""
+    if backend != "mysql":
+        pytest.skip("MariaDB's autocommit reads")
+    with sync.Database(sync_db.url, pool_size=1, max_overflow=0) as db:
+        teams = sync.Repository(Team, db)
+        team = teams.create(name="t")
+        teams.get(team.id)  # the first read turns autocommit on
+        before = _session_counters(db)
+        assert teams.get(team.id) is not None
+        after = _session_counters(db)
+        costs = {name: after[name] - before[name] for name in before}
+        assert costs == {"Questions": 2, "Com_select": 1, "Com_rollback": 0, "Com_set_option": 0}
+        with db.transaction() as session:
+            assert session.execute(text("SELECT @@autocommit")).scalar() == 0
