@@ -73,7 +73,8 @@ async def with_driver(engine: AsyncEngine, use: Callable[[Any], Awaitable[T]]) -
     Driver errors are translated here (they bypass SQLAlchemy's hook); a connection
     that failed at the transport level, or whose call was cancelled midway, is
     discarded instead of going back to the pool. No transaction is started on this
-    path, so giving the connection back usually does no IO and completes inside
+    path (MariaDB reads in autocommit for it, :mod:`sqlops._autocommit`), so giving the
+    connection back usually does no IO and completes inside
     ``greenlet_spawn`` without yielding; it only awaits when the pool closes the
     connection (NullPool, overflow), which needs the greenlet.
     """
@@ -81,9 +82,10 @@ async def with_driver(engine: AsyncEngine, use: Callable[[Any], Awaitable[T]]) -
     with _autocommit.checkout_for_read(autocommits):  # MariaDB: see _autocommit
         fairy = await engine.raw_connection()
     try:
+        driver: Any = fairy.driver_connection
         if autocommits and _autocommit.must_switch(fairy):
-            await fairy.driver_connection.autocommit(True)
-        return await use(fairy.driver_connection)
+            await driver.autocommit(True)
+        return await use(driver)
     except Exception as exc:
         err = _translate.translate(exc)
         is_closed = getattr(fairy.driver_connection, "is_closed", None)  # asyncpg only

@@ -300,7 +300,7 @@ async def upsert_many(
             try:
                 await session.execute(stmt, layouts.by_column_key(keys, run))
             except DBAPIError as exc:
-                if repo.dialect != "mysql" or _mysql_code(exc.orig) != CLASH:
+                if repo.dialect != "mysql" or exc.orig is None or _mysql_code(exc.orig) != CLASH:
                     raise
                 await _report_clash(session, info, names, key_of, deduped, exc)
         total += len(deduped)

@@ -69,9 +69,10 @@ async def lend(engine: Engine, use: Callable[[TemplateDriver], Awaitable[T]]) ->
     with _autocommit.checkout_for_read(autocommits):  # MariaDB: see _autocommit
         fairy = engine.raw_connection()
     try:
+        driver: Any = fairy.driver_connection
         if autocommits and _autocommit.must_switch(fairy):
-            fairy.driver_connection.autocommit(True)
-        return await use(TemplateDriver(fairy.driver_connection, engine.dialect.driver))
+            driver.autocommit(True)
+        return await use(TemplateDriver(driver, engine.dialect.driver))
     except Exception as exc:
         err = _translate.translate(exc)
         if isinstance(err, DatabaseUnavailableError) or _is_disconnect(engine, exc, fairy):
