@@ -21,7 +21,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, MappedAsDataclass, mapped_co
 from sqlalchemy.util import greenlet_spawn
 
 import sqlops
-from sqlops import _autocommit, _templates
+from sqlops import _autocommit, _executor, _templates
 from sqlops.models import SoftDelete
 
 pytestmark = pytest.mark.parametrize("backend", [pytest.param("mysql", marks=pytest.mark.mysql)])
@@ -174,11 +174,21 @@ async def test_standalone_reads_are_one_statement_on_the_template_route(
 
 async def test_values_come_back_typed_as_on_the_orm_route(db: sqlops.Database) -> None:
     orders = sqlops.Repository(Order, db)
-    fast = await orders.list(order_by="id")
-    assert [(o.id, o.price, o.at, o.mood, o.data) for o in fast] == [
-        (r["id"], r["price"], r["at"], r["mood"], r["data"]) for r in ROWS[Order]
-    ]
-    assert isinstance(fast[0].price, decimal.Decimal) and isinstance(fast[0].mood, Mood)
+    columns = ("id", "select", "price", "at", "mood", "data")
+
+    async def values() -> list[tuple[Any, ...]]:
+        found = await orders.list(order_by="id", price__ge=decimal.Decimal("2"))
+        return [tuple(getattr(o, c) for c in columns) for o in found]
+
+    fast = await values()
+    assert _templated(db, "list", Order)
+    _executor.forced_route = "orm"
+    try:
+        slow = await values()
+    finally:
+        _executor.forced_route = None
+    assert fast == slow == [tuple(r[c] for c in columns) for r in ROWS[Order][1:]]
+    assert isinstance(fast[0][2], decimal.Decimal) and isinstance(fast[0][4], Mood)
 
 
 async def test_a_transaction_after_reads_is_not_in_autocommit(db: sqlops.Database) -> None:
