@@ -156,3 +156,21 @@ def test_a_mariadb_template_read_is_one_statement(sync_db: sync.Database, backen
         assert costs == {"Questions": 2, "Com_select": 1, "Com_rollback": 0, "Com_set_option": 0}
         with db.transaction() as session:
             assert session.execute(text("SELECT @@autocommit")).scalar() == 0
+
+
+def test_injected_reads_run_as_templates_inside_the_sessions_transaction(
+    sync_db: sync.Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the session's own connection: they see its uncommitted writes, and roll back."""
+    teams = sync.Repository(Team, sync_db)
+    team = teams.create(name="t")
+    seen = _template_calls(monkeypatch)
+    with pytest.raises(RuntimeError), sync_db.transaction() as session:
+        injected = sync.Repository(Team, session)
+        injected.create(name="u")  # flushed: the session holds no pending change
+        session.expunge_all()
+        assert [t.name for t in injected.list(order_by="id")] == ["t", "u"]
+        assert injected.get(team.id) is not None
+        raise RuntimeError("roll back")
+    assert len(seen) == 2  # both reads took the template path, none fell back
+    assert [t.name for t in teams.list()] == ["t"]

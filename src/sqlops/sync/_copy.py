@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from ._driver import TemplateDriver
+
 
 class RawConnection:
     """A pooled connection whose ``driver_connection`` can COPY like asyncpg's."""
@@ -25,22 +27,27 @@ class RawConnection:
 
     @property
     def driver_connection(self) -> Any:
+        """The driver connection with the template runner's call (and psycopg's COPY).
+
+        A read template in an injected session runs on it (``_attach.on_driver``), inside
+        the session's transaction.
+        """
         driver = self.fairy.driver_connection
         if type(driver).__module__.startswith("psycopg"):
             return PsycopgCopy(driver)
-        return driver
+        return TemplateDriver(driver, "", standalone=False)
 
     def invalidate(self, exception: BaseException | None = None) -> None:
         self.fairy.invalidate(exception)
 
 
-class PsycopgCopy:
+class PsycopgCopy(TemplateDriver):
     """asyncpg's ``is_in_transaction`` and ``copy_records_to_table`` over psycopg 3."""
 
-    __slots__ = ("connection",)
+    __slots__ = ()
 
     def __init__(self, connection: Any) -> None:
-        self.connection = connection
+        super().__init__(connection, "psycopg", standalone=False)
 
     def is_in_transaction(self) -> bool:
         from psycopg.pq import TransactionStatus
