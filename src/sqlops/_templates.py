@@ -22,7 +22,7 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import BigInteger, BindParameter, ColumnElement, bindparam
+from sqlalchemy import BigInteger, BindParameter, ColumnElement, Table, bindparam
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.type_api import TypeEngine
 
@@ -31,6 +31,7 @@ from ._errors import SqlopsError
 from ._filters import Term, term_for
 from ._modelinfo import ModelInfo
 from ._translate import translate
+from ._translate_common import _Context
 
 SYNC_DRIVERS = ("pysqlite", "psycopg", "pymysql")  # sqlops.sync: its TemplateDriver
 DRIVERS = ("asyncpg", "aiosqlite", *SYNC_DRIVERS)
@@ -102,6 +103,7 @@ class Template:
     result_types: tuple[TypeEngine[Any], ...]
     result: tuple[Callable[[Any], Any] | None, ...] | None = None
     named: bool = False
+    table: Table | None = None  # a write's table: the translator names its constraints
 
     def parameters(self, args: Sequence[Any]) -> Any:
         out = []
@@ -132,7 +134,8 @@ def template(
     found = cache.get(key)
     if found is None:
         params = [bindparam(f"{_PREFIX}{i}", type_=t) for i, t in enumerate(types)]
-        compiled = make(params).compile(dialect=dialect)
+        statement = make(params)
+        compiled = statement.compile(dialect=dialect)
         order = []
         names = compiled.positiontup if compiled.positional else list(compiled.binds)
         for name in names or ():
@@ -147,8 +150,14 @@ def template(
             bind=tuple(_internals.bind_processor(types[i], dialect) for i in order),
             result_types=tuple(result_types),
             named=not compiled.positional,
+            table=_written_table(statement),
         )
     return found
+
+
+def _written_table(statement: Any) -> Table | None:
+    table = getattr(statement, "table", None) if getattr(statement, "is_dml", False) else None
+    return table if isinstance(table, Table) else None
 
 
 INT = BigInteger()  # LIMIT / OFFSET: anything up to 2**63 - 1 (asyncpg checks the width)
@@ -163,7 +172,7 @@ async def fetch(
     except SqlopsError:
         raise
     except Exception as exc:
-        err = translate(exc)
+        err = translate(exc, _Context(table=template.table))
         if err is None:
             raise Fallback(type(exc).__name__) from exc
         raise err from exc
