@@ -30,6 +30,7 @@ import sqlops
 from sqlops import Repository, sync
 from tests.models import Account, Base, Counter, Event, Membership, Team, User
 from tests.ops._pgbouncer import PgBouncer, carries_prepared, find_binary, version
+from tests.styles.models import SQLMODEL, STYLES, Style, sqlmodel_tables
 
 pytestmark = pytest.mark.postgresql
 
@@ -46,7 +47,8 @@ CACHES = {"asyncpg": {"statement_cache_size": 100}, "psycopg": {"prepare_thresho
 
 @pytest.fixture(scope="module")
 def server(servers: Any) -> URL:
-    return servers.url("postgresql")
+    url: URL = servers.url("postgresql")
+    return url
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +124,56 @@ async def test_every_path_at_once_leaves_no_named_statement(
     assert len(left) == bouncer.pool_size  # each server connection was read
     if pooler is not None and not caches:
         assert left == {pid: [] for pid in left}
+
+
+@pytest.mark.parametrize("bouncer", [(2, 0)], indirect=True, ids=str)
+@pytest.mark.parametrize("style", STYLES, ids=lambda style: style.name)
+async def test_every_model_style_through_shared_server_connections(
+    bouncer: PgBouncer, server: URL, style: Style
+) -> None:
+    """Templates learn each style's result types (UUID, composite keys, quoted names) once."""
+    tables = sqlmodel_tables() if style is SQLMODEL else style.tables
+    async with sqlops.Database(server) as direct, direct.engine.begin() as conn:
+        if style.schema:
+            await conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {style.schema}")
+        await conn.run_sync(lambda c: style.metadata.drop_all(c, tables=tables))
+        await conn.run_sync(lambda c: style.metadata.create_all(c, tables=tables))
+    apps = [sqlops.Database(bouncer.url(server), pooler="pgbouncer", pool_size=2) for _ in "ab"]
+    try:
+        await asyncio.gather(*(style_workload(apps[i % 2], style, f"s{i}") for i in range(4)))
+    finally:
+        for app in apps:
+            await app.dispose()
+        async with sqlops.Database(server) as direct, direct.engine.begin() as conn:
+            await conn.run_sync(lambda c: style.metadata.drop_all(c, tables=tables))
+    left = await named_statements(bouncer, server)
+    assert left == {pid: [] for pid in left} and len(left) == 2
+
+
+async def style_workload(db: sqlops.Database, style: Style, tag: str) -> None:
+    """One style's reads (standalone and injected), stream, COPY, upsert and update."""
+    mine: dict[str, Any] = {style.tag: tag}
+    repo, required = Repository(style.model, db), style.required
+    assert await repo.create_many([style.row(tag, i) for i in range(6)]) == 6
+    names = [f"n{i:04d}" for i in range(6)]
+    pk = style.pk((await repo.list(order_by=required, **mine))[0])
+    for turn in range(ROUNDS):
+        assert getattr(await repo.get(pk), required) == "n0000"
+        page = await repo.page(page=2, per_page=4, order_by=required, **mine)
+        assert (page.total, [getattr(o, required) for o in page.items]) == (6, names[4:])
+        assert await repo.count(**mine) == 6 and await repo.exists(**mine)
+        streamed = [o async for o in repo.stream(order_by=required, batch_size=4, **mine)]
+        assert [getattr(o, required) for o in streamed] == names
+        async with db.transaction() as session:
+            injected = Repository(style.model, session)
+            assert await injected.count(**mine) == 6
+            assert getattr(await injected.get(pk), style.counter) in (0, 100 + turn - 1)
+            await injected.update(pk, **{style.counter: 100 + turn})
+        assert getattr(await repo.get_one(pk), style.counter) == 100 + turn
+        if style.upsert:
+            row = style.row(tag, 5)
+            upserted = await repo.upsert({**row, required: "n0005"}, conflict=list(style.unique))
+            assert getattr(upserted, required) == "n0005"
 
 
 def _options(driver: str, caches: bool) -> dict[str, Any]:
@@ -238,7 +290,8 @@ async def test_psycopg_without_the_pooler_setting_breaks_after_its_prepare_thres
         with told.session() as one, told.session() as two:  # open both server connections
             one.execute(text("SELECT 1")), two.execute(text("SELECT 1"))
         for _ in range(20):  # now over both, in turn
-            assert told.ping() is None and sync.Repository(User, told).count(name="p") == 1
+            told.ping()
+            assert sync.Repository(User, told).count(name="p") == 1
         with pytest.raises(sqlops.PreparedStatementError, match=r"_pg3_\d+.*does not exist"):
             for _ in range(20):
                 sync.Repository(User, plain).count(name="p")
