@@ -6,7 +6,11 @@ through SQLAlchemy costs about as much client time as PostgreSQL spends answerin
 (``name__like`` + ``order_by=id`` + a page), only with other values. A template is that
 shape compiled once with bound parameters; later calls only convert the values (the
 same :meth:`Term.bind` the normal path uses) and hand SQL text and parameters to the
-driver — asyncpg keeps the statement prepared.
+driver — asyncpg keeps the statement prepared (named, in its statement cache), except
+under ``pooler="pgbouncer"``, where its cache is off and every template runs as the
+unnamed statement, parsed and executed in one exchange; learning a template's result
+types prepares it unnamed in every setting, so a template never leaves a named
+statement on a server connection that sqlops did not choose (:mod:`sqlops._pooler`).
 
 Reads of plain models on asyncpg or aiosqlite take this path, standalone (on a pooled
 connection) and injected (on the session's own connection, see :mod:`sqlops._attach`);
@@ -26,7 +30,7 @@ from sqlalchemy import BigInteger, BindParameter, ColumnElement, Table, bindpara
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.type_api import TypeEngine
 
-from . import _internals
+from . import _internals, _pooler
 from ._errors import SqlopsError
 from ._filters import Term, term_for
 from ._modelinfo import ModelInfo
@@ -209,8 +213,15 @@ async def _run(template: Template, dialect: Dialect, driver: Any, args: Sequence
 
 
 async def _learn_asyncpg(template: Template, dialect: Dialect, driver: Any) -> None:
-    """Result processors depend on the server's type OIDs (asyncpg Numeric): ask once."""
-    prepared = await driver.prepare(template.sql)
+    """Result processors depend on the server's type OIDs (asyncpg Numeric): ask once.
+
+    The statement is prepared unnamed, always: only its Describe is wanted, and a named
+    one (asyncpg's default before 0.31, and with its cache on) would stay on the server
+    connection until asyncpg closed it in a later exchange — behind PgBouncer in
+    transaction mode that exchange may reach another server connection, leaving the name
+    behind for a client of another process to collide with (see :mod:`sqlops._pooler`).
+    """
+    prepared = await driver.prepare(template.sql, name=_pooler.UNNAMED)
     oids = [attribute.type.oid for attribute in prepared.get_attributes()]
     template.result = tuple(
         _internals.result_processor(t, dialect, oid)
