@@ -213,8 +213,12 @@ async def _template(
         assert repo.session is not None
         return await _attach.on_driver(repo.session, repo.info.mapper, use, read=not write)
     except _templates.Fallback as exc:
+        # Run again on another route, which raises it as SQLAlchemy does — unless the
+        # statement was a write, or it ran in a PostgreSQL transaction that the error has
+        # aborted (the second run would only say so): then the driver's error is raised.
         cause = exc.__cause__
-        if write and cause is not None:
+        aborted = repo.session is not None and dialect.name == "postgresql"
+        if (write or aborted) and cause is not None:
             raise cause from None
         return None
 

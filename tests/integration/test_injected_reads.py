@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import event, inspect, select, text, update
+from sqlalchemy import Integer, event, inspect, select, text, update
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 import sqlops
 from sqlops import _executor
@@ -213,3 +214,41 @@ async def test_a_repeatable_read_session_keeps_its_snapshot(
             assert (await users.list(id=1))[0].name == "u0"  # the snapshot of the first read
     finally:
         await snapshot.dispose()
+
+
+async def test_an_unknown_database_error_in_a_transaction_names_its_cause(
+    db: sqlops.Database, backend: str
+) -> None:
+    """PostgreSQL: the error aborted the transaction, so the read is not run again."""
+    if backend != "postgresql":
+        pytest.skip("a PL/pgSQL function raising a custom error")
+
+    class ViewBase(DeclarativeBase):
+        pass
+
+    class Boom(ViewBase):
+        __tablename__ = "boom_view"
+        id: Mapped[int] = mapped_column(Integer, primary_key=True)
+        x: Mapped[int]
+
+    ddl = [
+        "CREATE FUNCTION boom(i int) RETURNS int LANGUAGE plpgsql AS "
+        "$$ BEGIN IF i = 2 THEN RAISE EXCEPTION 'boom at %', i USING ERRCODE = 'P0042'; "
+        "END IF; RETURN i; END $$",
+        "CREATE VIEW boom_view AS SELECT g AS id, boom(g) AS x FROM generate_series(1, 3) g",
+    ]
+    async with db.transaction() as session:
+        for statement in ddl:
+            await session.execute(text(statement))
+    try:
+        async with db.transaction() as session:
+            booms = sqlops.Repository(Boom, session)
+            assert (await booms.get_one(1)).x == 1
+            with pytest.raises(Exception, match="boom at 2") as caught:
+                await booms.get(2)
+            assert "aborted" not in str(caught.value)
+            await session.rollback()
+    finally:
+        async with db.transaction() as session:
+            await session.execute(text("DROP VIEW boom_view"))
+            await session.execute(text("DROP FUNCTION boom(int)"))
