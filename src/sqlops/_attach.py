@@ -157,7 +157,7 @@ async def on_driver(
     transaction ends with it.
     """
     conn = await session.connection(bind_arguments={"mapper": mapper})
-    raw = await conn.get_raw_connection()
+    raw = await _internals.raw_connection(conn)
     try:
         adapter = raw.dbapi_connection
         begin = _internals.asyncpg_pending_begin(adapter)

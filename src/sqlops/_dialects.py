@@ -15,6 +15,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Connection, Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from . import _internals
 from ._errors import DatabaseUnavailableError
 from ._translate import translate
 from ._url import is_memory_sqlite, safe_url
@@ -108,7 +109,7 @@ async def begin_now(conn: AsyncConnection) -> BaseException | None:
     nothing of the transaction has run, so the caller can take a fresh connection
     instead of failing the caller's first statement.
     """
-    raw = await conn.get_raw_connection()
+    raw = await _internals.raw_connection(conn)
     adapter: Any = raw.dbapi_connection
     start = getattr(adapter, "_start_transaction", None)
     if start is None or getattr(adapter, "_transaction", True) is not None:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Mapper, Session
 from sqlalchemy.sql import schema as _schema
 from sqlalchemy.sql.type_api import TypeEngine
@@ -103,6 +104,20 @@ def asyncpg_pending_begin(adapter: Any) -> Any:
     if getattr(adapter, "isolation_level", None) == "autocommit":
         return None
     return start
+
+
+async def raw_connection(conn: Any) -> Any:
+    """The pooled DBAPI connection under an ``AsyncConnection``, without a greenlet hop.
+
+    ``get_raw_connection()`` runs ``Connection.connection`` in a greenlet because it may
+    have to revalidate an invalidated connection (IO); a live one is just its
+    ``_dbapi_connection``. Anything else (the sync twin's adapter) is asked as usual.
+    """
+    if isinstance(conn, AsyncConnection):
+        found = getattr(conn.sync_connection, "_dbapi_connection", None)
+        if found is not None:
+            return found
+    return await conn.get_raw_connection()
 
 
 def reads_committed(adapter: Any, dialect: Dialect) -> bool:

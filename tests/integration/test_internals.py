@@ -149,3 +149,11 @@ async def test_reads_committed_follows_the_adapter_and_the_server_default(
         adapter = (await conn.get_raw_connection()).dbapi_connection
         assert adapter.isolation_level == "serializable"
         assert not _internals.reads_committed(adapter, conn.dialect)
+
+
+async def test_raw_connection_is_what_get_raw_connection_returns(db: sqlops.Database) -> None:
+    async with db.engine.connect() as conn:
+        assert await _internals.raw_connection(conn) is await conn.get_raw_connection()
+        await conn.invalidate()
+        revalidated = await _internals.raw_connection(conn)  # the greenlet path reconnects
+        assert revalidated is await conn.get_raw_connection()
