@@ -123,7 +123,10 @@ def observed(bind: Any) -> bool:
 def templatable_bind(session: AsyncSession, mapper: Mapper[Any]) -> bool:
     """Whether the session's bind for ``mapper`` runs templates unobserved."""
     bind: Any = session.sync_session.get_bind(mapper)
-    return bind.dialect.driver in _templates.DRIVERS and not observed(bind)
+    driver = bind.dialect.driver
+    # a sync session's raw connection is the bare DBAPI one, not a TemplateDriver
+    async_driver = driver in _templates.DRIVERS and driver not in _templates.SYNC_DRIVERS
+    return async_driver and not observed(bind)
 
 
 async def on_connection(
@@ -135,21 +138,30 @@ async def on_connection(
 
 
 async def on_driver(
-    session: AsyncSession, mapper: Mapper[Any], use: Callable[[Any], Awaitable[T]]
+    session: AsyncSession,
+    mapper: Mapper[Any],
+    use: Callable[[Any], Awaitable[T]],
+    *,
+    read: bool = False,
 ) -> T:
     """``use(driver_connection)`` inside the session's transaction.
 
     SQLAlchemy's asyncpg adapter defers BEGIN to its first statement; it is sent here
-    first. A connection lost or a call cancelled midway leaves the connection in an
-    unknown state: it is invalidated as SQLAlchemy does on its own paths (closed
-    gracefully, inside the greenlet, so the server ends the transaction at once), and
-    the session's transaction ends with it.
+    first — except before a ``read`` in READ COMMITTED: a statement alone sees what it
+    would see as the first one of the transaction, so a session that only reads (a
+    ``db.session()`` serving a GET) costs one round trip per read, not BEGIN, SELECT and
+    ROLLBACK; BEGIN stays due for the first statement that needs it. A connection lost
+    or a call cancelled midway leaves the connection in an unknown state: it is
+    invalidated as SQLAlchemy does on its own paths (closed gracefully, inside the
+    greenlet, so the server ends the transaction at once), and the session's
+    transaction ends with it.
     """
     conn = await session.connection(bind_arguments={"mapper": mapper})
-    raw = await conn.get_raw_connection()
+    raw = await _internals.raw_connection(conn)
     try:
-        begin = _internals.asyncpg_pending_begin(raw.dbapi_connection)
-        if begin is not None:
+        adapter = raw.dbapi_connection
+        begin = _internals.asyncpg_pending_begin(adapter)
+        if begin is not None and not (read and _internals.reads_committed(adapter, conn.dialect)):
             await begin()
         return await use(raw.driver_connection)
     except DatabaseUnavailableError as exc:

@@ -120,7 +120,7 @@ async def begin_now(conn: AsyncConnection) -> BaseException | None:
     nothing of the transaction has run, so the caller can take a fresh connection
     instead of failing the caller's first statement.
     """
-    raw = await conn.get_raw_connection()
+    raw = await _internals.raw_connection(conn)
     adapter: Any = raw.dbapi_connection
     start = getattr(adapter, "_start_transaction", None)
     if start is None or getattr(adapter, "_transaction", True) is not None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from sqlalchemy import bindparam
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from . import _attach, _expressions, _fastread, _filters, _membership, _statements, _templates
@@ -162,7 +163,36 @@ def _templatable(repo: RepositoryBase[Any], q: ReadQuery) -> bool:
     return _attach.templatable_bind(repo.session, repo.info.mapper)
 
 
-async def _template(repo: RepositoryBase[Any], spec: _statements.TemplateSpec) -> Any:
+async def write(repo: RepositoryBase[Any], spec: _statements.TemplateSpec) -> list[Any] | int:
+    """Run the write ``spec`` in ``repo``'s session: its RETURNING rows, else the rowcount.
+
+    A template on the driver when the statement returns rows and nothing watches the
+    session's statements; else the statement through the session's Core connection. An
+    error the translator does not know is raised as the driver raised it, not retried on
+    Core as a read is: on PostgreSQL it has already aborted the transaction.
+    """
+    session = repo.session
+    assert session is not None
+    returning = spec.returns_rows
+    if returning and forced_route is None and _attach.templatable_bind(session, repo.info.mapper):
+        rows = await _template(repo, spec, write=True)
+        if rows is not None:
+            return list(rows)
+    pairs = zip(spec.query.args, spec.query.types, strict=True)
+    params = [bindparam(None, v, type_=t) for v, t in pairs]
+    stmt = spec.make(params)
+    if returning:
+        return await _core(repo, lambda conn: _all(conn.execute(stmt)))
+    return await _core(repo, lambda conn: _rowcount(conn.execute(stmt)))
+
+
+async def _rowcount(result: Awaitable[Any]) -> int:
+    return int((await result).rowcount)
+
+
+async def _template(
+    repo: RepositoryBase[Any], spec: _statements.TemplateSpec, *, write: bool = False
+) -> Any:
     """Rows of ``spec`` run as a template, or None: this shape cannot be one."""
     if len(spec.query.args) > _membership.LONG:
         return None  # a long IN list: bound as one array off the template path
@@ -181,8 +211,15 @@ async def _template(repo: RepositoryBase[Any], spec: _statements.TemplateSpec) -
         if repo.db is not None:
             return await repo.db._driver_read(use)
         assert repo.session is not None
-        return await _attach.on_driver(repo.session, repo.info.mapper, use)
-    except _templates.Fallback:
+        return await _attach.on_driver(repo.session, repo.info.mapper, use, read=not write)
+    except _templates.Fallback as exc:
+        # Run again on another route, which raises it as SQLAlchemy does — unless the
+        # statement was a write, or it ran in a PostgreSQL transaction that the error has
+        # aborted (the second run would only say so): then the driver's error is raised.
+        cause = exc.__cause__
+        aborted = repo.session is not None and dialect.name == "postgresql"
+        if (write or aborted) and cause is not None:
+            raise cause from None
         return None
 
 

@@ -27,6 +27,7 @@ from urllib.parse import quote
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from . import _internals
 from ._errors import AmbiguousCommitError, DatabaseUnavailableError
 
 logger = logging.getLogger("sqlops")
@@ -61,9 +62,10 @@ async def commit(session: AsyncSession) -> None:
 
     The pending changes are flushed first, so a connection lost while they are sent is
     a plain :class:`DatabaseUnavailableError`: the server rolls back a transaction whose
-    COMMIT it never got.
+    COMMIT it never got. (With none, the flush is skipped: it is a greenlet hop for nothing.)
     """
-    await session.flush()
+    if _internals.has_pending(session.sync_session):
+        await session.flush()
     try:
         await session.commit()
     except AmbiguousCommitError:

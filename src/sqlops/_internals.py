@@ -14,7 +14,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Mapper, Session
+from sqlalchemy.sql import schema as _schema
 from sqlalchemy.sql.type_api import TypeEngine
 
 # ClassManager.new_instance() is these two steps; Mapper._identity_class is the first
@@ -126,3 +128,42 @@ def asyncpg_pending_begin(adapter: Any) -> Any:
     if getattr(adapter, "isolation_level", None) == "autocommit":
         return None
     return start
+
+
+async def raw_connection(conn: Any) -> Any:
+    """The pooled DBAPI connection under an ``AsyncConnection``, without a greenlet hop.
+
+    ``get_raw_connection()`` runs ``Connection.connection`` in a greenlet because it may
+    have to revalidate an invalidated connection (IO); a live one is just its
+    ``_dbapi_connection``. Anything else (the sync twin's adapter) is asked as usual.
+    """
+    if isinstance(conn, AsyncConnection):
+        found = getattr(conn.sync_connection, "_dbapi_connection", None)
+        if found is not None:
+            return found
+    return await conn.get_raw_connection()
+
+
+def reads_committed(adapter: Any, dialect: Dialect) -> bool:
+    """Whether the asyncpg adapter's pending transaction would be READ COMMITTED.
+
+    Its ``isolation_level`` is the one set on the connection (``"repeatable_read"``, ...)
+    or None for the server's default, which the dialect read at first connect.
+    """
+    level = getattr(adapter, "isolation_level", None) or dialect.default_isolation_level
+    return str(level).upper().replace("_", " ") == "READ COMMITTED"
+
+
+def plain_onupdate(default: Any) -> Callable[[], Any] | None:
+    """The function behind a Python ``onupdate=`` that takes no context, else None.
+
+    SQLAlchemy wraps such a function (``utcnow``) in ``lambda ctx: fn()``, defined in its
+    ``sql/schema.py``; one that takes the execution context is kept as it is, and cannot
+    be called outside an execution. A fast UPDATE computes the first kind itself, so the
+    statement stays one template; the second kind leaves it to Core.
+    """
+    arg: Any = getattr(default, "arg", None)
+    code = getattr(arg, "__code__", None)
+    if code is None or code.co_name != "<lambda>" or code.co_filename != _schema.__file__:
+        return None
+    return lambda: arg(None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import copy
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Generic, TypeVar
@@ -52,6 +53,17 @@ class RepositoryBase(Generic[M]):
     def __repr__(self) -> str:
         mode = "standalone" if self.db is not None else "injected"
         return f"Repository({self.info.name}, {mode})"
+
+    def _on(self, session: AsyncSession) -> RepositoryBase[M]:
+        """This repository injected into ``session``, unreported (a write's inner steps).
+
+        A standalone write runs its statements in the session of its own transaction.
+        """
+        if self.session is session:
+            return self
+        view = copy.copy(self)
+        view.db, view.session = None, session
+        return view
 
     # ------------------------------------------------------------------ sessions
 

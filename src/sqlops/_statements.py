@@ -70,12 +70,13 @@ def _scalar_select(repo: RepositoryBase[Any], q: ReadQuery) -> Any:
 
 @dataclass
 class TemplateSpec:
-    """A query as a template: its shape key, bound values, result types and builder."""
+    """A statement as a template: its shape key, bound values, result types and builder."""
 
     key: Hashable
     query: _templates.Query
     result_types: Sequence[Any]
     make: Callable[[list[Any]], Any]
+    returns_rows: bool = True
 
 
 def template_for(repo: RepositoryBase[Any], q: ReadQuery, plan: ReadPlan | None) -> TemplateSpec:

@@ -14,17 +14,24 @@ filter keys — and never a value: no parameter, filter value, row value, error 
 
 from __future__ import annotations
 
-import functools
-import inspect
 import sys
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from contextvars import ContextVar
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._errors import TransactionConflictError
 from ._metrics import Meters, namespace, pool_name, time_pool, version
+from ._traced import (
+    IN_CALL,
+    IN_RUN,
+    filter_keys,
+    operation_name,
+    scope,
+    trace_database_methods,
+    trace_repository_methods,
+    traced_class,
+)
 
 if TYPE_CHECKING:
     from ._database import Database
@@ -32,38 +39,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 INFO_KEY = "sqlops_telemetry"  # session.info: the Telemetry of the Database that made it
 _NAME = "sqlops"
-
-# What the span being run is inside of: nothing, a repository call (whose own
-# transactions and nested calls are part of it), or run() (whose attempts are).
-_OUTSIDE, _IN_CALL, _IN_RUN = 0, 1, 2
-_inside: ContextVar[int] = ContextVar("sqlops_telemetry_inside", default=_OUTSIDE)
-
-_OPERATIONS = {
-    "create": "INSERT",
-    "create_many": "INSERT",
-    "upsert": "INSERT",
-    "upsert_many": "INSERT",
-    "get_or_create": "INSERT",
-    "update": "UPDATE",
-    "update_where": "UPDATE",
-    "update_many": "UPDATE",
-    "increment": "UPDATE",
-    "soft_delete": "UPDATE",
-    "restore": "UPDATE",
-    "delete": "DELETE",
-    "delete_where": "DELETE",
-}
-
-
-def operation_name(method: str) -> str:
-    """The ``db.operation.name`` of a repository method: the SQL verb it mostly runs."""
-    found = _OPERATIONS.get(method)
-    if found is not None:
-        return found
-    for prefix, verb in (("update", "UPDATE"), ("delete", "DELETE"), ("create", "INSERT")):
-        if method.startswith(prefix):
-            return verb
-    return "SELECT"
 
 
 # ---------------------------------------------------------------------- set-up
@@ -139,7 +114,7 @@ class Telemetry:
 
     def instrument_repository(self, repo: Any) -> None:
         """Make ``repo`` report its calls (its class becomes the traced twin)."""
-        repo.__class__ = traced_class(type(repo), _trace_repository_methods)
+        repo.__class__ = traced_class(type(repo), trace_repository_methods)
         repo._sqlops_telemetry = self
 
     def instrument_database(self, db: Database, *, pools: bool = True) -> None:
@@ -148,7 +123,7 @@ class Telemetry:
         A Database that shares another's engine (the test kit's ``BoundDatabase``) passes
         ``pools=False``: the engine's waits are timed once already.
         """
-        db.__class__ = traced_class(type(db), _trace_database_methods)
+        db.__class__ = traced_class(type(db), trace_database_methods)
         if self._meters is not None and pools:
             for engine in (db.engine, *db.replicas):
                 time_pool(engine, self._meters.wait_time, pool_name(engine))
@@ -208,15 +183,15 @@ class Telemetry:
         operation = operation_name(method)
         table = repo.info.table.fullname
         attributes = self.attributes(table, method, operation)
-        keys = _filter_keys(fn, kwargs)
+        keys = filter_keys(fn, kwargs)
         if keys:
             attributes = {**attributes, "sqlops.filters": keys}
-        token = _inside.set(_IN_CALL)
+        token = scope.set(IN_CALL)
         try:
             with self.span(f"{operation} {table}", attributes):
                 return await fn(repo, *args, **kwargs)
         finally:
-            _inside.reset(token)
+            scope.reset(token)
 
     def transaction_attributes(self, method: str) -> dict[str, Any]:
         return {
@@ -236,7 +211,7 @@ class Telemetry:
             async def attempted() -> T:
                 nonlocal number
                 number += 1
-                token = _inside.set(_IN_RUN)
+                token = scope.set(IN_RUN)
                 try:
                     return await attempt()
                 except TransactionConflictError as exc:
@@ -244,7 +219,7 @@ class Telemetry:
                         span.add_event("retry", _retry_attributes(exc, number))
                     raise
                 finally:
-                    _inside.reset(token)
+                    scope.reset(token)
 
             result: T = await go(attempted)
             return result
@@ -297,147 +272,3 @@ def error_type(exc: BaseException) -> str | None:
     if module == "builtins":
         return cls.__qualname__
     return f"{module}.{cls.__qualname__}"
-
-
-def _filter_keys(fn: Callable[..., Any], kwargs: dict[str, Any]) -> tuple[str, ...]:
-    """The keyword-filter names of a call (keys of ``**filters`` / ``**lookup``)."""
-    named = _named_parameters(fn)
-    if named is None or not kwargs:
-        return ()
-    return tuple(sorted(k for k in kwargs if k not in named))
-
-
-@functools.cache
-def _named_parameters(fn: Callable[..., Any]) -> frozenset[str] | None:
-    """The named parameters of ``fn`` when its ``**kwargs`` are filters, else None."""
-    parameters = inspect.signature(fn).parameters.values()
-    var = [p.name for p in parameters if p.kind is inspect.Parameter.VAR_KEYWORD]
-    if not var or var[0] not in ("filters", "lookup"):
-        return None
-    return frozenset(p.name for p in parameters if p.kind is not inspect.Parameter.VAR_KEYWORD)
-
-
-# ---------------------------------------------------------------------- traced classes
-
-_traced: dict[tuple[type[Any], Any], type[Any]] = {}
-
-
-def traced_class(cls: type[Any], make: Callable[[type[Any]], dict[str, Any]]) -> type[Any]:
-    """The traced twin of ``cls`` (made once): ``cls`` with ``make(cls)``'s methods."""
-    if getattr(cls, "_sqlops_traced", False):
-        return cls
-    found = _traced.get((cls, make))
-    if found is None:
-        namespace = {
-            **make(cls),
-            "_sqlops_traced": True,
-            "__module__": cls.__module__,
-            "__qualname__": cls.__qualname__,
-            "__doc__": cls.__doc__,
-        }
-        found = _traced[(cls, make)] = type(cls.__name__, (cls,), namespace)
-    return found
-
-
-def _trace_repository_methods(cls: type[Any]) -> dict[str, Any]:
-    """Every public coroutine (and the stream) that sqlops defines on ``cls``."""
-    methods: dict[str, Any] = {}
-    for name in dir(cls):
-        fn = getattr(cls, name, None)
-        if name.startswith("_") or not getattr(fn, "__module__", "").startswith("sqlops."):
-            continue
-        if inspect.iscoroutinefunction(fn):
-            methods[name] = _traced_call(name, fn)
-        elif inspect.isasyncgenfunction(fn):
-            methods[name] = _traced_stream(name, fn)
-    return methods
-
-
-def _traced_call(name: str, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
-    @functools.wraps(fn)
-    async def traced(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if _inside.get() == _IN_CALL:  # page() counting, get_one() getting: one span
-            return await fn(self, *args, **kwargs)
-        return await self._sqlops_telemetry.call(self, name, fn, args, kwargs)
-
-    return traced
-
-
-def _traced_stream(name: str, fn: Callable[..., AsyncGenerator[Any, None]]) -> Callable[..., Any]:
-    @functools.wraps(fn)
-    async def traced(self: Any, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
-        if _inside.get() == _IN_CALL:
-            async for item in fn(self, *args, **kwargs):
-                yield item
-            return
-        telemetry: Telemetry = self._sqlops_telemetry
-        operation, table = operation_name(name), self.info.table.fullname
-        attributes = telemetry.attributes(table, name, operation)
-        keys = _filter_keys(fn, kwargs)
-        attributes = {**attributes, "sqlops.filters": keys} if keys else attributes
-        rows = fn(self, *args, **kwargs)
-        # The span is current only while the stream itself runs, never while the
-        # caller's loop body does (it would adopt the caller's spans).
-        with telemetry.span(f"{operation} {table}", attributes, current=False) as span:
-            try:
-                while True:
-                    with _current(span):
-                        token = _inside.set(_IN_CALL)
-                        try:
-                            item = await rows.__anext__()
-                        except StopAsyncIteration:
-                            break
-                        finally:
-                            _inside.reset(token)
-                    yield item
-            finally:
-                await rows.aclose()
-
-    return traced
-
-
-@contextmanager
-def _current(span: Any) -> Iterator[None]:
-    if span is None:
-        yield
-        return
-    from opentelemetry import context, trace
-
-    token = context.attach(trace.set_span_in_context(span))
-    try:
-        yield
-    finally:
-        context.detach(token)
-
-
-def _trace_database_methods(cls: type[Any]) -> dict[str, Any]:
-    parent_transaction = cls.transaction
-
-    @asynccontextmanager
-    async def transaction(
-        self: Any, isolation: str | None = None, readonly: bool = False
-    ) -> AsyncIterator[Any]:
-        """Yield a session in a transaction (a span: ``TRANSACTION {db.namespace}``)."""
-        inside = _inside.get()
-        if inside == _IN_CALL:  # a standalone repository call's own transaction
-            async with parent_transaction(self, isolation, readonly) as session:
-                yield session
-            return
-        telemetry: Telemetry = self._telemetry
-        token = _inside.set(_OUTSIDE)  # the block's own calls are spans of their own
-        try:
-            if inside == _IN_RUN:  # one attempt of run(): the run's span covers it
-                async with parent_transaction(self, isolation, readonly) as session:
-                    yield session
-                return
-            attributes = telemetry.transaction_attributes("transaction")
-            if readonly:
-                attributes = {**attributes, "sqlops.readonly": True}
-            with telemetry.span(f"TRANSACTION {telemetry.namespace}", attributes):
-                async with parent_transaction(self, isolation, readonly) as session:
-                    yield session
-        finally:
-            _inside.reset(token)
-
-    transaction.__doc__ = parent_transaction.__doc__
-    return {"transaction": transaction}

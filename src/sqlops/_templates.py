@@ -6,7 +6,11 @@ through SQLAlchemy costs about as much client time as PostgreSQL spends answerin
 (``name__like`` + ``order_by=id`` + a page), only with other values. A template is that
 shape compiled once with bound parameters; later calls only convert the values (the
 same :meth:`Term.bind` the normal path uses) and hand SQL text and parameters to the
-driver — asyncpg keeps the statement prepared.
+driver — asyncpg keeps the statement prepared (named, in its statement cache), except
+under ``pooler="pgbouncer"``, where its cache is off and every template runs as the
+unnamed statement, parsed and executed in one exchange; learning a template's result
+types prepares it unnamed in every setting, so a template never leaves a named
+statement on a server connection that sqlops did not choose (:mod:`sqlops._pooler`).
 
 Reads of plain models on asyncpg, aiosqlite or asyncmy take this path, standalone (on a pooled
 connection) and injected (on the session's own connection, see :mod:`sqlops._attach`);
@@ -22,15 +26,16 @@ from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import BigInteger, BindParameter, ColumnElement, bindparam
+from sqlalchemy import BigInteger, BindParameter, ColumnElement, Table, bindparam
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.type_api import TypeEngine
 
-from . import _internals
+from . import _internals, _pooler
 from ._errors import SqlopsError
 from ._filters import Term, term_for
 from ._modelinfo import ModelInfo
 from ._translate import translate
+from ._translate_common import _Context
 
 SYNC_DRIVERS = ("pysqlite", "psycopg", "pymysql")  # sqlops.sync: its TemplateDriver
 DRIVERS = ("asyncpg", "aiosqlite", "asyncmy", *SYNC_DRIVERS)
@@ -102,6 +107,7 @@ class Template:
     result_types: tuple[TypeEngine[Any], ...]
     result: tuple[Callable[[Any], Any] | None, ...] | None = None
     named: bool = False
+    table: Table | None = None  # a write's table: the translator names its constraints
 
     def parameters(self, args: Sequence[Any]) -> Any:
         out = []
@@ -132,7 +138,8 @@ def template(
     found = cache.get(key)
     if found is None:
         params = [bindparam(f"{_PREFIX}{i}", type_=t) for i, t in enumerate(types)]
-        compiled = make(params).compile(dialect=dialect)
+        statement = make(params)
+        compiled = statement.compile(dialect=dialect)
         order = []
         names = compiled.positiontup if compiled.positional else list(compiled.binds)
         for name in names or ():
@@ -147,8 +154,14 @@ def template(
             bind=tuple(_internals.bind_processor(types[i], dialect) for i in order),
             result_types=tuple(result_types),
             named=not compiled.positional,
+            table=_written_table(statement),
         )
     return found
+
+
+def _written_table(statement: Any) -> Table | None:
+    table = getattr(statement, "table", None) if getattr(statement, "is_dml", False) else None
+    return table if isinstance(table, Table) else None
 
 
 INT = BigInteger()  # LIMIT / OFFSET: anything up to 2**63 - 1 (asyncpg checks the width)
@@ -163,7 +176,7 @@ async def fetch(
     except SqlopsError:
         raise
     except Exception as exc:
-        err = translate(exc)
+        err = translate(exc, _Context(table=template.table))
         if err is None:
             raise Fallback(type(exc).__name__) from exc
         raise err from exc
@@ -202,8 +215,15 @@ async def _run(template: Template, dialect: Dialect, driver: Any, args: Sequence
 
 
 async def _learn_asyncpg(template: Template, dialect: Dialect, driver: Any) -> None:
-    """Result processors depend on the server's type OIDs (asyncpg Numeric): ask once."""
-    prepared = await driver.prepare(template.sql)
+    """Result processors depend on the server's type OIDs (asyncpg Numeric): ask once.
+
+    The statement is prepared unnamed, always: only its Describe is wanted, and a named
+    one (asyncpg's default before 0.31, and with its cache on) would stay on the server
+    connection until asyncpg closed it in a later exchange — behind PgBouncer in
+    transaction mode that exchange may reach another server connection, leaving the name
+    behind for a client of another process to collide with (see :mod:`sqlops._pooler`).
+    """
+    prepared = await driver.prepare(template.sql, name=_pooler.UNNAMED)
     oids = [attribute.type.oid for attribute in prepared.get_attributes()]
     template.result = tuple(
         _internals.result_processor(t, dialect, oid)

@@ -13,6 +13,7 @@ from . import (
     _bulk,
     _bulk_update,
     _expressions,
+    _fastwrite,
     _increments,
     _joined,
     _schemas,
@@ -111,16 +112,24 @@ class Writes(RepositoryBase[M]):
                 row = await _versioning.update_row(self, session, pk, values, expected_version)
                 await self._load_unloaded_columns(session, row)
             return row  # type: ignore[no-any-return]
-        identity = self._pk_values(pk)
         async with self._writing() as session:
-            obj = await session.get(self.model, identity)
-            if obj is None or self._is_deleted(obj):
-                raise NotFoundError(self.model, pk)
-            _versioning.check_loaded(self.info, obj, pk, expected_version)
-            for key, value in values.items():
-                setattr(obj, key, value)
-            await session.flush()
+            obj = await _fastwrite.update(self, session, pk, values)
+            if obj is _fastwrite.NOT_FAST:
+                obj = await self._update_orm(session, pk, values, expected_version)
             await self._load_unloaded_columns(session, obj)
+        return obj  # type: ignore[no-any-return]
+
+    async def _update_orm(
+        self, session: AsyncSession, pk: Any, values: dict[str, Any], expected_version: Any
+    ) -> M:
+        """``session.get()``, set the values, flush: the unit of work writes the changes."""
+        obj = await session.get(self.model, self._pk_values(pk))
+        if obj is None or self._is_deleted(obj):
+            raise NotFoundError(self.model, pk)
+        _versioning.check_loaded(self.info, obj, pk, expected_version)
+        for key, value in values.items():
+            setattr(obj, key, value)
+        await session.flush()
         return obj
 
     async def update_where(

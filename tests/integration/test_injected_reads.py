@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event, inspect, select, update
+import pytest
+from sqlalchemy import Integer, event, inspect, select, text, update
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 import sqlops
 from sqlops import _executor
@@ -120,7 +122,9 @@ async def test_a_clean_session_takes_the_fast_route(db: sqlops.Database, sqlops_
         assert _executor.fast_plan(users, q) is None  # pending: the ORM autoflushes
 
 
-async def test_a_lazily_begun_session_reads_inside_its_transaction(db: sqlops.Database) -> None:
+async def test_a_lazily_begun_session_reads_as_its_transaction_would(
+    db: sqlops.Database, sqlops_route: str
+) -> None:
     await _seed(db)
     async with db.session() as session:
         users = sqlops.Repository(User, session)
@@ -128,9 +132,14 @@ async def test_a_lazily_begun_session_reads_inside_its_transaction(db: sqlops.Da
         assert session.in_transaction()
         if db.driver == "asyncpg":
             raw = await (await session.connection()).get_raw_connection()
-            assert raw.driver_connection.is_in_transaction()  # BEGIN went before the read
+            # READ COMMITTED: the read went alone, BEGIN is still due (see the next test)
+            began = raw.driver_connection.is_in_transaction()
+            assert began is (sqlops_route == "orm")
+        session.add(User(email="n@x", name="n"))
         ids = (await session.scalars(select(User.id).order_by(User.id))).all()
-        assert ids == [1, 2, 3]
+        assert ids == [1, 2, 3, 4]
+        await session.rollback()
+    assert await sqlops.Repository(User, db).count() == 3
 
 
 async def test_a_stream_in_the_session_uses_its_identity_map(db: sqlops.Database) -> None:
@@ -158,3 +167,88 @@ async def test_a_standalone_stream_returns_detached_rows(db: sqlops.Database) ->
     streamed = [u async for u in users.stream(order_by="-id", batch_size=2, name__ne="u1")]
     assert [u.id for u in streamed] == [5, 4, 3, 1]
     assert all(inspect(u).detached and not inspect(u).modified for u in streamed)
+
+
+async def test_a_reading_session_holds_no_transaction_open(
+    db: sqlops.Database, backend: str
+) -> None:
+    """READ COMMITTED: a read alone sees what it would as the transaction's first statement."""
+    if backend != "postgresql":
+        pytest.skip("the deferred BEGIN is asyncpg's")
+    await _seed(db)
+    async with db.session() as session:
+        users = sqlops.Repository(User, session)
+        assert (await users.get_one(1)).name == "u0"
+        assert [u.name for u in await users.list(order_by="id", limit=2)] == ["u0", "u1"]
+        raw = await (await session.connection()).get_raw_connection()
+        pid = raw.driver_connection.get_server_pid()  # type: ignore[union-attr]
+        async with db.session() as other:
+            state = await other.scalar(
+                text("SELECT state FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+            )
+        assert state == ("idle" if _executor.forced_route is None else "idle in transaction")
+        await users.update(1, name="w")  # a write begins the transaction as usual
+        assert await users.get_one(2) is not None
+        async with db.session() as other:
+            state = await other.scalar(
+                text("SELECT state FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+            )
+        assert state == "idle in transaction"
+        await session.rollback()
+    assert (await sqlops.Repository(User, db).get_one(1)).name == "u0"
+
+
+async def test_a_repeatable_read_session_keeps_its_snapshot(
+    db: sqlops.Database, backend: str, url: Any
+) -> None:
+    if backend == "sqlite":
+        pytest.skip("SQLite has one isolation level")
+    await _seed(db)
+    snapshot = sqlops.Database(url, engine_options={"isolation_level": "REPEATABLE READ"})
+    try:
+        async with snapshot.session() as session:
+            users = sqlops.Repository(User, session)
+            assert (await users.list(id=1))[0].name == "u0"
+            await sqlops.Repository(User, db).update(1, name="later")  # another transaction
+            session.expire_all()
+            assert (await users.list(id=1))[0].name == "u0"  # the snapshot of the first read
+    finally:
+        await snapshot.dispose()
+
+
+async def test_an_unknown_database_error_in_a_transaction_names_its_cause(
+    db: sqlops.Database, backend: str
+) -> None:
+    """PostgreSQL: the error aborted the transaction, so the read is not run again."""
+    if backend != "postgresql":
+        pytest.skip("a PL/pgSQL function raising a custom error")
+
+    class ViewBase(DeclarativeBase):
+        pass
+
+    class Boom(ViewBase):
+        __tablename__ = "boom_view"
+        id: Mapped[int] = mapped_column(Integer, primary_key=True)
+        x: Mapped[int]
+
+    ddl = [
+        "CREATE FUNCTION boom(i int) RETURNS int LANGUAGE plpgsql AS "
+        "$$ BEGIN IF i = 2 THEN RAISE EXCEPTION 'boom at %', i USING ERRCODE = 'P0042'; "
+        "END IF; RETURN i; END $$",
+        "CREATE VIEW boom_view AS SELECT g AS id, boom(g) AS x FROM generate_series(1, 3) g",
+    ]
+    async with db.transaction() as session:
+        for statement in ddl:
+            await session.execute(text(statement))
+    try:
+        async with db.transaction() as session:
+            booms = sqlops.Repository(Boom, session)
+            assert (await booms.get_one(1)).x == 1
+            with pytest.raises(Exception, match="boom at 2") as caught:
+                await booms.get(2)
+            assert "aborted" not in str(caught.value)
+            await session.rollback()
+    finally:
+        async with db.transaction() as session:
+            await session.execute(text("DROP VIEW boom_view"))
+            await session.execute(text("DROP FUNCTION boom(int)"))

@@ -147,3 +147,55 @@ async def test_asyncmy_closed_reads_the_protocol_state(db: sqlops.Database) -> N
     finally:
         await greenlet_spawn(fairy.invalidate)
         await greenlet_spawn(fairy.close)
+
+
+def test_plain_onupdate_tells_zero_argument_functions_from_context_ones() -> None:
+    from sqlalchemy import Column, Integer, MetaData, Table
+
+    calls: list[object] = []
+
+    def plain() -> int:
+        return 7
+
+    def with_context(ctx: object) -> int:
+        calls.append(ctx)
+        return 8
+
+    table = Table(
+        "t_onupdate",
+        MetaData(),
+        Column("id", Integer, primary_key=True),
+        Column("a", Integer, onupdate=plain),
+        Column("b", Integer, onupdate=with_context),
+        Column("c", Integer, onupdate=lambda: 9),
+    )
+    a = _internals.plain_onupdate(table.c.a.onupdate)
+    assert a is not None and a() == 7
+    c = _internals.plain_onupdate(table.c.c.onupdate)
+    assert c is not None and c() == 9
+    assert _internals.plain_onupdate(table.c.b.onupdate) is None and calls == []
+
+
+async def test_reads_committed_follows_the_adapter_and_the_server_default(
+    db: sqlops.Database, backend: str
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("asyncpg's adapter")
+    async with db.session() as session:
+        conn = await session.connection()
+        adapter = (await conn.get_raw_connection()).dbapi_connection
+        assert conn.dialect.default_isolation_level == "READ COMMITTED"
+        assert _internals.reads_committed(adapter, conn.dialect)
+    async with db.session() as session:
+        conn = await session.connection(execution_options={"isolation_level": "SERIALIZABLE"})
+        adapter = (await conn.get_raw_connection()).dbapi_connection
+        assert adapter.isolation_level == "serializable"
+        assert not _internals.reads_committed(adapter, conn.dialect)
+
+
+async def test_raw_connection_is_what_get_raw_connection_returns(db: sqlops.Database) -> None:
+    async with db.engine.connect() as conn:
+        assert await _internals.raw_connection(conn) is await conn.get_raw_connection()
+        await conn.invalidate()
+        revalidated = await _internals.raw_connection(conn)  # the greenlet path reconnects
+        assert revalidated is await conn.get_raw_connection()

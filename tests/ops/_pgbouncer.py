@@ -27,11 +27,29 @@ from tests.reliability._cluster import free_port
 FIRST_PORT = 56432
 
 
+CARRIES_PREPARED = (1, 21)  # the first PgBouncer with max_prepared_statements
+
+
 def find_binary() -> str | None:
-    """The pgbouncer executable, or None when it is not installed."""
+    """The pgbouncer executable (``$SQLOPS_PGBOUNCER`` first), or None when there is none."""
+    chosen = os.environ.get("SQLOPS_PGBOUNCER")
+    if chosen:
+        return chosen
     return shutil.which("pgbouncer") or next(
         (p for p in ("/usr/sbin/pgbouncer", "/usr/bin/pgbouncer") if os.path.exists(p)), None
     )
+
+
+def version(binary: str) -> tuple[int, int]:
+    """``pgbouncer --version``'s first line, ``PgBouncer 1.18.0``, as ``(1, 18)``."""
+    out = subprocess.run([binary, "--version"], capture_output=True, text=True, check=True)
+    major, minor = out.stdout.split()[1].split(".")[:2]
+    return int(major), int(minor)
+
+
+def carries_prepared(binary: str) -> bool:
+    """Whether this PgBouncer can carry prepared statements (``max_prepared_statements``)."""
+    return version(binary) >= CARRIES_PREPARED
 
 
 @dataclass
@@ -43,10 +61,31 @@ class PgBouncer:
     root: Path
     port: int
     process: subprocess.Popen[bytes]
+    pool_size: int = 2
+    max_prepared_statements: int = 0
 
     @classmethod
-    def start(cls, binary: str, mode: str, server: URL, pool_size: int = 2) -> PgBouncer:
-        """Start PgBouncer in ``mode`` (transaction / session) in front of ``server``."""
+    def start(
+        cls,
+        binary: str,
+        mode: str,
+        server: URL,
+        pool_size: int = 2,
+        max_prepared_statements: int = 0,
+    ) -> PgBouncer:
+        """Start PgBouncer in ``mode`` (transaction / session) in front of ``server``.
+
+        ``max_prepared_statements`` is written only where the binary knows it (1.21 on;
+        1.18 refuses to start with it): 0, the default here, is what 1.18 does anyway, so
+        a newer binary behaves as Debian 12's unless a test asks for more.
+        """
+        if max_prepared_statements and not carries_prepared(binary):
+            raise ValueError(f"{binary} is older than PgBouncer 1.21: no max_prepared_statements")
+        carried = (
+            f"max_prepared_statements = {max_prepared_statements}\n"
+            if carries_prepared(binary)
+            else ""
+        )
         root = Path(tempfile.mkdtemp(prefix="sqlops-pgbouncer-"))
         user = "postgres" if os.geteuid() == 0 else None
         port = free_port(FIRST_PORT + (os.getpid() % 500) * 2)
@@ -62,7 +101,7 @@ class PgBouncer:
             f"admin_users = {server.username}\n"
             # Hand out server connections in turn, as a busy PgBouncer ends up doing,
             # rather than the most recently used one: state left on one shows up.
-            "server_round_robin = 1\n"
+            "server_round_robin = 1\n" + carried
         )
         command = [binary, str(root / "pgbouncer.ini")]
         if user is not None:
@@ -71,7 +110,7 @@ class PgBouncer:
                 os.chown(path, entry.pw_uid, entry.pw_gid)
             command = ["runuser", "-u", user, "--", *command]
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        bouncer = cls(binary, mode, root, port, process)
+        bouncer = cls(binary, mode, root, port, process, pool_size, max_prepared_statements)
         bouncer._wait_listening()
         return bouncer
 

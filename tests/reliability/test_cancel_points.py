@@ -153,6 +153,16 @@ async def _tx_get(db: sqlops.Database, tag: str) -> object:
         return await sqlops.Repository(Tag, s).get(SEED)
 
 
+async def _tx_update(db: sqlops.Database, tag: str) -> object:
+    async with db.transaction() as s:  # injected: the fast UPDATE, held row then a fresh one
+        tags = sqlops.Repository(Tag, s)
+        await tags.get(SEED)
+        await tags.update(SEED, hits=11)
+        fresh = await tags.create(name=f"{tag}#0")
+        s.expunge(fresh)
+        return await tags.update(fresh.id, hits=3)
+
+
 async def _session_reads(db: sqlops.Database, tag: str) -> object:
     async with db.session() as s:  # a lazily begun session: the read sends BEGIN itself
         tags = sqlops.Repository(Tag, s)
@@ -213,6 +223,7 @@ OPS: dict[str, Op] = {
     "stream": _stream,
     "reads then write": _reads_then_write,
     "injected get": _tx_get,
+    "injected update": _tx_update,
     "injected reads": _session_reads,
     "transaction": _transaction,
     "savepoint": _savepoint,
@@ -222,7 +233,7 @@ OPS: dict[str, Op] = {
 }
 # How many rows named "{tag}#…" an operation writes (all of them land, or none).
 WRITES = {"create_many": 3, "upsert_many": 2, "transaction": 2, "savepoint": 2,
-          "session commit": 2, "run": 2, "reads then write": 1}  # fmt: skip
+          "session commit": 2, "run": 2, "injected update": 1, "reads then write": 1}  # fmt: skip
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import sqlops
 from sqlops._translate import register_metadata
+from tests.routes import parametrize_routes, sqlops_route
 from tests.styles.models import (
     JOINED,
     PLAIN,
@@ -33,6 +34,13 @@ from tests.styles.models import (
 )
 
 _tokens = itertools.count()
+# Every model style runs each of these twice: the fast route and the ORM session's.
+ROUTED_SUITES = {"test_methods", "test_violations", "test_injected"}
+__all__ = ["sqlops_route"]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    parametrize_routes(metafunc, ROUTED_SUITES)
 
 
 def _tables(style: Style) -> list[Table]:

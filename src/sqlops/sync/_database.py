@@ -96,6 +96,7 @@ class Database:
         n_plus_one: _guards.NPlusOne = "off",
         leaked_sessions: _guards.LeakedSessions = "off",
         read_your_writes: bool | float = False,
+        pooler: str | None = None,
     ) -> None:
         options = dict(engine_options or {})
         if pool_pre_ping is not None:
@@ -114,6 +115,7 @@ class Database:
             n_plus_one=n_plus_one,
             leaked_sessions=leaked_sessions,
             read_your_writes=read_your_writes,
+            pooler=pooler,
         )
 
     # ------------------------------------------------------------------ properties
@@ -142,6 +144,11 @@ class Database:
     def driver(self) -> str:
         """The DBAPI driver: ``"psycopg"``, ``"pymysql"``, ``"pysqlite"``."""
         return self._core.driver
+
+    @property
+    def pooler(self) -> str | None:
+        """``"pgbouncer"`` when told so (argument or ``?pooler=``): no named statements."""
+        return self._core.pooler
 
     @property
     def cursor_secret(self) -> str | bytes | None:
