@@ -205,7 +205,7 @@ async def _template(
         return None
 
     def use(driver: Any) -> Awaitable[list[Any]]:
-        return _templates.fetch(found, dialect, driver, spec.query.args)
+        return _templates.fetch(found, dialect, driver, spec.query.args, spec.names)
 
     try:
         if repo.db is not None:

@@ -31,11 +31,11 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.type_api import TypeEngine
 
 from . import _internals, _pooler
-from ._errors import SqlopsError
+from ._errors import InvalidValueError, SqlopsError
 from ._filters import Term, term_for
 from ._modelinfo import ModelInfo
 from ._translate import translate
-from ._translate_common import _Context
+from ._translate_common import _Context, _no_values, _strip_suffix
 
 SYNC_DRIVERS = ("pysqlite", "psycopg", "pymysql")  # sqlops.sync: its TemplateDriver
 DRIVERS = ("asyncpg", "aiosqlite", *SYNC_DRIVERS)
@@ -45,6 +45,13 @@ _MAX_TEMPLATES = 512  # per dialect; query shapes are few, values are not part o
 
 class NotTemplatable(Exception):
     """The statement binds a parameter the template does not own: use the normal path."""
+
+
+class _Unsendable(Exception):
+    """A bind processor refused ``args[index]``: nothing was sent."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
 
 
 class Fallback(Exception):
@@ -110,10 +117,14 @@ class Template:
     table: Table | None = None  # a write's table: the translator names its constraints
 
     def parameters(self, args: Sequence[Any]) -> Any:
+        """The driver's parameters; :class:`_Unsendable` for a value its type cannot send."""
         out = []
         for index, process in zip(self.order, self.bind, strict=True):
             value = args[index]
-            out.append(process(value) if process is not None and value is not None else value)
+            try:
+                out.append(process(value) if process is not None and value is not None else value)
+            except (TypeError, ValueError, ArithmeticError) as exc:
+                raise _Unsendable(index) from exc
         if self.named:
             return {f"{_PREFIX}{i}": v for i, v in zip(self.order, out, strict=True)}
         return out
@@ -168,15 +179,33 @@ INT = BigInteger()  # LIMIT / OFFSET: anything up to 2**63 - 1 (asyncpg checks t
 
 
 async def fetch(
-    template: Template, dialect: Dialect, driver: Any, args: Sequence[Any]
+    template: Template,
+    dialect: Dialect,
+    driver: Any,
+    args: Sequence[Any],
+    names: Sequence[str] = (),
 ) -> list[Any]:
-    """Run ``template`` on a driver connection; rows with result processors applied."""
+    """Run ``template`` on a driver connection; rows with result processors applied.
+
+    ``names`` (a write's) say which column each of ``args`` is for, as SQLAlchemy's bind
+    names do (``name``, ``id_1`` in a WHERE), so the translator can name the column of a
+    refused value.
+    """
     try:
         rows = await _run(template, dialect, driver, args)
     except SqlopsError:
         raise
+    except _Unsendable as exc:  # what SQLAlchemy's StatementError becomes on the other routes
+        cause = exc.__cause__ or exc
+        column = names[exc.index] if names else None
+        # from None: nothing reached the database, the caller's transaction goes on
+        raise InvalidValueError(
+            f"a value could not be sent to the database: {_no_values(cause)}",
+            table=template.table.name if template.table is not None else None,
+            column=_strip_suffix(column) if column else None,
+        ) from None
     except Exception as exc:
-        err = translate(exc, _Context(table=template.table))
+        err = translate(exc, _context(template, args, names))
         if err is None:
             raise Fallback(type(exc).__name__) from exc
         raise err from exc
@@ -188,6 +217,16 @@ async def fetch(
         [p(v) if p is not None and v is not None else v for p, v in zip(result, row, strict=True)]
         for row in rows
     ]
+
+
+def _context(template: Template, args: Sequence[Any], names: Sequence[str]) -> _Context:
+    if not names:
+        return _Context(table=template.table)
+    return _Context(
+        table=template.table,
+        params=[dict(zip(names, args, strict=True))],
+        positions=[names[i] for i in template.order],
+    )
 
 
 async def _run(template: Template, dialect: Dialect, driver: Any, args: Sequence[Any]) -> Any:
