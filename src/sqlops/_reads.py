@@ -8,6 +8,7 @@ leaves the route (driver template, Core connection, ORM session) to
 from __future__ import annotations
 
 import builtins
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, TypeVar
 
@@ -244,5 +245,10 @@ class Reads(RepositoryBase[M]):
                 yield item
             return
         q = ReadQuery("list", where, filters, order_by, with_deleted=with_deleted, schema=schema)
-        async for obj in _executor.stream(self, q, batch_size):
-            yield obj if schema is None else self._out(schema, obj)
+        # aclosing: a caller's break ends the transaction now, not when the GC runs
+        async with contextlib.aclosing(_executor.stream(self, q, batch_size)) as batches:
+            async for objs in batches:
+                if schema is not None:
+                    objs = [self._out(schema, obj) for obj in objs]
+                for obj in objs:
+                    yield obj
