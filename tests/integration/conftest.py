@@ -19,6 +19,7 @@ READ_SUITES = {
     "test_schemas",
     "test_search",
     "test_sqlmodel",
+    "test_stream",
 }
 
 
