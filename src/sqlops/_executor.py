@@ -4,6 +4,7 @@ Three routes serve every read, in both modes:
 
 * **template** — a compiled statement shape run on the driver connection (asyncpg,
   aiosqlite), rows made into instances by the fast :class:`~sqlops._fastread.ReadPlan`;
+  a stream reads the driver's own cursor (an asyncpg portal, aiosqlite ``fetchmany``);
 * **core** — the same ``SELECT <columns>`` through a SQLAlchemy connection (any driver,
   and whenever a statement listener or ``echo`` must see the statement);
 * **orm** — the ``AsyncSession``: ``load=``, ``schema=``, ``for_update=``, models the

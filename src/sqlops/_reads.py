@@ -231,7 +231,8 @@ class Reads(RepositoryBase[M]):
     ) -> AsyncIterator[Any]:
         """Yield every matching row, ``batch_size`` at a time, in flat memory.
 
-        Uses a server-side cursor (PostgreSQL, MariaDB). Standalone, it holds one
+        Uses a server-side cursor (PostgreSQL, MariaDB; SQLite reads its cursor
+        ``batch_size`` rows at a time). Standalone, it holds one
         read-only transaction open while you iterate; if you stop early, close it:
         ``async with contextlib.aclosing(repo.stream()) as rows: ...``.
         """

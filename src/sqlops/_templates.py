@@ -12,7 +12,8 @@ Reads of plain models on asyncpg or aiosqlite take this path, standalone (on a p
 connection) and injected (on the session's own connection, see :mod:`sqlops._attach`);
 so do the sync twin's standalone reads on sqlite3, psycopg and PyMySQL. Anything else
 builds the statement as usual. :mod:`sqlops._executor` decides. Rows become instances
-through the same :class:`~sqlops._fastread.ReadPlan`.
+through the same :class:`~sqlops._fastread.ReadPlan`. A stream's template is read in
+batches from the driver's own cursor (:func:`stream_rows`), never through ``Result``.
 """
 
 from __future__ import annotations
