@@ -16,13 +16,14 @@ Reads of plain models on asyncpg or aiosqlite take this path, standalone (on a p
 connection) and injected (on the session's own connection, see :mod:`sqlops._attach`);
 so do the sync twin's standalone reads on sqlite3, psycopg and PyMySQL. Anything else
 builds the statement as usual. :mod:`sqlops._executor` decides. Rows become instances
-through the same :class:`~sqlops._fastread.ReadPlan`.
+through the same :class:`~sqlops._fastread.ReadPlan`. A stream's template is read in
+batches from the driver's own cursor (:func:`stream_rows`), never through ``Result``.
 """
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,7 @@ from ._translate_common import _Context, _no_values, _strip_suffix
 
 SYNC_DRIVERS = ("pysqlite", "psycopg", "pymysql")  # sqlops.sync: its TemplateDriver
 DRIVERS = ("asyncpg", "aiosqlite", *SYNC_DRIVERS)
+STREAM_DRIVERS = ("asyncpg", "aiosqlite")  # those with a cursor of their own: stream_rows()
 _PREFIX = "sqlops_"
 _MAX_TEMPLATES = 512  # per dialect; query shapes are few, values are not part of a shape
 
@@ -266,3 +268,93 @@ async def _learn_asyncpg(template: Template, dialect: Dialect, driver: Any) -> N
         _internals.result_processor(t, dialect, oid)
         for t, oid in zip(template.result_types, oids, strict=True)
     )
+
+
+# ---------------------------------------------------------------------- streams
+
+
+async def stream_rows(
+    template: Template, dialect: Dialect, driver: Any, args: Sequence[Any], batch_size: int
+) -> AsyncGenerator[Sequence[Any], None]:
+    """Yield the rows of ``template``, ``batch_size`` at a time, from the driver's cursor.
+
+    On asyncpg a server-side portal in the caller's transaction, on aiosqlite a cursor
+    read with ``fetchmany``: nothing but the batch in hand is held. Result processors are
+    applied. An error the translator does not know raises :class:`Fallback` while no row
+    has been yielded (the ordinary path then raises it as SQLAlchemy does), and itself
+    after. The cursor is closed when the iterator stops early; a call cut off midway
+    leaves it to the caller, who discards the connection.
+    """
+    cursor = await _guarded(_open_cursor(template, dialect, driver, args), first=True)
+    done = broken = False
+    try:
+        first = True
+        while not done:
+            rows = await _guarded(_fetch_more(cursor, batch_size), first=first)
+            done = len(rows) < batch_size
+            if rows:
+                first = False
+                yield _processed(template, rows)
+    except BaseException as exc:
+        broken = not isinstance(exc, (Exception, GeneratorExit))
+        raise
+    finally:
+        if not broken:
+            await _close_cursor(cursor, done)
+
+
+async def _guarded(call: Any, *, first: bool) -> Any:
+    """Await a driver ``call``; its error translated (see :func:`stream_rows`)."""
+    try:
+        return await call
+    except SqlopsError:
+        raise
+    except Exception as exc:
+        err = translate(exc)
+        if err is not None:
+            raise err from exc
+        if first:
+            raise Fallback(type(exc).__name__) from exc
+        raise
+
+
+async def _open_cursor(
+    template: Template, dialect: Dialect, driver: Any, args: Sequence[Any]
+) -> Any:
+    parameters = template.parameters(args)
+    if dialect.driver == "asyncpg":
+        if template.result is None:
+            await _learn_asyncpg(template, dialect, driver)
+        return await driver.cursor(template.sql, *parameters)  # prepared (cached), bound
+    if template.result is None:
+        template.result = tuple(
+            _internals.result_processor(t, dialect, None) for t in template.result_types
+        )
+    return await driver.execute(template.sql, parameters)
+
+
+async def _fetch_more(cursor: Any, size: int) -> Sequence[Any]:
+    if hasattr(cursor, "fetchmany"):  # aiosqlite
+        rows: Sequence[Any] = await cursor.fetchmany(size)
+        return rows
+    rows = await cursor.fetch(size)  # asyncpg
+    return rows
+
+
+async def _close_cursor(cursor: Any, done: bool) -> None:
+    """Close ``cursor``: aiosqlite's always, an asyncpg portal that was not read to its end."""
+    if hasattr(cursor, "fetchmany"):
+        await cursor.close()
+    elif not done:
+        await _internals.asyncpg_close_portal(cursor)
+
+
+def _processed(template: Template, rows: Sequence[Any]) -> Sequence[Any]:
+    result = template.result
+    assert result is not None
+    if not any(result):
+        return rows
+    return [
+        [p(v) if p is not None and v is not None else v for p, v in zip(result, row, strict=True)]
+        for row in rows
+    ]
