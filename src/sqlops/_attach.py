@@ -76,23 +76,18 @@ def attach_all(
     would give them, and its relationships stay expired.
     """
     sync = session.sync_session
-    identity_map = sync.identity_map
-    identity_class = _internals.identity_class(plan.info.mapper)
-    positions = plan.pk_positions
-    keys = [(identity_class, tuple([row[i] for i in positions]), None) for row in rows]
-    found = [identity_map.get(key) for key in keys]
-    if not refresh and any(obj is not None and _expired(obj) for obj in found):
+    objs = plan.build_all(rows)
+    states: list[Any] = [attributes.instance_state(obj) for obj in objs]
+    held = _internals.held_objects(sync, states)
+    if not refresh and any(_expired(obj) for _, obj in held):
         return None
-    build = plan.build
-    out = []
-    for obj, row in zip(found, rows, strict=True):
-        if obj is None:
-            obj = build(row)
-            _internals.make_persistent(sync, attributes.instance_state(obj))
-        elif refresh and _expired(obj):
-            _load_expired_columns(obj, plan.keys, row)
-        out.append(obj)
-    return out
+    for position, obj in held:
+        if refresh and _expired(obj):
+            _load_expired_columns(obj, plan.keys, rows[position])
+        objs[position] = obj  # the one built in its place is dropped, never entered
+        states[position] = None
+    _internals.make_all_persistent(sync, states)
+    return objs
 
 
 def _load_expired_columns(obj: Any, keys: Sequence[str], row: Sequence[Any]) -> None:
@@ -156,6 +151,19 @@ async def on_driver(
     greenlet, so the server ends the transaction at once), and the session's
     transaction ends with it.
     """
+    conn, driver = await driver_of(session, mapper, read=read)
+    try:
+        return await use(driver)
+    except BaseException as exc:
+        await discard_if_unknown(conn, exc)
+        raise
+
+
+async def driver_of(
+    session: AsyncSession, mapper: Mapper[Any], *, read: bool = False
+) -> tuple[AsyncConnection, Any]:
+    """The session's connection for ``mapper`` and its driver connection, BEGIN sent
+    (not before a ``read`` in READ COMMITTED, see :func:`on_driver`)."""
     conn = await session.connection(bind_arguments={"mapper": mapper})
     raw = await _internals.raw_connection(conn)
     try:
@@ -163,11 +171,17 @@ async def on_driver(
         begin = _internals.asyncpg_pending_begin(adapter)
         if begin is not None and not (read and _internals.reads_committed(adapter, conn.dialect)):
             await begin()
-        return await use(raw.driver_connection)
-    except DatabaseUnavailableError as exc:
-        await quietly(conn.invalidate(exc))
-        raise
     except BaseException as exc:
-        if not isinstance(exc, Exception):
-            await quietly(conn.invalidate(exc))
+        await discard_if_unknown(conn, exc)
         raise
+    return conn, raw.driver_connection
+
+
+async def discard_if_unknown(conn: AsyncConnection, exc: BaseException) -> None:
+    """Invalidate ``conn`` if ``exc`` left it in an unknown state (see :func:`on_driver`).
+
+    Lost, or a driver call cut off midway (cancelled, interrupted); not an ordinary
+    error, and not a generator closed between two calls (``GeneratorExit``).
+    """
+    if isinstance(exc, DatabaseUnavailableError) or not isinstance(exc, (Exception, GeneratorExit)):
+        await quietly(conn.invalidate(exc))

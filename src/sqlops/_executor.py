@@ -4,6 +4,7 @@ Three routes serve every read, in both modes:
 
 * **template** — a compiled statement shape run on the driver connection (asyncpg,
   aiosqlite), rows made into instances by the fast :class:`~sqlops._fastread.ReadPlan`;
+  a stream reads the driver's own cursor (an asyncpg portal, aiosqlite ``fetchmany``);
 * **core** — the same ``SELECT <columns>`` through a SQLAlchemy connection (any driver,
   and whenever a statement listener or ``echo`` must see the statement);
 * **orm** — the ``AsyncSession``: ``load=``, ``schema=``, ``for_update=``, models the
@@ -20,13 +21,23 @@ which autoflushes and runs those hooks.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+import contextlib
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import bindparam
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from . import _attach, _expressions, _fastread, _filters, _membership, _statements, _templates
+from . import (
+    _attach,
+    _expressions,
+    _fastread,
+    _filters,
+    _internals,
+    _membership,
+    _statements,
+    _templates,
+)
 from ._fastread import ReadPlan
 from ._query import ReadQuery
 
@@ -95,31 +106,95 @@ async def _scalar_of(result: Awaitable[Any]) -> Any:
     return (await result).scalar()
 
 
-async def stream(repo: RepositoryBase[Any], q: ReadQuery, batch_size: int) -> AsyncIterator[Any]:
-    """Yield the instances ``q`` selects, ``batch_size`` rows per fetch (server-side cursor).
+async def stream(
+    repo: RepositoryBase[Any], q: ReadQuery, batch_size: int
+) -> AsyncGenerator[list[Any], None]:
+    """Yield the instances ``q`` selects, in lists of up to ``batch_size`` (one per fetch).
 
-    Standalone it holds a read-only transaction open while the caller iterates. On the
-    fast route the cursor returns plain rows that the plan makes into instances; the ORM
-    route loads them with ``yield_per``.
+    Standalone it holds a read-only transaction open while the caller iterates;
+    injected it reads in the session's transaction. On the template route the driver's
+    own cursor feeds the plan's rows (no ``Result``, no ``Row``); on the core route a
+    server-side ``session.stream``; the ORM route loads with ``yield_per``. Lists, not
+    single rows: the caller's loop then runs over a list, one generator step per batch.
     """
     plan = fast_plan(repo, q)
-    stmt = _statements.select_for(repo, q, plan).execution_options(yield_per=batch_size)
     async with repo._reading() as session:
-        result = await (session.stream_scalars(stmt) if plan is None else session.stream(stmt))
-        try:
-            # The identity map holds rows weakly: memory stays flat as the caller drops
-            # them. (expunge_all() here would break yield_per's loading.)
-            async for partition in result.partitions():
-                if plan is None:
-                    objs = partition
-                elif repo.session is None:
-                    objs = plan.build_all(partition)
-                else:
-                    objs = _attach.attach_all(session, plan, partition, refresh=True)
-                for obj in objs:
-                    yield obj
-        finally:
-            await result.close()
+        if plan is not None and _stream_templatable(repo, q):
+            batches = _template_stream(repo, session, q, plan, batch_size)
+            try:
+                async with contextlib.aclosing(batches):
+                    async for objs in batches:
+                        yield objs
+                return
+            except _templates.Fallback:
+                pass  # raised before any row: the ordinary route reads them instead
+        async with contextlib.aclosing(_session_stream(repo, session, q, plan, batch_size)) as it:
+            async for objs in it:
+                yield objs
+
+
+def _stream_templatable(repo: RepositoryBase[Any], q: ReadQuery) -> bool:
+    if not _templatable(repo, q):
+        return False
+    if repo.db is not None:
+        return repo.db.driver in _templates.STREAM_DRIVERS
+    assert repo.session is not None
+    bind: Any = repo.session.sync_session.get_bind(repo.info.mapper)
+    return bind.dialect.driver in _templates.STREAM_DRIVERS
+
+
+async def _template_stream(
+    repo: RepositoryBase[Any], session: AsyncSession, q: ReadQuery, plan: ReadPlan, size: int
+) -> AsyncGenerator[list[Any], None]:
+    """The stream's SELECT as a template, on the driver cursor of ``session``'s connection."""
+    spec = _statements.template_for(repo, q, plan)
+    if len(spec.query.args) > _membership.LONG:
+        raise _templates.Fallback("long IN list")
+    conn, driver = await _attach.driver_of(session, repo.info.mapper)
+    dialect = conn.dialect
+    if dialect.driver == "asyncpg" and not _internals.asyncpg_caches_statements(driver):
+        raise _templates.Fallback("a pooler: asyncpg's cursor() would name its statement")
+    try:
+        found = _templates.template(
+            dialect, spec.key, spec.query.types, spec.result_types, spec.make
+        )
+    except _templates.NotTemplatable as exc:
+        raise _templates.Fallback(str(exc)) from exc
+    rows = _templates.stream_rows(found, dialect, driver, spec.query.args, size)
+    try:
+        async with contextlib.aclosing(rows):
+            async for batch in rows:
+                yield _objects(repo, session, plan, batch)
+    except BaseException as exc:
+        await _attach.discard_if_unknown(conn, exc)
+        raise
+
+
+async def _session_stream(
+    repo: RepositoryBase[Any],
+    session: AsyncSession,
+    q: ReadQuery,
+    plan: ReadPlan | None,
+    size: int,
+) -> AsyncGenerator[list[Any], None]:
+    """The stream on the session: columns built by ``plan`` (core), or ORM instances."""
+    stmt = _statements.select_for(repo, q, plan).execution_options(yield_per=size)
+    result = await (session.stream_scalars(stmt) if plan is None else session.stream(stmt))
+    try:
+        # The identity map holds rows weakly: memory stays flat as the caller drops
+        # them. (expunge_all() here would break yield_per's loading.)
+        async for partition in result.partitions():
+            yield list(partition) if plan is None else _objects(repo, session, plan, partition)
+    finally:
+        await result.close()
+
+
+def _objects(
+    repo: RepositoryBase[Any], session: AsyncSession, plan: ReadPlan, rows: Any
+) -> list[Any]:
+    if repo.session is None:
+        return plan.build_all(rows)
+    return _attach.attach_all(session, plan, rows, refresh=True)
 
 
 # ---------------------------------------------------------------------- the routes
@@ -205,7 +280,7 @@ async def _template(
         return None
 
     def use(driver: Any) -> Awaitable[list[Any]]:
-        return _templates.fetch(found, dialect, driver, spec.query.args)
+        return _templates.fetch(found, dialect, driver, spec.query.args, spec.names)
 
     try:
         if repo.db is not None:

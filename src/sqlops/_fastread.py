@@ -18,7 +18,7 @@ On asyncpg and aiosqlite the SELECT itself is a compiled template run on the dri
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,9 +48,10 @@ class ReadPlan:
         """``build`` as one closure (it runs once per row of every page)."""
         return _internals.instance_builder(self.info.mapper, self.keys, self.pk_positions)
 
-    def build_all(self, rows: Sequence[Sequence[Any]]) -> list[Any]:
-        build = self._builder
-        return [build(row) for row in rows]
+    @functools.cached_property
+    def build_all(self) -> Callable[[Iterable[Sequence[Any]]], list[Any]]:
+        """Detached instances holding ``rows``, in order (one loop: streams build many)."""
+        return _internals.batch_builder(self.info.mapper, self.keys, self.pk_positions)
 
     def select(self) -> Any:
         """``SELECT <every mapped column> FROM <table>``, to extend with criteria."""

@@ -172,7 +172,8 @@ def _spec(
         return stmt.returning(*plan.columns) if returning else stmt
 
     key = ("update", repo.model, keys, returning)
-    return TemplateSpec(key, query, plan.types, make, returns_rows=returning)
+    names = (*(f"{c.key}_1" for c in plan.pk_columns), *(info.column(k).key for k in keys))
+    return TemplateSpec(key, query, plan.types, make, returns_rows=returning, names=names)
 
 
 def _settle(

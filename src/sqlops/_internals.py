@@ -10,7 +10,8 @@ When one is missing, :func:`available` says so and the ordinary ORM route serves
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import operator
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from sqlalchemy.engine import Dialect
@@ -61,6 +62,57 @@ def instance_builder(
     return build
 
 
+def batch_builder(
+    mapper: Mapper[Any], keys: Sequence[str], positions: Sequence[int]
+) -> Callable[[Iterable[Sequence[Any]]], list[Any]]:
+    """:func:`instance_builder` over many rows: one loop, no call per row.
+
+    A stream builds every row it reads, so the per-row function call and the key's list
+    comprehension are a fair part of its cost.
+    """
+    cls: Any = mapper.class_
+    manager = mapper.class_manager
+    new, construct, attach = cls.__new__, manager._state_constructor, manager._state_setter
+    identity = identity_class(mapper)
+    keys = tuple(keys)
+    single = len(positions) == 1
+    pk = operator.itemgetter(*positions)  # a scalar for one position, else a tuple
+
+    def build_all(rows: Iterable[Sequence[Any]]) -> list[Any]:
+        out: list[Any] = []
+        append = out.append
+        for row in rows:
+            obj = new(cls)
+            state = construct(obj, manager)
+            attach(obj, state)
+            obj.__dict__.update(zip(keys, row, strict=False))  # page rows carry a total
+            state.key = (identity, (pk(row),) if single else pk(row), None)
+            append(obj)
+        return out
+
+    return build_all
+
+
+def held_objects(session: Session, states: Sequence[Any]) -> list[tuple[int, Any]]:
+    """``(position, object)`` of each built state whose identity ``session`` holds.
+
+    ``IdentityMap.fast_get_state`` is the ORM's own bulk lookup; a state whose object
+    was collected counts as absent, as ``identity_map.get()`` has it.
+    """
+    identity_map = session.identity_map
+    if not len(identity_map):
+        return []
+    get = identity_map.fast_get_state
+    out = []
+    for position, state in enumerate(states):
+        found = get(state.key)
+        if found is not None:
+            obj = found.obj()
+            if obj is not None:
+                out.append((position, obj))
+    return out
+
+
 def make_persistent(session: Session, state: Any) -> None:
     """Put a freshly built instance (identity key set) into ``session`` as persistent.
 
@@ -70,6 +122,16 @@ def make_persistent(session: Session, state: Any) -> None:
     """
     state.session_id = session.hash_key
     session.identity_map._add_unpresent(state, state.key)
+
+
+def make_all_persistent(session: Session, states: Iterable[Any]) -> None:
+    """:func:`make_persistent` for each of ``states`` (None: skipped), in one loop."""
+    hash_key = session.hash_key
+    add = session.identity_map._add_unpresent
+    for state in states:
+        if state is not None:
+            state.session_id = hash_key
+            add(state, state.key)
 
 
 def has_pending(session: Session) -> bool:
@@ -167,3 +229,22 @@ def plain_onupdate(default: Any) -> Callable[[], Any] | None:
     if code is None or code.co_name != "<lambda>" or code.co_filename != _schema.__file__:
         return None
     return lambda: arg(None)
+
+
+async def asyncpg_close_portal(cursor: Any) -> None:
+    """Close the portal of an asyncpg ``Cursor`` that was not read to its end.
+
+    asyncpg has no public close: a portal otherwise lives until the transaction ends,
+    holding its place in the query, which an injected session's transaction may keep
+    for a long time after a stream stopped early.
+    """
+    await cursor._close_portal(None)
+
+
+def asyncpg_caches_statements(driver: Any) -> bool:
+    """Whether an asyncpg connection keeps prepared statements (its cache is on).
+
+    Off is how ``pooler="pgbouncer"`` runs: then only unnamed statements may be used, and
+    asyncpg's ``cursor()`` always prepares a named one.
+    """
+    return bool(getattr(driver, "_stmt_cache_enabled", True))

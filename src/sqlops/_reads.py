@@ -8,6 +8,7 @@ leaves the route (driver template, Core connection, ORM session) to
 from __future__ import annotations
 
 import builtins
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from typing import Any, TypeVar
 
@@ -230,7 +231,8 @@ class Reads(RepositoryBase[M]):
     ) -> AsyncIterator[Any]:
         """Yield every matching row, ``batch_size`` at a time, in flat memory.
 
-        Uses a server-side cursor (PostgreSQL, MariaDB). Standalone, it holds one
+        Uses a server-side cursor (PostgreSQL, MariaDB; SQLite reads its cursor
+        ``batch_size`` rows at a time). Standalone, it holds one
         read-only transaction open while you iterate; if you stop early, close it:
         ``async with contextlib.aclosing(repo.stream()) as rows: ...``.
         """
@@ -244,5 +246,10 @@ class Reads(RepositoryBase[M]):
                 yield item
             return
         q = ReadQuery("list", where, filters, order_by, with_deleted=with_deleted, schema=schema)
-        async for obj in _executor.stream(self, q, batch_size):
-            yield obj if schema is None else self._out(schema, obj)
+        # aclosing: a caller's break ends the transaction now, not when the GC runs
+        async with contextlib.aclosing(_executor.stream(self, q, batch_size)) as batches:
+            async for objs in batches:
+                if schema is not None:
+                    objs = [self._out(schema, obj) for obj in objs]
+                for obj in objs:
+                    yield obj

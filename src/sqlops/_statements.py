@@ -77,6 +77,8 @@ class TemplateSpec:
     result_types: Sequence[Any]
     make: Callable[[list[Any]], Any]
     returns_rows: bool = True
+    #: a write's bind names, one per value (see :func:`sqlops._templates.fetch`)
+    names: tuple[str, ...] = ()
 
 
 def template_for(repo: RepositoryBase[Any], q: ReadQuery, plan: ReadPlan | None) -> TemplateSpec:

@@ -16,13 +16,14 @@ Reads of plain models on asyncpg, aiosqlite or asyncmy take this path, standalon
 connection) and injected (on the session's own connection, see :mod:`sqlops._attach`);
 so do the sync twin's standalone reads on sqlite3, psycopg and PyMySQL. Anything else
 builds the statement as usual. :mod:`sqlops._executor` decides. Rows become instances
-through the same :class:`~sqlops._fastread.ReadPlan`.
+through the same :class:`~sqlops._fastread.ReadPlan`. A stream's template is read in
+batches from the driver's own cursor (:func:`stream_rows`), never through ``Result``.
 """
 
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Hashable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,20 +32,28 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.type_api import TypeEngine
 
 from . import _internals, _pooler
-from ._errors import SqlopsError
+from ._errors import InvalidValueError, SqlopsError
 from ._filters import Term, term_for
 from ._modelinfo import ModelInfo
 from ._translate import translate
-from ._translate_common import _Context
+from ._translate_common import _Context, _no_values, _strip_suffix
 
 SYNC_DRIVERS = ("pysqlite", "psycopg", "pymysql")  # sqlops.sync: its TemplateDriver
 DRIVERS = ("asyncpg", "aiosqlite", "asyncmy", *SYNC_DRIVERS)
+STREAM_DRIVERS = ("asyncpg", "aiosqlite")  # those with a cursor of their own: stream_rows()
 _PREFIX = "sqlops_"
 _MAX_TEMPLATES = 512  # per dialect; query shapes are few, values are not part of a shape
 
 
 class NotTemplatable(Exception):
     """The statement binds a parameter the template does not own: use the normal path."""
+
+
+class _Unsendable(Exception):
+    """A bind processor refused ``args[index]``: nothing was sent."""
+
+    def __init__(self, index: int) -> None:
+        self.index = index
 
 
 class Fallback(Exception):
@@ -110,10 +119,14 @@ class Template:
     table: Table | None = None  # a write's table: the translator names its constraints
 
     def parameters(self, args: Sequence[Any]) -> Any:
+        """The driver's parameters; :class:`_Unsendable` for a value its type cannot send."""
         out = []
         for index, process in zip(self.order, self.bind, strict=True):
             value = args[index]
-            out.append(process(value) if process is not None and value is not None else value)
+            try:
+                out.append(process(value) if process is not None and value is not None else value)
+            except (TypeError, ValueError, ArithmeticError) as exc:
+                raise _Unsendable(index) from exc
         if self.named:
             return {f"{_PREFIX}{i}": v for i, v in zip(self.order, out, strict=True)}
         return out
@@ -168,15 +181,33 @@ INT = BigInteger()  # LIMIT / OFFSET: anything up to 2**63 - 1 (asyncpg checks t
 
 
 async def fetch(
-    template: Template, dialect: Dialect, driver: Any, args: Sequence[Any]
+    template: Template,
+    dialect: Dialect,
+    driver: Any,
+    args: Sequence[Any],
+    names: Sequence[str] = (),
 ) -> list[Any]:
-    """Run ``template`` on a driver connection; rows with result processors applied."""
+    """Run ``template`` on a driver connection; rows with result processors applied.
+
+    ``names`` (a write's) say which column each of ``args`` is for, as SQLAlchemy's bind
+    names do (``name``, ``id_1`` in a WHERE), so the translator can name the column of a
+    refused value.
+    """
     try:
         rows = await _run(template, dialect, driver, args)
     except SqlopsError:
         raise
+    except _Unsendable as exc:  # what SQLAlchemy's StatementError becomes on the other routes
+        cause = exc.__cause__ or exc
+        column = names[exc.index] if names else None
+        # from None: nothing reached the database, the caller's transaction goes on
+        raise InvalidValueError(
+            f"a value could not be sent to the database: {_no_values(cause)}",
+            table=template.table.name if template.table is not None else None,
+            column=_strip_suffix(column) if column else None,
+        ) from None
     except Exception as exc:
-        err = translate(exc, _Context(table=template.table))
+        err = translate(exc, _context(template, args, names))
         if err is None:
             raise Fallback(type(exc).__name__) from exc
         raise err from exc
@@ -188,6 +219,16 @@ async def fetch(
         [p(v) if p is not None and v is not None else v for p, v in zip(result, row, strict=True)]
         for row in rows
     ]
+
+
+def _context(template: Template, args: Sequence[Any], names: Sequence[str]) -> _Context:
+    if not names:
+        return _Context(table=template.table)
+    return _Context(
+        table=template.table,
+        params=[dict(zip(names, args, strict=True))],
+        positions=[names[i] for i in template.order],
+    )
 
 
 async def _run(template: Template, dialect: Dialect, driver: Any, args: Sequence[Any]) -> Any:
@@ -252,3 +293,93 @@ async def _run_asyncmy(
     finally:
         await cursor.close()
     return rows
+
+
+# ---------------------------------------------------------------------- streams
+
+
+async def stream_rows(
+    template: Template, dialect: Dialect, driver: Any, args: Sequence[Any], batch_size: int
+) -> AsyncGenerator[Sequence[Any], None]:
+    """Yield the rows of ``template``, ``batch_size`` at a time, from the driver's cursor.
+
+    On asyncpg a server-side portal in the caller's transaction, on aiosqlite a cursor
+    read with ``fetchmany``: nothing but the batch in hand is held. Result processors are
+    applied. An error the translator does not know raises :class:`Fallback` while no row
+    has been yielded (the ordinary path then raises it as SQLAlchemy does), and itself
+    after. The cursor is closed when the iterator stops early; a call cut off midway
+    leaves it to the caller, who discards the connection.
+    """
+    cursor = await _guarded(_open_cursor(template, dialect, driver, args), first=True)
+    done = broken = False
+    try:
+        first = True
+        while not done:
+            rows = await _guarded(_fetch_more(cursor, batch_size), first=first)
+            done = len(rows) < batch_size
+            if rows:
+                first = False
+                yield _processed(template, rows)
+    except BaseException as exc:
+        broken = not isinstance(exc, (Exception, GeneratorExit))
+        raise
+    finally:
+        if not broken:
+            await _close_cursor(cursor, done)
+
+
+async def _guarded(call: Any, *, first: bool) -> Any:
+    """Await a driver ``call``; its error translated (see :func:`stream_rows`)."""
+    try:
+        return await call
+    except SqlopsError:
+        raise
+    except Exception as exc:
+        err = translate(exc)
+        if err is not None:
+            raise err from exc
+        if first:
+            raise Fallback(type(exc).__name__) from exc
+        raise
+
+
+async def _open_cursor(
+    template: Template, dialect: Dialect, driver: Any, args: Sequence[Any]
+) -> Any:
+    parameters = template.parameters(args)
+    if dialect.driver == "asyncpg":
+        if template.result is None:
+            await _learn_asyncpg(template, dialect, driver)
+        return await driver.cursor(template.sql, *parameters)  # prepared (cached), bound
+    if template.result is None:
+        template.result = tuple(
+            _internals.result_processor(t, dialect, None) for t in template.result_types
+        )
+    return await driver.execute(template.sql, parameters)
+
+
+async def _fetch_more(cursor: Any, size: int) -> Sequence[Any]:
+    if hasattr(cursor, "fetchmany"):  # aiosqlite
+        rows: Sequence[Any] = await cursor.fetchmany(size)
+        return rows
+    rows = await cursor.fetch(size)  # asyncpg
+    return rows
+
+
+async def _close_cursor(cursor: Any, done: bool) -> None:
+    """Close ``cursor``: aiosqlite's always, an asyncpg portal that was not read to its end."""
+    if hasattr(cursor, "fetchmany"):
+        await cursor.close()
+    elif not done:
+        await _internals.asyncpg_close_portal(cursor)
+
+
+def _processed(template: Template, rows: Sequence[Any]) -> Sequence[Any]:
+    result = template.result
+    assert result is not None
+    if not any(result):
+        return rows
+    return [
+        [p(v) if p is not None and v is not None else v for p, v in zip(result, row, strict=True)]
+        for row in rows
+    ]

@@ -22,6 +22,7 @@ ROUTED_SUITES = {
     "test_search",
     "test_sqlmodel",
     "test_versioned",
+    "test_stream",
 }
 
 

@@ -67,6 +67,68 @@ async def test_make_persistent_enters_the_identity_map(db: sqlops.Database) -> N
         assert (await check.get_one(User, 1)).name == "b"
 
 
+async def test_batch_builder_builds_what_instance_builder_builds(db: sqlops.Database) -> None:
+    await _one_user(db)
+    info = model_info(User)
+    keys = list(info.columns)
+    one = _internals.instance_builder(info.mapper, keys, [keys.index("id")])
+    many = _internals.batch_builder(info.mapper, keys, [keys.index("id")])
+    async with db.session() as session:
+        rows = (await session.execute(select(*[info.column(k) for k in keys]))).all()
+    (built,) = many(rows)
+    expected = one(rows[0])
+    state = inspect(built)
+    assert state.detached and state.key == inspect(expected).key
+    assert state.committed_state == {} and not state.expired_attributes
+    assert {k: getattr(built, k) for k in keys} == {k: getattr(expected, k) for k in keys}
+
+
+async def test_held_objects_and_make_all_persistent(db: sqlops.Database) -> None:
+    await sqlops.Repository(User, db).create_many(
+        [{"email": f"{i}@x", "name": str(i)} for i in range(3)]
+    )
+    info = model_info(User)
+    keys = list(info.columns)
+    build_all = _internals.batch_builder(info.mapper, keys, [keys.index("id")])
+    async with db.transaction() as session:
+        sync = session.sync_session
+        held = await session.get_one(User, 2)
+        rows = (await session.execute(select(*[info.column(k) for k in keys]))).all()
+        built = build_all(rows)  # the states hold their objects weakly: keep them
+        states = [inspect(obj) for obj in built]
+        found = _internals.held_objects(sync, states)
+        assert [(p, obj) for p, obj in found] == [(1, held)]  # the identity map's own
+        states[1] = None  # type: ignore[call-overload]
+        _internals.make_all_persistent(sync, states)
+        first = built[0]
+        assert inspect(first).persistent and object_session(first) is sync
+        assert await session.get(User, 1) is first and await session.get(User, 2) is held
+        first.name = "changed"  # its loaded values are the committed state
+    async with db.session() as check:
+        assert (await check.get_one(User, 1)).name == "changed"
+
+
+async def test_an_asyncpg_portal_can_be_closed_before_its_end(db: sqlops.Database) -> None:
+    if db.driver != "asyncpg":
+        pytest.skip("asyncpg only")
+    await sqlops.Repository(User, db).create_many(
+        [{"email": f"{i}@x", "name": "n"} for i in range(3)]
+    )
+    async with db.session() as session:
+        raw = await (await session.connection()).get_raw_connection()
+        begin = _internals.asyncpg_pending_begin(raw.dbapi_connection)
+        assert begin is not None
+        await begin()
+        driver = raw.driver_connection
+        cursor = await driver.cursor("SELECT id FROM users")
+        assert len(await cursor.fetch(1)) == 1
+        named = "SELECT count(*) FROM pg_cursors WHERE name <> ''"
+        assert await driver.fetchval(named) == 1
+        await _internals.asyncpg_close_portal(cursor)
+        assert await driver.fetchval(named) == 0
+        await session.rollback()
+
+
 async def test_has_pending_sees_new_changed_and_deleted_objects(db: sqlops.Database) -> None:
     await _one_user(db)
     async with db.transaction() as session:
@@ -199,3 +261,16 @@ async def test_raw_connection_is_what_get_raw_connection_returns(db: sqlops.Data
         await conn.invalidate()
         revalidated = await _internals.raw_connection(conn)  # the greenlet path reconnects
         assert revalidated is await conn.get_raw_connection()
+
+
+async def test_asyncpg_statement_cache_flag_follows_its_size(backend: str, url: Any) -> None:
+    if backend != "postgresql":
+        pytest.skip("asyncpg only")
+    for pooler, caches in ((None, True), ("pgbouncer", False)):
+        db = sqlops.Database(url, pooler=pooler)
+        try:
+            async with db.engine.connect() as conn:
+                driver = (await conn.get_raw_connection()).driver_connection
+                assert _internals.asyncpg_caches_statements(driver) is caches
+        finally:
+            await db.dispose()

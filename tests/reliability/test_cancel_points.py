@@ -22,6 +22,7 @@ The models are a plain ``DeclarativeBase`` without naming convention, as users w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator
@@ -148,6 +149,26 @@ async def _reads_then_write(db: sqlops.Database, tag: str) -> object:
     return await tags.list(name__startswith="seed")
 
 
+async def _stream_by_one(db: sqlops.Database, tag: str) -> object:
+    # batch_size=1: a second fetch after the row, so a cancel lands between two fetches
+    return [t async for t in sqlops.Repository(Tag, db).stream(batch_size=1)]
+
+
+async def _stream_stopped_early(db: sqlops.Database, tag: str) -> object:
+    async with contextlib.aclosing(sqlops.Repository(Tag, db).stream(batch_size=1)) as rows:
+        async for row in rows:
+            return row  # the cursor is not read to its end: it is closed here
+    return None
+
+
+async def _tx_stream(db: sqlops.Database, tag: str) -> object:
+    async with db.transaction() as s:  # injected: the session's connection, its cursor
+        tags = sqlops.Repository(Tag, s)
+        async with contextlib.aclosing(tags.stream(batch_size=1)) as rows:
+            first = await anext(rows)  # the cursor is not read to its end: closed here
+        return [t async for t in tags.stream(batch_size=1)], first
+
+
 async def _tx_get(db: sqlops.Database, tag: str) -> object:
     async with db.transaction() as s:  # injected: the fast route on the session's connection
         return await sqlops.Repository(Tag, s).get(SEED)
@@ -222,6 +243,9 @@ OPS: dict[str, Op] = {
     "cursor_page": _cursor_page,
     "stream": _stream,
     "reads then write": _reads_then_write,
+    "stream by one": _stream_by_one,
+    "stream stopped early": _stream_stopped_early,
+    "injected stream": _tx_stream,
     "injected get": _tx_get,
     "injected update": _tx_update,
     "injected reads": _session_reads,
