@@ -29,6 +29,7 @@ PING_IDLE_AFTER = 10.0
 READONLY_OPTION = "sqlops_readonly"  # a read-only transaction: replica, deferred BEGIN
 ENFORCE_READONLY_OPTION = "sqlops_enforce_readonly"  # transaction(readonly=True): refuse writes
 _QUERY_ONLY = "sqlops_query_only"  # connection info: SQLite's PRAGMA query_only is on
+_BEGIN_SQL = "sqlops_begin"  # connection info: the BEGIN the next do_begin sends (SQLite)
 _IDLE_SINCE = "sqlops_idle_since"
 
 
@@ -235,6 +236,12 @@ def _configure_sqlite(engine: Engine, url: URL) -> None:
     pysqlite's own transaction handling defers BEGIN and breaks savepoints; we turn it
     off and emit BEGIN IMMEDIATE for write transactions (no lock-upgrade deadlocks under
     concurrent writers) and a plain deferred BEGIN for read-only ones.
+
+    The ``begin`` event chooses the statement (it alone sees the execution options) and
+    the dialect's ``do_begin`` sends it on the driver's cursor: SQLAlchemy calls that hook
+    inside its own error handling, so a failed or cancelled BEGIN is translated, and the
+    connection invalidated, as any statement's would be, without a whole
+    ``exec_driver_sql`` (its execution context, result and events) per transaction.
     """
     memory = is_memory_sqlite(url)
 
@@ -267,6 +274,7 @@ def _configure_sqlite(engine: Engine, url: URL) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         options = conn.get_execution_options()
+        conn.info.pop(_BEGIN_SQL, None)
         if options.get("isolation_level") == "AUTOCOMMIT" or options.get("sqlops_autocommit"):
             return  # a single-statement read: no transaction needed
         if options.get(ENFORCE_READONLY_OPTION):
@@ -280,7 +288,20 @@ def _configure_sqlite(engine: Engine, url: URL) -> None:
             cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             cursor.execute("PRAGMA query_only = ON")
             cursor.close()
-        conn.exec_driver_sql("BEGIN" if options.get(READONLY_OPTION) else "BEGIN IMMEDIATE")
+        conn.info[_BEGIN_SQL] = "BEGIN" if options.get(READONLY_OPTION) else "BEGIN IMMEDIATE"
+
+    engine.dialect.do_begin = _sqlite_do_begin  # type: ignore[method-assign]
+
+
+def _sqlite_do_begin(dbapi_connection: Any) -> None:
+    """Send the BEGIN that the ``begin`` event chose (none in autocommit) on the cursor."""
+    statement = dbapi_connection.info.pop(_BEGIN_SQL, None)
+    if statement is not None:
+        # Not closed on failure: a cancelled aiosqlite BEGIN must not wait for the worker
+        # again; SQLAlchemy invalidates the connection, and the cursor with it.
+        cursor = dbapi_connection.cursor()
+        cursor.execute(statement)
+        cursor.close()
 
 
 def _mysql_begin(conn: Connection) -> None:
