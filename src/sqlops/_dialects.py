@@ -294,14 +294,26 @@ def _configure_sqlite(engine: Engine, url: URL) -> None:
 
 
 def _sqlite_do_begin(dbapi_connection: Any) -> None:
-    """Send the BEGIN that the ``begin`` event chose (none in autocommit) on the cursor."""
+    """Send the BEGIN that the ``begin`` event chose (none in autocommit) to the driver.
+
+    aiosqlite gets it as one call on its worker thread (``execute_fetchall``), not the
+    three of a cursor (open, execute, close). Cancelled while queued or running, the call
+    still runs there; SQLAlchemy invalidates the connection, and the rollback that
+    invalidation queues behind it (:mod:`sqlops._aiosqlite`) ends that transaction.
+    """
     statement = dbapi_connection.info.pop(_BEGIN_SQL, None)
-    if statement is not None:
-        # Not closed on failure: a cancelled aiosqlite BEGIN must not wait for the worker
-        # again; SQLAlchemy invalidates the connection, and the cursor with it.
-        cursor = dbapi_connection.cursor()
-        cursor.execute(statement)
-        cursor.close()
+    if statement is None:
+        return
+    adapted = dbapi_connection.dbapi_connection
+    if hasattr(adapted, "run_async"):  # SQLAlchemy's aiosqlite adapter
+        try:
+            adapted.run_async(lambda aio: aio.execute_fetchall(statement))
+        except ValueError as exc:  # aiosqlite's "Connection closed": a lost connection,
+            raise adapted.dbapi.OperationalError(str(exc)) from exc  # as the adapter says
+        return
+    cursor = dbapi_connection.cursor()
+    cursor.execute(statement)
+    cursor.close()
 
 
 def _mysql_begin(conn: Connection) -> None:

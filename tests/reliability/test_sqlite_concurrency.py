@@ -186,3 +186,46 @@ async def test_a_begin_that_finds_the_write_lock_taken_is_a_conflict_and_the_poo
             sync_db.dispose()
         else:
             await db.dispose()
+
+
+async def test_a_transaction_cancelled_while_its_begin_waits_for_the_lock_holds_nothing(
+    tmp_path: Path,
+) -> None:
+    """Cancelled while BEGIN IMMEDIATE waits out the busy timeout on aiosqlite's thread.
+
+    The call goes on waiting there after the cancellation; once the other writer lets go,
+    that BEGIN takes the lock for a connection nobody will use again. The invalidation
+    must roll it back, or every later writer would get "database is locked".
+    """
+    path = tmp_path / "waiting.db"
+    holder = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        async with sqlops.Database(f"sqlite+aiosqlite:///{path}") as db:
+            await db.create_all(Base.metadata)
+            holder.execute("BEGIN IMMEDIATE")
+            began = asyncio.Event()
+
+            async def write() -> None:
+                async with db.transaction() as s:
+                    await s.connection()  # BEGIN IMMEDIATE: waits for the holder's lock
+                    began.set()
+                    s.add(Team(name="late"))
+
+            task = asyncio.create_task(write())
+            await asyncio.sleep(0.3)
+            assert not began.is_set()
+            task.cancel()
+            await asyncio.sleep(0.1)
+            holder.execute("ROLLBACK")  # now the orphaned BEGIN gets the lock
+            with pytest.raises(asyncio.CancelledError):
+                await asyncio.wait_for(task, 10)
+            assert not began.is_set()
+            for _ in range(100):  # its rollback runs just behind it on the worker
+                if _write_lock_free(path):
+                    break
+                await asyncio.sleep(0.05)
+            assert _write_lock_free(path), "the cancelled BEGIN kept the write lock"
+            await sqlops.Repository(Team, db).create(name="after")
+            assert await sqlops.Repository(Team, db).count() == 1
+    finally:
+        holder.close()
