@@ -118,10 +118,7 @@ def observed(bind: Any) -> bool:
 def templatable_bind(session: AsyncSession, mapper: Mapper[Any]) -> bool:
     """Whether the session's bind for ``mapper`` runs templates unobserved."""
     bind: Any = session.sync_session.get_bind(mapper)
-    driver = bind.dialect.driver
-    # a sync session's raw connection is the bare DBAPI one, not a TemplateDriver
-    async_driver = driver in _templates.DRIVERS and driver not in _templates.SYNC_DRIVERS
-    return async_driver and not observed(bind)
+    return bind.dialect.driver in _templates.DRIVERS and not observed(bind)
 
 
 async def on_connection(
