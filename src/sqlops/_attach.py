@@ -118,7 +118,6 @@ def observed(bind: Any) -> bool:
 def templatable_bind(session: AsyncSession, mapper: Mapper[Any]) -> bool:
     """Whether the session's bind for ``mapper`` runs templates unobserved."""
     bind: Any = session.sync_session.get_bind(mapper)
-    # a sync session's raw connection hands out a TemplateDriver (sqlops.sync._copy)
     return bind.dialect.driver in _templates.DRIVERS and not observed(bind)
 
 

@@ -30,6 +30,7 @@ PING_IDLE_AFTER = 10.0
 READONLY_OPTION = "sqlops_readonly"  # a read-only transaction: replica, deferred BEGIN
 ENFORCE_READONLY_OPTION = "sqlops_enforce_readonly"  # transaction(readonly=True): refuse writes
 _QUERY_ONLY = "sqlops_query_only"  # connection info: SQLite's PRAGMA query_only is on
+_BEGIN_SQL = "sqlops_begin"  # connection info: the BEGIN the next do_begin sends (SQLite)
 _IDLE_SINCE = "sqlops_idle_since"
 # Drivers that read their socket while idle: a closed connection is seen without a ping.
 SOCKET_LIVENESS = ("asyncpg", "asyncmy")
@@ -247,6 +248,12 @@ def _configure_sqlite(engine: Engine, url: URL) -> None:
     pysqlite's own transaction handling defers BEGIN and breaks savepoints; we turn it
     off and emit BEGIN IMMEDIATE for write transactions (no lock-upgrade deadlocks under
     concurrent writers) and a plain deferred BEGIN for read-only ones.
+
+    The ``begin`` event chooses the statement (it alone sees the execution options) and
+    the dialect's ``do_begin`` sends it on the driver's cursor: SQLAlchemy calls that hook
+    inside its own error handling, so a failed or cancelled BEGIN is translated, and the
+    connection invalidated, as any statement's would be, without a whole
+    ``exec_driver_sql`` (its execution context, result and events) per transaction.
     """
     memory = is_memory_sqlite(url)
 
@@ -279,6 +286,7 @@ def _configure_sqlite(engine: Engine, url: URL) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         options = conn.get_execution_options()
+        conn.info.pop(_BEGIN_SQL, None)
         if options.get("isolation_level") == "AUTOCOMMIT" or options.get("sqlops_autocommit"):
             return  # a single-statement read: no transaction needed
         if options.get(ENFORCE_READONLY_OPTION):
@@ -292,7 +300,32 @@ def _configure_sqlite(engine: Engine, url: URL) -> None:
             cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             cursor.execute("PRAGMA query_only = ON")
             cursor.close()
-        conn.exec_driver_sql("BEGIN" if options.get(READONLY_OPTION) else "BEGIN IMMEDIATE")
+        conn.info[_BEGIN_SQL] = "BEGIN" if options.get(READONLY_OPTION) else "BEGIN IMMEDIATE"
+
+    engine.dialect.do_begin = _sqlite_do_begin  # type: ignore[method-assign]
+
+
+def _sqlite_do_begin(dbapi_connection: Any) -> None:
+    """Send the BEGIN that the ``begin`` event chose (none in autocommit) to the driver.
+
+    aiosqlite gets it as one call on its worker thread (``execute_fetchall``), not the
+    three of a cursor (open, execute, close). Cancelled while queued or running, the call
+    still runs there; SQLAlchemy invalidates the connection, and the rollback that
+    invalidation queues behind it (:mod:`sqlops._aiosqlite`) ends that transaction.
+    """
+    statement = dbapi_connection.info.pop(_BEGIN_SQL, None)
+    if statement is None:
+        return
+    adapted = dbapi_connection.dbapi_connection
+    if hasattr(adapted, "run_async"):  # SQLAlchemy's aiosqlite adapter
+        try:
+            adapted.run_async(lambda aio: aio.execute_fetchall(statement))
+        except ValueError as exc:  # aiosqlite's "Connection closed": a lost connection,
+            raise adapted.dbapi.OperationalError(str(exc)) from exc  # as the adapter says
+        return
+    cursor = dbapi_connection.cursor()
+    cursor.execute(statement)
+    cursor.close()
 
 
 def _mysql_begin(conn: Connection) -> None:

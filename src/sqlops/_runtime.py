@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
-from contextlib import AbstractAsyncContextManager, contextmanager
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from contextvars import ContextVar
+from types import TracebackType
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -94,14 +95,22 @@ def drive_iter(iterator: AsyncIterator[T]) -> Iterator[T]:
             drive(aclose())
 
 
-@contextmanager
-def drive_context(manager: AbstractAsyncContextManager[T]) -> Iterator[T]:
-    """Enter and exit an async context manager synchronously."""
-    value = drive(manager.__aenter__())
-    try:
-        yield value
-    except BaseException as exc:
-        if not drive(manager.__aexit__(type(exc), exc, exc.__traceback__)):
-            raise
-    else:
-        drive(manager.__aexit__(None, None, None))
+class drive_context(AbstractContextManager[T]):  # a function in use: lower case
+    """Enter and exit an async context manager synchronously.
+
+    A class rather than a ``@contextmanager`` generator: the sync twin enters one per
+    session and transaction, and a generator frame per unit of work is measurable there.
+    """
+
+    __slots__ = ("manager",)
+
+    def __init__(self, manager: AbstractAsyncContextManager[T]) -> None:
+        self.manager = manager
+
+    def __enter__(self) -> T:
+        return drive(self.manager.__aenter__())
+
+    def __exit__(
+        self, typ: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool:
+        return bool(drive(self.manager.__aexit__(typ, exc, tb)))

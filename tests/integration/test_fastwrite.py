@@ -224,3 +224,13 @@ async def test_a_refused_value_names_its_column(
         await users.update(user.id, name="kept")  # the transaction went on
         assert kept is None or kept.name == "kept"
     assert (await sqlops.Repository(User, db).get_one(user.id)).name == "kept"
+
+
+async def test_a_read_only_transaction_refuses_the_update(db: sqlops.Database) -> None:
+    user = await _user(db)
+    with pytest.raises(sqlops.ReadOnlyTransactionError):
+        async with db.transaction(readonly=True) as session:
+            users = sqlops.Repository(User, session)
+            held = await users.get_one(user.id)
+            await users.update(held.id, name="nope")
+    assert (await sqlops.Repository(User, db).get_one(user.id)).name == "a"

@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import sqlops
-from sqlops import _dialects
+from sqlops import TransactionConflictError, _dialects, sync
 from tests.models import Base, Counter, Team
 from tests.reliability._figures import record
 
@@ -135,3 +136,96 @@ async def test_a_write_cancelled_during_a_slow_statement_releases_the_write_lock
         record("a cancelled slow statement (SQLite): cancel to lock free", f"{took * 1000:.0f} ms")
         assert await sqlops.Repository(Team, db).count(name="never") == 0
         await sqlops.Repository(Team, db).create(name="after")  # the pool still writes
+
+
+@pytest.mark.parametrize("api", ["async", "sync"])
+async def test_a_begin_that_finds_the_write_lock_taken_is_a_conflict_and_the_pool_recovers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, api: str
+) -> None:
+    """BEGIN IMMEDIATE goes to the driver's cursor, not through SQLAlchemy's statement path:
+    its failure must still be translated, end no transaction that never began, and leave
+    the pooled connection fit for the next one, read-only transactions not blocked."""
+    monkeypatch.setattr(_dialects, "SQLITE_BUSY_TIMEOUT_MS", 50)
+    path = tmp_path / "held.db"
+    holder = sqlite3.connect(path, timeout=0, isolation_level=None)
+    db: Any = sqlops.Database(f"sqlite+aiosqlite:///{path}") if api == "async" else None
+    sync_db = sync.Database(f"sqlite:///{path}") if api == "sync" else None
+    try:
+        if sync_db is not None:
+            sync_db.create_all(Base.metadata)
+        else:
+            await db.create_all(Base.metadata)
+        holder.execute("BEGIN IMMEDIATE")  # another process's writer
+        for _ in range(2):  # the same pooled connection fails twice the same way
+            with pytest.raises(TransactionConflictError):
+                if sync_db is not None:
+                    with sync_db.transaction() as session:
+                        session.add(Team(name="blocked"))
+                else:
+                    async with db.transaction() as s:
+                        s.add(Team(name="blocked"))
+        if sync_db is not None:  # a deferred BEGIN: readers go on beside the writer
+            assert sync.Repository(Team, sync_db).count() == 0
+            with sync_db.transaction(readonly=True) as session:
+                assert session.scalars(select(Team)).all() == []
+        else:
+            assert await sqlops.Repository(Team, db).count() == 0
+            async with db.transaction(readonly=True) as s:
+                assert (await s.scalars(select(Team))).all() == []
+        holder.execute("ROLLBACK")
+        if sync_db is not None:
+            sync.Repository(Team, sync_db).create(name="after")
+            assert sync.Repository(Team, sync_db).count(name="after") == 1
+        else:
+            await sqlops.Repository(Team, db).create(name="after")
+            assert await sqlops.Repository(Team, db).count(name="after") == 1
+        assert _write_lock_free(path)
+    finally:
+        holder.close()
+        if sync_db is not None:
+            sync_db.dispose()
+        else:
+            await db.dispose()
+
+
+async def test_a_transaction_cancelled_while_its_begin_waits_for_the_lock_holds_nothing(
+    tmp_path: Path,
+) -> None:
+    """Cancelled while BEGIN IMMEDIATE waits out the busy timeout on aiosqlite's thread.
+
+    The call goes on waiting there after the cancellation; once the other writer lets go,
+    that BEGIN takes the lock for a connection nobody will use again. The invalidation
+    must roll it back, or every later writer would get "database is locked".
+    """
+    path = tmp_path / "waiting.db"
+    holder = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        async with sqlops.Database(f"sqlite+aiosqlite:///{path}") as db:
+            await db.create_all(Base.metadata)
+            holder.execute("BEGIN IMMEDIATE")
+            began = asyncio.Event()
+
+            async def write() -> None:
+                async with db.transaction() as s:
+                    await s.connection()  # BEGIN IMMEDIATE: waits for the holder's lock
+                    began.set()
+                    s.add(Team(name="late"))
+
+            task = asyncio.create_task(write())
+            await asyncio.sleep(0.3)
+            assert not began.is_set()
+            task.cancel()
+            await asyncio.sleep(0.1)
+            holder.execute("ROLLBACK")  # now the orphaned BEGIN gets the lock
+            with pytest.raises(asyncio.CancelledError):
+                await asyncio.wait_for(task, 10)
+            assert not began.is_set()
+            for _ in range(100):  # its rollback runs just behind it on the worker
+                if _write_lock_free(path):
+                    break
+                await asyncio.sleep(0.05)
+            assert _write_lock_free(path), "the cancelled BEGIN kept the write lock"
+            await sqlops.Repository(Team, db).create(name="after")
+            assert await sqlops.Repository(Team, db).count() == 1
+    finally:
+        holder.close()

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import decimal
 import threading
 import time
+import uuid
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import insert, select, text
 
 from sqlops import _autocommit, sync
 from sqlops.sync import _driver
-from tests.models import Account, Team
+from tests.models import Account, Event, Team
 
 _WHOAMI = {"postgresql": "SELECT pg_backend_pid()", "mysql": "SELECT CONNECTION_ID()"}
 _KILL = {"postgresql": "SELECT pg_terminate_backend({})", "mysql": "KILL {}"}
@@ -66,6 +68,43 @@ def test_a_template_read_does_not_leave_a_transaction_open(
             assert raw.info.transaction_status == 0  # IDLE
         elif sync_db.dialect == "sqlite":
             assert not raw.in_transaction
+
+
+_INJECTED_ROWS: list[tuple[type[Any], dict[str, Any], str]] = [
+    (Account, {"id": 41, "owner": "ada", "amount": decimal.Decimal("12.50")}, "amount"),
+    (
+        Event,
+        {
+            "id": uuid.uuid4(),
+            "name": "launch",
+            "at": dt.datetime(2026, 5, 1, 9, 30, tzinfo=dt.timezone.utc),
+        },
+        "at",
+    ),
+]
+
+
+@pytest.mark.parametrize(("model", "row", "typed"), _INJECTED_ROWS, ids=["int-decimal", "uuid-dt"])
+def test_injected_reads_take_the_template_route_inside_the_sessions_transaction(
+    sync_db: sync.Database,
+    monkeypatch: pytest.MonkeyPatch,
+    model: type[Any],
+    row: dict[str, Any],
+    typed: str,
+) -> None:
+    """In a caller's Session a read runs on the driver too, and sees the uncommitted row."""
+    seen = _template_calls(monkeypatch)
+    with sync_db.session() as session:
+        session.execute(insert(model).values(**row))  # not in the identity map: read for real
+        repo = sync.Repository(model, session)
+        got = repo.get(row["id"])
+        assert got is not None and getattr(got, typed) == row[typed]
+        assert type(getattr(got, typed)) is type(row[typed])
+        assert got in session and repo.get(row["id"]) is got  # entered, then held
+        assert [item.id for item in repo.page(page=1, per_page=5).items] == [row["id"]]
+        assert len(seen) == 2  # the get and the page, both on the template route
+        session.rollback()
+        assert session.scalars(select(model)).all() == []  # it was the transaction's row
 
 
 def test_no_pre_ping_round_trip_per_checkout_by_default(sync_db: sync.Database) -> None:

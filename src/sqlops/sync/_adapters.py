@@ -109,7 +109,8 @@ class ConnectionAdapter:
         return fn(self.sync_connection, *args, **kw)
 
     async def get_raw_connection(self) -> Any:
-        return _copy.RawConnection(self.sync_connection.connection)
+        conn = self.sync_connection
+        return _copy.RawConnection(conn.connection, conn.dialect.driver)
 
     async def invalidate(self, exception: BaseException | None = None) -> None:
         self.sync_connection.invalidate(exception)

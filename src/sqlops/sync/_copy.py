@@ -1,8 +1,11 @@
-"""PostgreSQL COPY for the sync twin: psycopg 3's ``cursor.copy()`` behind asyncpg's call.
+"""The driver face of a session's sync connection: templates and PostgreSQL COPY.
 
-The shared bulk path (:func:`sqlops._bulk._copy`) speaks asyncpg's
-``copy_records_to_table``; this gives a psycopg connection that call, so ``create_many``
-keeps one implementation for both APIs.
+The shared fast paths speak to ``raw.driver_connection`` as they would to asyncpg or
+aiosqlite: a template read calls ``fetch_typed`` (:class:`sqlops.sync._driver.TemplateDriver`)
+and the bulk path (:func:`sqlops._bulk._copy`) asyncpg's ``copy_records_to_table``. Here a
+session's psycopg, sqlite3 or PyMySQL connection is given those calls, so an injected read
+takes the template route as a standalone one does, and ``create_many`` keeps one
+implementation for both APIs.
 """
 
 from __future__ import annotations
@@ -14,28 +17,24 @@ from ._driver import TemplateDriver
 
 
 class RawConnection:
-    """A pooled connection whose ``driver_connection`` can COPY like asyncpg's."""
+    """A session's pooled connection whose ``driver_connection`` runs templates (and COPY)."""
 
-    __slots__ = ("fairy",)
+    __slots__ = ("driver", "fairy")
 
-    def __init__(self, fairy: Any) -> None:
+    def __init__(self, fairy: Any, driver: str) -> None:
         self.fairy = fairy
+        self.driver = driver
 
     @property
     def dbapi_connection(self) -> Any:
         return self.fairy.dbapi_connection
 
     @property
-    def driver_connection(self) -> Any:
-        """The driver connection with the template runner's call (and psycopg's COPY).
-
-        A read template in an injected session runs on it (``_attach.on_driver``), inside
-        the session's transaction.
-        """
+    def driver_connection(self) -> TemplateDriver:
         driver = self.fairy.driver_connection
-        if type(driver).__module__.startswith("psycopg"):
-            return PsycopgCopy(driver)
-        return TemplateDriver(driver, "", standalone=False)
+        if self.driver == "psycopg":
+            return PsycopgCopy(driver, self.driver, in_transaction=True)
+        return TemplateDriver(driver, self.driver, in_transaction=True)
 
     def invalidate(self, exception: BaseException | None = None) -> None:
         self.fairy.invalidate(exception)
@@ -45,9 +44,6 @@ class PsycopgCopy(TemplateDriver):
     """asyncpg's ``is_in_transaction`` and ``copy_records_to_table`` over psycopg 3."""
 
     __slots__ = ()
-
-    def __init__(self, connection: Any) -> None:
-        super().__init__(connection, "psycopg", standalone=False)
 
     def is_in_transaction(self) -> bool:
         from psycopg.pq import TransactionStatus

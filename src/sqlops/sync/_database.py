@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Awaitable, Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, contextmanager
+from types import TracebackType
 from typing import Any, TypeVar
 
 from sqlalchemy import MetaData
 from sqlalchemy.engine import URL, Engine
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, sessionmaker
 
 from sqlops import _database, _engines, _guards
@@ -63,6 +65,27 @@ class _Core(_database.Database):
 
     def __del__(self) -> None:
         pass  # the public sync.Database warns about a Database never disposed
+
+
+class _Scope(AbstractContextManager[Session]):
+    """One of the async Database's session scopes, entered synchronously: its ``Session``.
+
+    The async scope's own code runs (commit, rollback, shielded close); this only hands
+    out the sync session inside its adapter, without a generator frame per scope.
+    """
+
+    __slots__ = ("_scope",)
+
+    def __init__(self, scope: AbstractAsyncContextManager[AsyncSession]) -> None:
+        self._scope = drive_context(scope)
+
+    def __enter__(self) -> Session:
+        return self._scope.__enter__().sync_session
+
+    def __exit__(
+        self, typ: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool:
+        return self._scope.__exit__(typ, exc, tb)
 
 
 class Database:
@@ -208,23 +231,19 @@ class Database:
 
     # ------------------------------------------------------------------ sessions
 
-    @contextmanager
-    def session(self) -> Iterator[Session]:
+    def session(self) -> AbstractContextManager[Session]:
         """Yield a plain ``Session`` (``expire_on_commit=False``); the caller commits."""
-        with drive_context(self._core.session()) as adapter:
-            yield adapter.sync_session
+        return _Scope(self._core.session())
 
-    @contextmanager
     def transaction(
         self, isolation: str | None = None, readonly: bool = False
-    ) -> Iterator[Session]:
+    ) -> AbstractContextManager[Session]:
         """Yield a session in a transaction: commit on success, roll back on any exception.
 
         ``readonly=True`` may be served by a replica, and a write inside it raises
         :class:`ReadOnlyTransactionError` on every backend.
         """
-        with drive_context(self._core.transaction(isolation, readonly)) as adapter:
-            yield adapter.sync_session
+        return _Scope(self._core.transaction(isolation, readonly))
 
     @contextmanager
     def savepoint(self, session: Session) -> Iterator[Session]:

@@ -35,12 +35,12 @@ class TemplateDriver:
 
     __slots__ = ("autocommit", "connection")
 
-    def __init__(self, connection: Any, driver: str, *, standalone: bool = True) -> None:
+    def __init__(self, connection: Any, driver: str, *, in_transaction: bool = False) -> None:
         self.connection = connection
         # psycopg: a bare SELECT would open a transaction that the pool then rolls back
-        # (one more round trip); in autocommit it is one statement, as on asyncpg. Not in
-        # a session's transaction (``standalone=False``): the read belongs to it.
-        self.autocommit = standalone and driver == "psycopg"
+        # (one more round trip); in autocommit it is one statement, as on asyncpg. Never
+        # inside a session's transaction: there the read must see (and join) it.
+        self.autocommit = driver == "psycopg" and not in_transaction
 
     async def fetch_typed(
         self, sql: str, parameters: Any, codes: bool
