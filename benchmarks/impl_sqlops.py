@@ -103,8 +103,8 @@ class SqlopsInjectedImpl(SqlopsImpl):
         for i, name in changes:
             async with self.db.transaction() as session:
                 users = sqlops.Repository(User, session)
-                await users.get(i)
-                await users.update(i, name=name)
+                user = await users.get(i)  # held, as the ORM peer holds it
+                await users.update(user.id, name=name)
 
     async def stream(self, batch: int) -> list[Any]:
         async with self.db.session() as session:
