@@ -47,7 +47,7 @@ def chunks(rows: Iterable[Any], size: int) -> Iterator[list[Any]]:
 
 def _row_dict(info: ModelInfo, row: Any, index: int) -> Mapping[str, Any]:
     """A mapping row as given, or a model instance's column values."""
-    if isinstance(row, Mapping):
+    if type(row) is dict or isinstance(row, Mapping):  # a plain dict skips the ABC check
         return row
     if isinstance(row, info.model):
         state = attributes.instance_dict(row)
@@ -78,8 +78,9 @@ class Layouts:
         current: tuple[str, ...] | None = None
         rows: list[Mapping[str, Any]] = []
         checks: list[tuple[str, Callable[[Any], Any]]] = []
+        info = self.info
         for i, row in enumerate(chunk):
-            mapping = _row_dict(self.info, row, offset + i)
+            mapping = row if type(row) is dict else _row_dict(info, row, offset + i)
             keys = tuple(mapping)
             if keys != current:
                 known = self._valid.get(keys)
