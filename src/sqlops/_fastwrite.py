@@ -57,8 +57,9 @@ async def update(
     if obj is _attach.EXPIRED:
         return NOT_FAST
     dialect = session.sync_session.get_bind(info.mapper).dialect
+    view = repo._on(session)
     if obj is _attach.ABSENT and (_updated_by_default(info) or not dialect.update_returning):
-        obj = await _executor.get(repo._on(session), ReadQuery("get", identity=identity))
+        obj = await _executor.get(view, ReadQuery("get", identity=identity))
         if obj is None:
             raise NotFoundError(repo.model, pk)
     if obj is not _attach.ABSENT:
@@ -71,7 +72,7 @@ async def update(
     spec = _spec(repo, plan, identity, written, returning=dialect.update_returning)
     before = _failures.innermost(session)
     try:
-        result = await _executor.write(repo._on(session), spec)
+        result = await _executor.write(view, spec)
     except SqlopsError as exc:
         _failures.note(session, exc, before)
         raise
@@ -123,21 +124,42 @@ def _changed(info: ModelInfo, obj: Any, values: dict[str, Any]) -> dict[str, Any
     return out
 
 
+_onupdates: dict[type[Any], tuple[str, ...]] = {}
+
+
+def _onupdate_keys(info: ModelInfo) -> tuple[str, ...]:
+    """The attributes an UPDATE of the model changes unasked (``onupdate``), found once."""
+    found = _onupdates.get(info.model)
+    if found is None:
+        found = _onupdates[info.model] = tuple(
+            key for key in info.columns if _updates_itself(info.column(key), info.table)
+        )
+    return found
+
+
+_by_default: dict[type[Any], bool] = {}
+
+
 def _updated_by_default(info: ModelInfo) -> bool:
-    """Whether an UPDATE of the model changes a column it was not given (``onupdate``)."""
-    return any(
-        column.onupdate is not None or column.server_onupdate is not None
-        for column in info.table.columns
-    )
+    """Whether an UPDATE changes a column it was not given (mapped to the model or not)."""
+    found = _by_default.get(info.model)
+    if found is None:
+        columns = info.table.columns
+        found = _by_default[info.model] = any(_updates_itself(c, info.table) for c in columns)
+    return found
+
+
+def _updates_itself(column: Any, table: Any) -> bool:
+    has = column.onupdate is not None or column.server_onupdate is not None
+    return has and column.table is table
 
 
 def _defaults(info: ModelInfo, values: dict[str, Any]) -> dict[str, Any]:
     """Values of the plain Python ``onupdate`` defaults of the columns not given."""
     out = {}
-    for key in info.columns:
-        column = info.column(key)
-        default: Any = column.onupdate
-        if key in values or default is None or column.table is not info.table:
+    for key in _onupdate_keys(info):
+        default: Any = info.column(key).onupdate
+        if key in values or default is None:
             continue
         if default.is_scalar:
             out[key] = default.arg
@@ -191,8 +213,7 @@ def _settle(
     """
     for key, value in written.items():
         attributes.set_committed_value(obj, key, value)
-    info = plan.info
-    changed = [k for k in plan.keys if k not in written and _has_onupdate(info, k)]
+    changed = [k for k in _onupdate_keys(plan.info) if k not in written]
     if not changed:
         return
     if row is None:
@@ -200,8 +221,3 @@ def _settle(
         return
     for key in changed:
         attributes.set_committed_value(obj, key, row[plan.keys.index(key)])
-
-
-def _has_onupdate(info: ModelInfo, key: str) -> bool:
-    column = info.column(key)
-    return column.onupdate is not None or column.server_onupdate is not None
