@@ -16,7 +16,7 @@ from sqlalchemy.engine import URL, Connection, Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import _autocommit, _internals
-from ._errors import DatabaseUnavailableError
+from ._errors import DatabaseUnavailableError, SqlopsError
 from ._translate import translate
 from ._url import is_memory_sqlite, safe_url
 
@@ -390,3 +390,16 @@ def _mysql_on_connect(dbapi_connection: Any, record: Any) -> None:
         "time_zone = '+00:00'"
     )
     cursor.close()
+
+
+def lent_failure(fairy: Any, exc: Exception, lost: bool) -> SqlopsError | None:
+    """The sqlops error for ``exc`` raised on a lent pooled connection, or None to re-raise.
+
+    A lost connection (``lost``, or an error the translator calls unavailable) is
+    invalidated with the pool's older ones, as SQLAlchemy does on its own paths.
+    """
+    err = translate(exc)
+    if isinstance(err, DatabaseUnavailableError) or lost:
+        invalidate_all(fairy, exc)
+        err = err or DatabaseUnavailableError(f"connection lost: {type(exc).__name__}")
+    return err

@@ -87,11 +87,8 @@ async def with_driver(engine: AsyncEngine, use: Callable[[Any], Awaitable[T]]) -
             await driver.autocommit(True)
         return await use(driver)
     except Exception as exc:
-        err = _translate.translate(exc)
         is_closed = getattr(fairy.driver_connection, "is_closed", None)  # asyncpg only
-        if isinstance(err, DatabaseUnavailableError) or (is_closed is not None and is_closed()):
-            _dialects.invalidate_all(fairy, exc)  # as SQLAlchemy does on its own paths
-            err = err or DatabaseUnavailableError(f"connection lost: {type(exc).__name__}")
+        err = _dialects.lent_failure(fairy, exc, is_closed is not None and is_closed())
         if err is None:
             raise
         raise err from exc

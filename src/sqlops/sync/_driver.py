@@ -22,8 +22,7 @@ from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
-from sqlops import _autocommit, _dialects, _translate
-from sqlops._errors import DatabaseUnavailableError
+from sqlops import _autocommit, _dialects
 
 T = TypeVar("T")
 
@@ -75,10 +74,7 @@ async def lend(engine: Engine, use: Callable[[TemplateDriver], Awaitable[T]]) ->
             driver.autocommit(True)
         return await use(TemplateDriver(driver, engine.dialect.driver))
     except Exception as exc:
-        err = _translate.translate(exc)
-        if isinstance(err, DatabaseUnavailableError) or _is_disconnect(engine, exc, fairy):
-            _dialects.invalidate_all(fairy, exc)
-            err = err or DatabaseUnavailableError(f"connection lost: {type(exc).__name__}")
+        err = _dialects.lent_failure(fairy, exc, _is_disconnect(engine, exc, fairy))
         if err is None:
             raise
         raise err from exc
