@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
@@ -275,12 +276,23 @@ async def schema(url: Any) -> AsyncIterator[Any]:
 
 
 async def _idle_in_transaction(db: sqlops.Database) -> int:
-    async with db.engine.connect() as conn:
-        found = await conn.exec_driver_sql(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()"
-        )
-        return int(found.scalar_one())
+    """Our sessions idling in a transaction, once discarded connections have gone.
+
+    A connection discarded on cancellation is closed at once, but its server process
+    reports "idle in transaction" until it reads the close: wait up to 2 s for that; a
+    session really left open stays, and is counted.
+    """
+    deadline = time.monotonic() + 2.0
+    while True:
+        async with db.engine.connect() as conn:
+            found = await conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()"
+            )
+            count = int(found.scalar_one())
+        if count == 0 or time.monotonic() > deadline:
+            return count
+        await asyncio.sleep(0.02)
 
 
 async def _written(other: sqlops.Database, tag: str) -> int:
