@@ -81,6 +81,29 @@ class PgBouncer:
         """
         if max_prepared_statements and not carries_prepared(binary):
             raise ValueError(f"{binary} is older than PgBouncer 1.21: no max_prepared_statements")
+        # Another worker (or session) may take the port between the probe and PgBouncer's
+        # bind: then ours exits ("nowhere to listen on") while theirs answers the probe,
+        # so only our own log saying it listens counts; on a lost race, the next port.
+        start = FIRST_PORT + (os.getpid() % 500) * 2
+        for _ in range(20):
+            port = free_port(start)
+            bouncer = cls._launch(binary, mode, server, port, pool_size, max_prepared_statements)
+            if bouncer._wait_listening():
+                return bouncer
+            bouncer.stop()
+            start = port + 1
+        raise RuntimeError(f"pgbouncer found no free port from {FIRST_PORT}")
+
+    @classmethod
+    def _launch(
+        cls,
+        binary: str,
+        mode: str,
+        server: URL,
+        port: int,
+        pool_size: int,
+        max_prepared_statements: int,
+    ) -> PgBouncer:
         carried = (
             f"max_prepared_statements = {max_prepared_statements}\n"
             if carries_prepared(binary)
@@ -88,7 +111,6 @@ class PgBouncer:
         )
         root = Path(tempfile.mkdtemp(prefix="sqlops-pgbouncer-"))
         user = "postgres" if os.geteuid() == 0 else None
-        port = free_port(FIRST_PORT + (os.getpid() % 500) * 2)
         (root / "userlist.txt").write_text(f'"{server.username}" ""\n')
         (root / "pgbouncer.ini").write_text(
             "[databases]\n"
@@ -110,22 +132,25 @@ class PgBouncer:
                 os.chown(path, entry.pw_uid, entry.pw_gid)
             command = ["runuser", "-u", user, "--", *command]
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        bouncer = cls(binary, mode, root, port, process, pool_size, max_prepared_statements)
-        bouncer._wait_listening()
-        return bouncer
+        return cls(binary, mode, root, port, process, pool_size, max_prepared_statements)
 
     def url(self, server_url: URL | str) -> URL:
         """``server_url`` pointed at this PgBouncer instead of the server."""
         return make_url(str(server_url)).set(host="127.0.0.1", port=self.port)
 
-    def _wait_listening(self, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
+    def _wait_listening(self, timeout: float = 10.0) -> bool:
+        """True once this PgBouncer's own log says it listens; False if it lost the port."""
+        deadline, listening = time.monotonic() + timeout, f"listening on 127.0.0.1:{self.port}"
         while time.monotonic() < deadline:
+            log = self._log()
+            if "nowhere to listen" in log or "cannot listen" in log:
+                return False
             if self.process.poll() is not None:
-                raise RuntimeError(f"pgbouncer exited: {self._log()}")
-            with socket.socket() as probe, contextlib.suppress(OSError):
-                probe.connect(("127.0.0.1", self.port))
-                return
+                raise RuntimeError(f"pgbouncer exited: {log}")
+            if listening in log:
+                with socket.socket() as probe, contextlib.suppress(OSError):
+                    probe.connect(("127.0.0.1", self.port))
+                    return True
             time.sleep(0.02)
         raise RuntimeError(f"pgbouncer did not listen on :{self.port}: {self._log()}")
 
