@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import attributes
 
-from . import _attach, _failures, _internals, _translate
+from . import _attach, _checks, _failures, _internals, _translate
 from ._errors import InvalidValueError
 from ._modelinfo import ModelInfo
 
@@ -74,6 +74,9 @@ class Layouts:
 
     def runs(self, chunk: Sequence[Any], offset: int) -> list[Run]:
         """Consecutive rows sharing one key layout (order kept), as mappings."""
+        same = self._one_layout(chunk, offset)
+        if same is not None:
+            return [same]
         out: list[Run] = []
         current: tuple[str, ...] | None = None
         rows: list[Mapping[str, Any]] = []
@@ -96,6 +99,31 @@ class Layouts:
                     ) from None
             rows.append(mapping)
         return out
+
+    def _one_layout(self, chunk: Sequence[Any], offset: int) -> Run | None:
+        """The usual case in C-level loops: plain dicts, all with the same keys, checked by column.
+
+        None when the rows are anything else, or a value is bad: the row-by-row loop handles
+        those, and names the first bad row.
+        """
+        if not chunk or set(map(type, chunk)) != {dict}:
+            return None
+        layouts = set(map(tuple, chunk))
+        if len(layouts) != 1:
+            return None
+        (keys,) = layouts
+        known = self._valid.get(keys)
+        checks = known if known is not None else self._check(keys, offset)
+        for key, check in checks:
+            values = list(map(operator.itemgetter(key), chunk))
+            if not _checks.needs_checking(check, set(map(type, values))):
+                continue
+            try:
+                for value in values:
+                    check(value)
+            except InvalidValueError:
+                return None  # the loop names the first bad row, as the columns come in it
+        return keys, list(chunk)
 
     def _check(self, keys: tuple[str, ...], index: int) -> list[tuple[str, Callable[[Any], Any]]]:
         unknown = [k for k in keys if k not in self.info.columns]

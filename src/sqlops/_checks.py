@@ -77,6 +77,7 @@ def _integer_check(table: str, key: str, column: Column[Any]) -> Check | None:
             )
         return int(value)
 
+    check.only_for = (float, decimal.Decimal)  # type: ignore[attr-defined]
     return check
 
 
@@ -95,7 +96,7 @@ def _float_check(table: str, key: str, column: Column[Any]) -> Check | None:
     limit = _numeric_limit(type_)
 
     def check(value: Any) -> Any:
-        if isinstance(value, float | decimal.Decimal) and value != value:  # NaN
+        if _is_nan(value):
             raise InvalidValueError(
                 f"{table}.{key}: NaN cannot be stored (use None for a missing value)",
                 table=table,
@@ -107,7 +108,24 @@ def _float_check(table: str, key: str, column: Column[Any]) -> Check | None:
             )
         return float(value) if to_float and type(value) is int else value
 
+    # A bulk path validates only values of these types (see needs_checking); the
+    # conversion of an int for a float column is left to the driver there.
+    suspect = (float, decimal.Decimal, int) if limit is not None else (float, decimal.Decimal)
+    check.only_for = suspect  # type: ignore[attr-defined]
     return check
+
+
+def needs_checking(check: Check, types: set[type]) -> bool:
+    """Whether values of ``types`` can fail ``check`` (a check without ``only_for``: always)."""
+    only_for: tuple[type, ...] | None = getattr(check, "only_for", None)
+    return only_for is None or any(issubclass(t, only_for) for t in types)
+
+
+def _is_nan(value: Any) -> bool:
+    """NaN, and Decimal's signalling ``sNaN`` too (comparing one raises InvalidOperation)."""
+    if isinstance(value, decimal.Decimal):
+        return value.is_nan()
+    return isinstance(value, float) and value != value
 
 
 def _is_number(value: Any) -> bool:

@@ -7,6 +7,7 @@ atomic ``UPDATE … RETURNING`` (or equivalent) of :meth:`Repository.increment`.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -282,15 +283,17 @@ async def upsert_many(
     layouts = Layouts(info)
     statements: dict[tuple[str, ...], Any] = {}
     total = 0
+    conflict_key = operator.itemgetter(*key_of)  # one key: the bare value, else a tuple
     for offset, chunk in enumerate(chunks(rows, size)):
-        deduped: dict[tuple[Any, ...], Mapping[str, Any]] = {}
-        for keys, run in layouts.runs(chunk, offset * size):
-            missing = [k for k in key_of if k not in keys]
-            if missing:
+        deduped: dict[Any, Mapping[str, Any]] = {}
+        runs = layouts.runs(chunk, offset * size)
+        for keys, run in runs:
+            if any(k not in keys for k in key_of):
                 raise InvalidValueError(f"upsert rows must include the conflict column(s) {names}")
-            for row in run:
-                deduped[tuple(row[k] for k in key_of)] = row
-        for keys, run in layouts.runs(list(deduped.values()), offset * size):
+            deduped.update(zip(map(conflict_key, run), run, strict=True))
+        if len(deduped) < len(chunk):  # a key came twice: the last row of each, in order
+            runs = layouts.runs(list(deduped.values()), offset * size)
+        for keys, run in runs:
             stmt = statements.get(keys)
             if stmt is None:
                 updating = _update_columns(info, keys, names, update_)
@@ -302,7 +305,8 @@ async def upsert_many(
             except DBAPIError as exc:
                 if repo.dialect != "mysql" or exc.orig is None or _mysql_code(exc.orig) != CLASH:
                     raise
-                await _report_clash(session, info, names, key_of, deduped, exc)
+                keyed = deduped if len(key_of) > 1 else {(k,): r for k, r in deduped.items()}
+                await _report_clash(session, info, names, key_of, keyed, exc)
         total += len(deduped)
     return total
 

@@ -156,7 +156,7 @@ async def test_increment_by_decimal_on_a_numeric_column(items: sqlops.Repository
     assert await items.increment(first.id, "price", 1) == 1.0
 
 
-@pytest.mark.parametrize("nan", [math.nan, decimal.Decimal("NaN")])
+@pytest.mark.parametrize("nan", [math.nan, decimal.Decimal("NaN"), decimal.Decimal("sNaN")])
 @pytest.mark.parametrize("column", ["price", "amount"])
 async def test_nan_is_refused_not_stored_as_null(
     items: sqlops.Repository[Item], column: str, nan: Any
