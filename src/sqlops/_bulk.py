@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import attributes
 
-from . import _attach, _checks, _failures, _internals, _translate
+from . import _attach, _checks, _failures, _internals, _sendable, _translate
 from ._errors import InvalidValueError
 from ._modelinfo import ModelInfo
 
@@ -263,14 +263,18 @@ async def _copy(session: AsyncSession, info: ModelInfo, runs: list[Run]) -> None
     table = info.table
     before = _failures.innermost(session)
     for keys, run in runs:
-        columns, records = _copy_records(info, keys, run, conn.dialect)
         try:
+            columns, records = _copy_records(info, keys, run, conn.dialect)
             await driver.copy_records_to_table(
                 table.name, records=records, columns=columns, schema_name=table.schema
             )
         except Exception as exc:
             # the rows as parameters: the translator finds the column whose value broke
-            err = _translate.translate(exc, _translate._Context(table=table, params=run))
+            context = _translate._Context(table=table, params=run)
+            err = _translate.translate(exc, context)
+            if err is None and isinstance(exc, _translate.BIND_ERRORS):
+                # a bind processor, or asyncpg's encoder, given the wrong kind of value
+                err = _translate.invalid_value(context, _translate.no_values(exc))
             if err is None:
                 raise
             err.__cause__ = exc
@@ -283,6 +287,8 @@ def _copy_records(
 ) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Column names and tuples for COPY: given values, Python defaults, bind processors."""
     cols: list[Column[Any]] = [info.column(k) for k in keys]
+    if dialect.driver == "psycopg":  # psycopg writes a list as an array, even into text
+        _sendable.refuse_copied_lists(cols, keys, run)
     defaults = [c for c in info.table.columns if c.default is not None and c not in cols]
     names = [c.name for c in (*cols, *defaults)]
     get = operator.itemgetter(*keys) if len(keys) > 1 else lambda r: (r[keys[0]],)

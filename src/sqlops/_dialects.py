@@ -15,7 +15,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Connection, Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from . import _autocommit, _internals
+from . import _autocommit, _internals, _sendable
 from ._errors import DatabaseUnavailableError, SqlopsError
 from ._translate import translate
 from ._url import is_memory_sqlite, safe_url
@@ -59,8 +59,12 @@ def configure_engine(engine: Engine, family: str, url: URL) -> None:
         event.listen(engine, "connect", _mysql_on_connect)
         event.listen(engine, "begin", _mysql_begin)
         _autocommit.install(engine)
+        if url.get_driver_name() in ("asyncmy", "pymysql"):
+            _sendable.refuse_unsendable(engine.dialect)
         for name in ("asyncmy", "aiomysql"):
             logging.getLogger(name).addFilter(_pk_note_filter)  # a set: adding twice is a no-op
+    if url.get_driver_name() == "psycopg":
+        _sendable.refuse_stray_lists(engine.dialect)
     if url.get_driver_name() in SOCKET_LIVENESS and not engine.pool._pre_ping:
         _configure_liveness(engine)
 

@@ -37,7 +37,9 @@ from . import (
     _membership,
     _statements,
     _templates,
+    _translate,
 )
+from ._errors import InvalidValueError
 from ._fastread import ReadPlan
 from ._query import ReadQuery
 
@@ -256,9 +258,16 @@ async def write(repo: RepositoryBase[Any], spec: _statements.TemplateSpec) -> li
     pairs = zip(spec.query.args, spec.query.types, strict=True)
     params = [bindparam(None, v, type_=t) for v, t in pairs]
     stmt = spec.make(params)
-    if returning:
-        return await _core(repo, lambda conn: _all(conn.execute(stmt)))
-    return await _core(repo, lambda conn: _rowcount(conn.execute(stmt)))
+    try:
+        if returning:
+            return await _core(repo, lambda conn: _all(conn.execute(stmt)))
+        return await _core(repo, lambda conn: _rowcount(conn.execute(stmt)))
+    except InvalidValueError as exc:  # anonymous binds: name the column from spec.names
+        values = dict(zip(spec.names, spec.query.args, strict=False))
+        named = _translate.name_column(exc, _translate._Context(repo.info.table, [values]))
+        if named is exc:
+            raise
+        raise named from exc.__cause__
 
 
 async def _rowcount(result: Awaitable[Any]) -> int:

@@ -14,11 +14,26 @@ from typing import Any
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import _versioning
+from . import _translate, _versioning
+from ._errors import InvalidValueError
 
 
 class SqlopsSession(Session):
     """A plain ``Session``; the class scopes sqlops' event hooks and names stale writes."""
+
+    def execute(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        """Execute; a refused value bound into the statement itself names its column.
+
+        The translator names the column from the parameters of an execution; values
+        written into an INSERT / UPDATE (``.values(...)``) are not among them.
+        """
+        try:
+            return super().execute(statement, *args, **kwargs)
+        except InvalidValueError as exc:
+            named = _translate.name_inline_column(exc, statement, self.get_bind)
+            if named is exc:
+                raise
+            raise named from exc.__cause__
 
     def flush(self, objects: Sequence[Any] | None = None) -> None:
         """Flush; a versioned object that lost a race raises ``StaleVersionError``.

@@ -27,16 +27,27 @@ from collections.abc import AsyncGenerator, Callable, Hashable, Mapping, Sequenc
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import BigInteger, BindParameter, ColumnElement, Table, bindparam
+from sqlalchemy import (
+    ARRAY,
+    JSON,
+    BigInteger,
+    BindParameter,
+    ColumnElement,
+    PickleType,
+    Table,
+    TypeDecorator,
+    bindparam,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.type_api import TypeEngine
+from sqlalchemy.types import NullType
 
 from . import _internals, _pooler
 from ._errors import InvalidValueError, SqlopsError
 from ._filters import Term, term_for
 from ._modelinfo import ModelInfo
 from ._translate import translate
-from ._translate_common import _Context, _no_values, _strip_suffix
+from ._translate_common import _Context, _invalid_value, _no_values, _strip_suffix
 
 SYNC_DRIVERS = ("pysqlite", "psycopg", "pymysql")  # sqlops.sync: its TemplateDriver
 DRIVERS = ("asyncpg", "aiosqlite", "asyncmy", *SYNC_DRIVERS)
@@ -117,16 +128,19 @@ class Template:
     result: tuple[Callable[[Any], Any] | None, ...] | None = None
     named: bool = False
     table: Table | None = None  # a write's table: the translator names its constraints
+    scalar: tuple[bool, ...] = ()  # per parameter: no list (psycopg would send an array)
 
     def parameters(self, args: Sequence[Any]) -> Any:
         """The driver's parameters; :class:`_Unsendable` for a value its type cannot send."""
         out = []
-        for index, process in zip(self.order, self.bind, strict=True):
+        for index, process, scalar in zip(self.order, self.bind, self.scalar, strict=True):
             value = args[index]
+            if scalar and type(value) is list:
+                raise _Unsendable(index) from TypeError("a list can only be sent to an array")
             try:
                 out.append(process(value) if process is not None and value is not None else value)
-            except (TypeError, ValueError, ArithmeticError) as exc:
-                raise _Unsendable(index) from exc
+            except (TypeError, ValueError, ArithmeticError, AttributeError) as exc:
+                raise _Unsendable(index) from exc  # AttributeError: ``value.tzinfo`` of an int
         if self.named:
             return {f"{_PREFIX}{i}": v for i, v in zip(self.order, out, strict=True)}
         return out
@@ -165,11 +179,18 @@ def template(
             sql=str(compiled),
             order=tuple(order),
             bind=tuple(_internals.bind_processor(types[i], dialect) for i in order),
+            scalar=tuple(not _takes_lists(types[i]) for i in order),
             result_types=tuple(result_types),
             named=not compiled.positional,
             table=_written_table(statement),
         )
     return found
+
+
+def _takes_lists(type_: TypeEngine[Any]) -> bool:
+    if isinstance(type_, TypeDecorator):
+        type_ = type_.impl_instance
+    return isinstance(type_, ARRAY | JSON | PickleType | NullType)
 
 
 def _written_table(statement: Any) -> Table | None:
@@ -199,13 +220,14 @@ async def fetch(
         raise
     except _Unsendable as exc:  # what SQLAlchemy's StatementError becomes on the other routes
         cause = exc.__cause__ or exc
-        column = names[exc.index] if names else None
+        column = _strip_suffix(names[exc.index]) if names else None
+        reason = f"a value could not be sent to the database: {_no_values(cause)}"
+        if column is not None:
+            reason += f" (got a {type(args[exc.index]).__name__})"
         # from None: nothing reached the database, the caller's transaction goes on
-        raise InvalidValueError(
-            f"a value could not be sent to the database: {_no_values(cause)}",
-            table=template.table.name if template.table is not None else None,
-            column=_strip_suffix(column) if column else None,
-        ) from None
+        if template.table is not None and column is not None:
+            raise _invalid_value(_context(template, args, names), reason, column) from None
+        raise InvalidValueError(reason) from None
     except Exception as exc:
         err = translate(exc, _context(template, args, names))
         if err is None:

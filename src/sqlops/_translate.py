@@ -14,7 +14,10 @@ Each backend's table is its own module (``_translate_pg``, ``_translate_mysql``,
 
 from __future__ import annotations
 
+import re
 import sqlite3
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from sqlalchemy import Table
 from sqlalchemy import exc as sa_exc
@@ -29,9 +32,12 @@ from ._translate_common import (
     _Context as _Context,
 )
 from ._translate_common import (
+    _guess_bad_column,
     _invalid_value,
+    _misfit,
     _no_values,
     _non_finite_column,
+    _tables,
 )
 from ._translate_common import (
     register_metadata as register_metadata,
@@ -53,6 +59,10 @@ from ._translate_sqlite import (
 
 
 _BIND_ERRORS = (TypeError, ValueError, ArithmeticError, LookupError)
+# what a bind processor or a driver's encoder raises for a value of the wrong kind
+BIND_ERRORS = (*_BIND_ERRORS, AttributeError)
+invalid_value = _invalid_value
+no_values = _no_values
 
 
 def on_handle_error(ctx: ExceptionContext) -> BaseException | None:
@@ -67,7 +77,12 @@ def on_handle_error(ctx: ExceptionContext) -> BaseException | None:
         return None
     context = _statement_context(ctx)
     original = ctx.original_exception
-    if isinstance(original, _BIND_ERRORS) and ctx.statement:
+    binding = isinstance(original, _BIND_ERRORS) or (
+        # a column type's bind processor given the wrong kind (``value.tzinfo`` of an int):
+        # raised before the statement had an execution context
+        isinstance(original, AttributeError) and ctx.execution_context is None
+    )
+    if binding and ctx.statement:
         # raised while binding a parameter: by a bind processor (a dict for an Enum, a
         # UUID for a Boolean) or by the driver (sqlite3's OverflowError for 2**70)
         if isinstance(original, LookupError):  # an Enum's message starts with the value
@@ -114,7 +129,7 @@ def _statement_context(ctx: ExceptionContext) -> _Context:
     exec_ctx = ctx.execution_context
     compiled = getattr(exec_ctx, "compiled", None)
     if compiled is None:
-        return _Context(engine=ctx.engine)
+        return _bind_stage_context(ctx)
     statement = compiled.statement
     if getattr(statement, "table", None) is None:  # select(Model).from_statement(insert…)
         statement = getattr(statement, "element", statement)
@@ -127,6 +142,67 @@ def _statement_context(ctx: ExceptionContext) -> _Context:
         positions=getattr(compiled, "positiontup", None) or (),
         is_delete=getattr(statement, "is_delete", False),
         engine=ctx.engine,
+    )
+
+
+# INSERT INTO [schema.]table / UPDATE [schema.]table, each name bare or quoted
+_TARGET = re.compile(
+    r"^\s*(?:INSERT\s+(?:IGNORE\s+)?INTO|UPDATE)\s+"
+    r"(?:([`\"]?)([^\s.`\"]+)\1\.)?([`\"]?)([^\s.`\"(]+)\3",
+    re.IGNORECASE,
+)
+
+
+def _bind_stage_context(ctx: ExceptionContext) -> _Context:
+    """Failed while binding (no execution context yet): the table from the SQL text.
+
+    The statement's target is looked up among the models' tables, so the translator
+    can name the column whose value the bind processor refused.
+    """
+    found = _TARGET.match(ctx.statement or "")
+    raw = ctx.parameters
+    params = [raw] if isinstance(raw, Mapping) else list(raw or ())
+    params = [p for p in params if isinstance(p, Mapping)]
+    if found is None or not params:
+        return _Context(engine=ctx.engine)
+    schema, name = found.group(2), found.group(4)
+    for table in _tables(_Context()):
+        if table.name == name and (schema is None or table.schema == schema):
+            return _Context(table=table, params=params, engine=ctx.engine)
+    return _Context(engine=ctx.engine)
+
+
+def name_inline_column(
+    exc: InvalidValueError, statement: Any, get_bind: Callable[[], Any]
+) -> InvalidValueError:
+    """``exc`` naming its column from the values written into ``statement``, if it can.
+
+    Compiled again (the error path only) for its bound values, keyed like the columns.
+    """
+    statement = getattr(statement, "element", statement)  # select(M).from_statement(dml)
+    table = getattr(statement, "table", None) if getattr(statement, "is_dml", False) else None
+    if exc.column is not None or not isinstance(table, Table):
+        return exc
+    try:
+        params = statement.compile(dialect=get_bind().dialect).params
+    except Exception:
+        return exc
+    return name_column(exc, _Context(table=table, params=[params]))
+
+
+def name_column(exc: InvalidValueError, context: _Context) -> InvalidValueError:
+    """``exc`` naming the column of ``context`` (its table, its values) it must be about."""
+    table = context.table
+    if exc.column is not None or table is None:
+        return exc
+    misfit = _misfit(context)
+    column, got = misfit if misfit is not None else (_guess_bad_column(context), None)
+    if column is None:
+        return exc
+    reason = str(exc).removeprefix("invalid value: ")
+    suffix = f" (got a {got})" if got is not None and "(got a " not in reason else ""
+    return InvalidValueError(
+        f"{table.name}.{column}: {reason}{suffix}", table=table.name, column=column
     )
 
 

@@ -3,9 +3,13 @@ metadata it is completed from, and value-free messages."""
 
 from __future__ import annotations
 
+import datetime as dt
 import decimal
+import enum
 import math
+import numbers
 import re
+import uuid
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -101,6 +105,9 @@ def _name(name: Any) -> str | None:
     return str(name) if name is not None and not isinstance(name, type(None)) else None
 
 
+_QUOTED = re.compile(r"\s*'[^']*'")
+
+
 def _no_values(exc: BaseException) -> str:
     """The reason in a driver message, without the value it quotes.
 
@@ -109,7 +116,8 @@ def _no_values(exc: BaseException) -> str:
     colon; messages reach HTTP responses and logs, so everything after it is dropped.
     """
     text = str(exc.args[0]) if exc.args else type(exc).__name__
-    return text.split(":", 1)[0].strip() or type(exc).__name__
+    reason = _QUOTED.sub("", text.split(":", 1)[0]).strip()  # invalid UUID 'abc'
+    return reason or type(exc).__name__
 
 
 def _strip_suffix(bind_name: str) -> str:
@@ -120,7 +128,13 @@ def _strip_suffix(bind_name: str) -> str:
 def _invalid_value(context: _Context, reason: str, column: str | None = None) -> InvalidValueError:
     """Name the table and the column whose value the database rejected."""
     table = context.table
-    column = column or _guess_bad_column(context)
+    if column is None:
+        misfit = _misfit(context)
+        if misfit is not None:  # a value of the wrong kind: say which kind it was
+            column, got = misfit
+            reason = f"{reason} (got a {got})"
+        else:
+            column = _guess_bad_column(context)
     if table is not None and column:
         where = f"{table.name}.{column}"
         limit = _describe_limit(table, column) if "too long" in reason.lower() else ""
@@ -142,6 +156,72 @@ _INT_RANGES = (
     (sa_types.BigInteger, 2**63),
     (sa_types.Integer, 2**31),
 )
+
+
+def _misfit(context: _Context) -> tuple[str, str] | None:
+    """The first column given a value of a kind its type does not take, and that kind.
+
+    A value of a kind no column of that type holds (a dict for an integer) comes first;
+    then one a backend might have converted (a number for a text column).
+    """
+    table = context.table
+    if table is None:
+        return None
+    found: tuple[str, str] | None = None
+    for params in context.params:
+        for key, value in params.items():
+            col = table.columns.get(key)
+            if col is None:
+                col = table.columns.get(_strip_suffix(key))
+            if col is None or value is None:
+                continue
+            fits = _fits(col.type, value)
+            if fits is False:
+                return col.name, type(value).__name__
+            if fits is None and found is None:
+                found = col.name, type(value).__name__
+    return found
+
+
+_TEXT_LIKE = (int, float, decimal.Decimal)
+
+
+def _kind(value: Any, natural: Any, converted: Any) -> bool | None:
+    return True if isinstance(value, natural) else (None if isinstance(value, converted) else False)
+
+
+def _fits(type_: Any, value: Any) -> bool | None:
+    """Whether ``value`` is of a kind ``type_`` takes: True, False, or None (another kind
+    some backends convert, as a number for a text column). Unknown types take anything."""
+    if isinstance(type_, sa_types.TypeDecorator):
+        type_ = type_.impl_instance
+    if isinstance(type_, sa_types.JSON | sa_types.PickleType | sa_types.NullType):
+        return True
+    if isinstance(type_, sa_types.ARRAY):
+        return isinstance(value, list | tuple)
+    if isinstance(type_, sa_types.Enum):
+        return isinstance(value, str | enum.Enum)
+    if isinstance(type_, sa_types.Boolean):
+        return isinstance(value, bool | int)
+    if isinstance(type_, sa_types.Integer | sa_types.Numeric | sa_types.Float):
+        if isinstance(value, numbers.Number) and not isinstance(value, complex):
+            return True
+        return None if isinstance(value, str) else False
+    if isinstance(type_, sa_types.DateTime):
+        return _kind(value, dt.datetime, dt.date | str)
+    if isinstance(type_, sa_types.Date):
+        return _kind(value, dt.date, str)
+    if isinstance(type_, sa_types.Time):
+        return _kind(value, dt.time, str)
+    if isinstance(type_, sa_types.Interval):
+        return _kind(value, dt.timedelta, str)
+    if isinstance(type_, sa_types.Uuid):
+        return _kind(value, uuid.UUID, str)
+    if isinstance(type_, sa_types.LargeBinary):
+        return isinstance(value, bytes | bytearray | memoryview)
+    if isinstance(type_, sa_types.String):
+        return _kind(value, str, _TEXT_LIKE)
+    return True
 
 
 def _guess_bad_column(context: _Context) -> str | None:

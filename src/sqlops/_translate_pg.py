@@ -34,6 +34,10 @@ _PG_CONSTRAINT = {
     "23514": CheckViolation,
 }
 _PG_CONFLICT = {"40001", "40P01", "55P03"}
+_PG_WRONG_TYPE = {
+    "42804": "the value's type does not match the column's",  # datatype_mismatch
+    "42846": "the value cannot be converted to the column's type",  # cannot_coerce
+}
 _PG_PREPARED = {"26000", "42P05"}  # prepared statement does not exist / already exists
 _PG_UNAVAILABLE_CLASSES = ("08", "53", "57")
 _PG_KEY = re.compile(
@@ -76,6 +80,8 @@ def _psycopg_error(orig: BaseException) -> _PgFields | None:
         return None
     if not state and "NUL (0x00)" in str(orig):  # refused by psycopg itself: no code
         state = "22021"
+    if not state and str(orig).startswith("cannot adapt type"):  # a dict, an object
+        state = "22000"
     if not state:
         return None
     return _PgFields(
@@ -133,6 +139,10 @@ def _translate_postgresql(err: Any, context: _Context) -> SqlopsError | None:
     if state.startswith("22"):
         reason, column = _pg_value_reason(err, state, context)
         return _invalid_value(context, reason, column)
+    if state in _PG_WRONG_TYPE:  # a value the driver sent as another type (a list, a date)
+        found = re.match(r'column "([^"]+)" is of type', str(err.args[0]))
+        column = _column_named(context, found.group(1)) if found else None
+        return _invalid_value(context, _PG_WRONG_TYPE[state], column)
     if state.startswith(_PG_UNAVAILABLE_CLASSES) or state in {"3D000", "28000", "28P01"}:
         return DatabaseUnavailableError(f"database unavailable ({state}): {err.args[0]}")
     return None

@@ -290,7 +290,10 @@ async def upsert_many(
         for keys, run in runs:
             if any(k not in keys for k in key_of):
                 raise InvalidValueError(f"upsert rows must include the conflict column(s) {names}")
-            deduped.update(zip(map(conflict_key, run), run, strict=True))
+            try:
+                deduped.update(zip(map(conflict_key, run), run, strict=True))
+            except TypeError:  # a dict or a list as a conflict key: unhashable
+                raise _unhashable_key(info, key_of, run) from None
         if len(deduped) < len(chunk):  # a key came twice: the last row of each, in order
             runs = layouts.runs(list(deduped.values()), offset * size)
         for keys, run in runs:
@@ -309,6 +312,27 @@ async def upsert_many(
                 await _report_clash(session, info, names, key_of, keyed, exc)
         total += len(deduped)
     return total
+
+
+def _unhashable_key(
+    info: ModelInfo, key_of: list[str], rows: list[Mapping[str, Any]]
+) -> InvalidValueError:
+    """The error for a conflict column given a value that cannot be a key (a dict, a list)."""
+    table = info.table.name
+    for row in rows:
+        for key in key_of:
+            try:
+                hash(row[key])
+            except TypeError:
+                got = type(row[key]).__name__
+                column = info.column(key).name
+                return InvalidValueError(
+                    f"{table}.{column}: a conflict column's value must be a single value "
+                    f"(got a {got})",
+                    table=table,
+                    column=column,
+                )
+    return InvalidValueError(f"{table}: a conflict key could not be compared", table=table)
 
 
 async def _report_clash(

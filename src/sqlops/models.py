@@ -64,6 +64,8 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
     def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
         if value is None:
             return None
+        if not isinstance(value, dt.datetime):
+            raise TypeError(f"expected a datetime, got a {type(value).__name__}")
         if value.tzinfo is None:
             value = value.replace(tzinfo=dt.timezone.utc)
         value = value.astimezone(dt.timezone.utc)

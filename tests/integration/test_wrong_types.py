@@ -1,0 +1,142 @@
+"""A value of the wrong kind for its column: a typed error naming the column, nothing written.
+
+What a JSON body or a careless caller sends: a dict or a list for a text column, a
+string for an integer, a number for a datetime. Each backend's driver (or a column
+type's bind processor) refuses such a value in its own way, with its own exception,
+at its own stage (SQLAlchemy's bind processing, the driver's encoding, COPY). Every write
+path must turn that into :class:`sqlops.InvalidValueError` naming the table and the
+column, with a message that quotes no value, and leave the table as it was.
+
+A backend may also store a value of another kind (SQLite and MariaDB turn ``12`` into
+``'12'`` for a text column): that is allowed, the point is that nothing escapes untyped.
+Values no backend can store (a dict for an integer, an object) must be refused everywhere.
+Run on the user's own shape too: a plain ``DeclarativeBase`` with SQLAlchemy's own types.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from sqlalchemy import String
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+import sqlops
+from tests.models import User
+
+
+class PlainBase(DeclarativeBase):
+    """A user's own base: no naming convention, no sqlops types."""
+
+
+class Gadget(PlainBase):
+    __tablename__ = "wt_gadgets"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    label: Mapped[str] = mapped_column(String(40), unique=True)
+    count: Mapped[int] = mapped_column(default=0)
+    ratio: Mapped[float] = mapped_column(default=0.0)
+    ready: Mapped[bool] = mapped_column(default=False)
+    seen: Mapped[dt.datetime | None] = mapped_column(default=None)
+    day: Mapped[dt.date | None] = mapped_column(default=None)
+    token: Mapped[uuid.UUID | None] = mapped_column(default=None)
+
+
+class Opaque:
+    """Something no driver knows how to send."""
+
+
+# Values no column of these kinds can hold, on any backend.
+NEVER = {
+    "dict": {"a": 1},
+    "list": [1, 2],
+    "object": Opaque(),
+    "set": {1},
+}
+# Values of another kind: refused by some backends, stored by others.
+OTHER = {"bytes": b"\xff\xfe", "str": "abc", "int": 12, "date": dt.date(2020, 1, 2)}
+
+USER_COLUMNS = ["name", "age", "score", "created_at"]
+GADGET_COLUMNS = ["label", "count", "ratio", "seen", "day", "token"]
+OPS = ["create", "update", "create_many", "upsert", "upsert_many", "update_where"]
+
+
+@pytest.fixture
+async def gadgets_db(db: sqlops.Database) -> AsyncIterator[sqlops.Database]:
+    """``db`` (async, or the sync twin's) with the plain base's table too."""
+    await db.drop_all(PlainBase.metadata)
+    await db.create_all(PlainBase.metadata)
+    try:
+        yield db
+    finally:
+        await db.drop_all(PlainBase.metadata)
+
+
+def _rows(model: type[Any], column: str, value: Any, tag: str, n: int = 3) -> list[dict[str, Any]]:
+    if column in ("email", "label"):
+        n = 1  # the same value twice would be a duplicate key, not the error under test
+    if model is User:
+        return [{"email": f"{tag}{i}@x", "name": f"n{i}", column: value} for i in range(n)]
+    return [{"label": f"{tag}{i}", column: value} for i in range(n)]
+
+
+async def _attempt(repo: sqlops.Repository[Any], op: str, column: str, value: Any) -> None:
+    model = repo.model
+    unique = "email" if model is User else "label"
+    one = _rows(model, column, value, op, 1)[0]
+    if op == "create":
+        await repo.create(**one)
+    elif op == "create_many":
+        await repo.create_many(_rows(model, column, value, op))  # COPY on PostgreSQL
+    elif op == "upsert":
+        await repo.upsert(one, conflict=unique)
+    elif op == "upsert_many":
+        await repo.upsert_many(_rows(model, column, value, op), conflict=unique)
+    else:
+        target = await repo.first(order_by="id")
+        assert target is not None
+        if op == "update":
+            await repo.update(target.id, **{column: value})
+        else:
+            await repo.update_where(values={column: value}, id=target.id)
+
+
+async def _check(repo: sqlops.Repository[Any], column: str, value: Any, never: bool) -> None:
+    """Every write path in turn; each refusal typed, named, and nothing written."""
+    table = repo.info.table.name
+    keep = {"email": "keep@x", "name": "keep"} if repo.model is User else {"label": "keep"}
+    for op in OPS:
+        await repo.delete_where(all=True)  # what an earlier op stored may be a duplicate key
+        existing = await repo.create(**keep)
+        before = await repo.count()
+        refused: sqlops.InvalidValueError | None = None
+        try:
+            await _attempt(repo, op, column, value)
+        except sqlops.InvalidValueError as exc:
+            refused = exc
+        if refused is None:
+            assert not never, f"{op} stored a {type(value).__name__} in {table}.{column}"
+            continue
+        where = f"{op}: {refused}"
+        assert (refused.table, refused.column) == (table, column), where
+        assert str(refused).startswith(f"{table}.{column}: "), where
+        assert isinstance(value, int) or repr(value) not in str(refused), where
+        assert await repo.count() == before, where
+        fresh = await repo.get(existing.id)
+        assert fresh is not None and getattr(fresh, column) == getattr(existing, column)
+
+
+@pytest.mark.parametrize("kind", [*NEVER, *OTHER])
+@pytest.mark.parametrize("column", USER_COLUMNS)
+async def test_sqlops_models(db: sqlops.Database, kind: str, column: str) -> None:
+    value = NEVER.get(kind, OTHER.get(kind))
+    await _check(sqlops.Repository(User, db), column, value, kind in NEVER)
+
+
+@pytest.mark.parametrize("kind", [*NEVER, *OTHER])
+@pytest.mark.parametrize("column", GADGET_COLUMNS)
+async def test_plain_declarative_base(gadgets_db: sqlops.Database, kind: str, column: str) -> None:
+    value = NEVER.get(kind, OTHER.get(kind))
+    await _check(sqlops.Repository(Gadget, gadgets_db), column, value, kind in NEVER)
