@@ -92,7 +92,8 @@ def on_handle_error(ctx: ExceptionContext) -> BaseException | None:
     if err is None and ctx.statement:
         column = _non_finite_column(context)  # MariaDB's drivers cannot even send them
         if column is not None:
-            err = _invalid_value(context, "NaN and infinity cannot be stored here", column)
+            reason = "NaN and infinity cannot be stored here"
+            err = _invalid_value(context, reason, column or None)
     if err is None and ctx.is_disconnect:
         err = DatabaseUnavailableError(f"connection to the database was lost: {_short(ctx)}")
     return err
@@ -117,12 +118,18 @@ def translate(exc: BaseException, context: _Context | None = None) -> SqlopsErro
     if isinstance(exc, sa_exc.StatementError) and isinstance(
         orig, TypeError | ValueError | ArithmeticError
     ):
-        return InvalidValueError(f"a value could not be sent to the database: {_no_values(orig)}")
+        return _named(context, f"a value could not be sent to the database: {_no_values(orig)}")
     if isinstance(orig, OverflowError):  # a driver given an int wider than its column type
-        return InvalidValueError(f"a number is too large for the database: {_no_values(orig)}")
+        return _named(context, f"a number is too large for the database: {_no_values(orig)}")
     if isinstance(orig, OSError | ConnectionError) and not isinstance(orig, FileNotFoundError):
         return DatabaseUnavailableError(f"cannot reach the database: {orig}")
     return None
+
+
+def _named(context: _Context, reason: str) -> InvalidValueError:
+    """``reason`` for the column of ``context`` it is about, when that can be told."""
+    err = _invalid_value(context, reason)
+    return err if err.column is not None else InvalidValueError(reason, table=err.table)
 
 
 def _statement_context(ctx: ExceptionContext) -> _Context:

@@ -129,7 +129,7 @@ def _invalid_value(context: _Context, reason: str, column: str | None = None) ->
     """Name the table and the column whose value the database rejected."""
     table = context.table
     if column is None:
-        misfit = _misfit(context)
+        misfit = _refused_by_processor(context) or _misfit(context)
         if misfit is not None:  # a value of the wrong kind: say which kind it was
             column, got = misfit
             reason = f"{reason} (got a {got})"
@@ -156,6 +156,27 @@ _INT_RANGES = (
     (sa_types.BigInteger, 2**63),
     (sa_types.Integer, 2**31),
 )
+
+
+def _refused_by_processor(context: _Context) -> tuple[str, str] | None:
+    """The first column whose type's bind processor raises on its value, and its kind."""
+    table, engine = context.table, context.engine
+    if table is None or engine is None:
+        return None
+    for params in context.params:
+        for key, value in params.items():
+            col = table.columns.get(key)
+            if col is None:
+                col = table.columns.get(_strip_suffix(key))
+            if col is None or value is None:
+                continue
+            try:
+                process = col.type._cached_bind_processor(engine.dialect)
+                if process is not None:
+                    process(value)
+            except Exception:
+                return col.name, type(value).__name__
+    return None
 
 
 def _misfit(context: _Context) -> tuple[str, str] | None:
@@ -201,8 +222,8 @@ def _fits(type_: Any, value: Any) -> bool | None:
         return isinstance(value, list | tuple)
     if isinstance(type_, sa_types.Enum):
         return isinstance(value, str | enum.Enum)
-    if isinstance(type_, sa_types.Boolean):
-        return isinstance(value, bool | int)
+    if isinstance(type_, sa_types.Boolean):  # SQLAlchemy takes True, False, 1 and 0
+        return isinstance(value, bool) or (type(value) is int and value in (0, 1))
     if isinstance(type_, sa_types.Integer | sa_types.Numeric | sa_types.Float):
         if isinstance(value, numbers.Number) and not isinstance(value, complex):
             return True
@@ -239,14 +260,24 @@ def _guess_bad_column(context: _Context) -> str | None:
     return None
 
 
+_NO_COLUMN = ""  # a non-finite value was found, bound under no column's name (param_1)
+
+
 def _non_finite_column(context: _Context) -> str | None:
-    """The column whose bound value is a NaN or an infinity (float or Decimal), if any."""
+    """The column whose bound value is a NaN or an infinity (float or Decimal), if any;
+    ``""`` when such a value is bound under a name that is no column of the table."""
+    table = context.table
     for params in context.params:
         for key, value in params.items():
-            if isinstance(value, float) and not math.isfinite(value):
-                return _strip_suffix(key)
-            if isinstance(value, decimal.Decimal) and not value.is_finite():
-                return _strip_suffix(key)
+            if (isinstance(value, float) and not math.isfinite(value)) or (
+                isinstance(value, decimal.Decimal) and not value.is_finite()
+            ):
+                if table is None:
+                    return _NO_COLUMN
+                col = table.columns.get(key)
+                if col is None:
+                    col = table.columns.get(_strip_suffix(key))
+                return col.name if col is not None else _NO_COLUMN
     return None
 
 

@@ -242,6 +242,8 @@ async def test_hostile_column_values_are_stored_exactly_or_refused(
         result = await _call(users.update(target, **{column: value}))
     if isinstance(result, BaseException):
         assert await _checksum(db) == before, f"{action} failed but changed a row"
+        if isinstance(result, sqlops.InvalidValueError):  # the value's column, by name
+            assert (result.table, result.column) == ("users", column), str(result)
         return
     if action == "create":
         assert await _checksum(db, but=result.id) == before, "create changed another row"
