@@ -38,7 +38,9 @@ def _values(parameters: Any) -> Iterable[Any]:
 
 
 def _all_values(rows: Any) -> Iterable[Any]:
-    return itertools.chain.from_iterable(map(_values, rows))
+    if rows and isinstance(rows[0], Mapping):  # pyformat drivers (PyMySQL): dicts
+        return itertools.chain.from_iterable(map(_values, rows))
+    return itertools.chain.from_iterable(rows)  # tuples (asyncmy): no call per row
 
 
 def _not_scalar(types: set[type]) -> bool:
