@@ -22,6 +22,7 @@ batches from the driver's own cursor (:func:`stream_rows`), never through ``Resu
 
 from __future__ import annotations
 
+import asyncio
 import weakref
 from collections.abc import AsyncGenerator, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -330,8 +331,13 @@ async def stream_rows(
     applied. An error the translator does not know raises :class:`Fallback` while no row
     has been yielded (the ordinary path then raises it as SQLAlchemy does), and itself
     after. The cursor is closed when the iterator stops early; a call cut off midway
-    leaves it to the caller, who discards the connection.
+    leaves it to the caller, who discards the connection. A stream abandoned without
+    ``aclose()`` (``break`` out of ``async for``) is closed later by the event loop's
+    finalizer, in a task of its own: an asyncpg portal is then left to the end of the
+    transaction, since the connection may meanwhile run the caller's next statement
+    (closing it there would fail with "another operation is in progress").
     """
+    owner = _current_task()
     cursor = await _guarded(_open_cursor(template, dialect, driver, args), first=True)
     done = broken = False
     try:
@@ -347,7 +353,15 @@ async def stream_rows(
         raise
     finally:
         if not broken:
-            await _close_cursor(cursor, done)
+            await _close_cursor(cursor, done or _current_task() is not owner)
+
+
+def _current_task() -> asyncio.Task[Any] | None:
+    """The running task; None for the sync twin, which drives coroutines without a loop."""
+    try:
+        return asyncio.current_task()
+    except RuntimeError:
+        return None
 
 
 async def _guarded(call: Any, *, first: bool) -> Any:
