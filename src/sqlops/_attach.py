@@ -16,7 +16,7 @@ from typing import Any, Literal, TypeVar, overload
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Mapper, attributes
 
-from . import _guards, _internals, _lazyload, _templates
+from . import _dialects, _guards, _internals, _lazyload, _templates
 from ._errors import DatabaseUnavailableError
 from ._fastread import ReadPlan
 from ._transaction import quietly
@@ -168,6 +168,8 @@ async def driver_of(
         begin = _internals.asyncpg_pending_begin(adapter)
         if begin is not None and not (read and _internals.reads_committed(adapter, conn.dialect)):
             await begin()
+        if not read and conn.dialect.name == "sqlite":  # a db.session()'s deferred BEGIN
+            await _dialects.send_deferred_sqlite_begin(conn)
     except BaseException as exc:
         await discard_if_unknown(conn, exc)
         raise

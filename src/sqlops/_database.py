@@ -21,6 +21,7 @@ from . import (
     _pooler,
     _replication,
     _slowlog,
+    _sqlite_begin,
     _telemetry,
     _translate,
 )
@@ -44,6 +45,9 @@ __all__ = [
     "LazyLoads",
     "PoolTimeoutError",
 ]
+
+
+_DEFERRED_BEGIN = {_sqlite_begin.DEFER_OPTION: True}
 
 
 class Database(ReplicaRouting):
@@ -265,9 +269,15 @@ class Database(ReplicaRouting):
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
-        """Yield a plain ``AsyncSession`` (``expire_on_commit=False``); the caller commits."""
+        """Yield a plain ``AsyncSession`` (``expire_on_commit=False``); the caller commits.
+
+        On SQLite its write lock is taken at its first write, not its first read
+        (:mod:`sqlops._sqlite_begin`): a session that only reads blocks no writer.
+        """
         session = self._sessionmaker()
         try:
+            if self.dialect == "sqlite":
+                await session.connection(execution_options=_DEFERRED_BEGIN)
             yield session
         finally:
             await shielded(session.close())

@@ -15,7 +15,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, Connection, Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from . import _autocommit, _internals, _sendable
+from . import _autocommit, _internals, _sendable, _sqlite_begin
 from ._errors import DatabaseUnavailableError, SqlopsError
 from ._translate import translate
 from ._url import is_memory_sqlite, safe_url
@@ -282,6 +282,7 @@ def _configure_sqlite(engine: Engine, url: URL) -> None:
         driver = getattr(dbapi_connection, "driver_connection", dbapi_connection)
         if not state.transaction_was_reset and driver is not None and driver.in_transaction:
             dbapi_connection.rollback()
+        _sqlite_begin.pending(record.info)  # deferred and never needed: forget it
         if record.info.pop(_QUERY_ONLY, False):
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA query_only = OFF")
@@ -291,6 +292,7 @@ def _configure_sqlite(engine: Engine, url: URL) -> None:
     def _on_begin(conn: Connection) -> None:
         options = conn.get_execution_options()
         conn.info.pop(_BEGIN_SQL, None)
+        _sqlite_begin.pending(conn.info)
         if options.get("isolation_level") == "AUTOCOMMIT" or options.get("sqlops_autocommit"):
             return  # a single-statement read: no transaction needed
         if options.get(ENFORCE_READONLY_OPTION):
@@ -304,9 +306,15 @@ def _configure_sqlite(engine: Engine, url: URL) -> None:
             cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             cursor.execute("PRAGMA query_only = ON")
             cursor.close()
-        conn.info[_BEGIN_SQL] = "BEGIN" if options.get(READONLY_OPTION) else "BEGIN IMMEDIATE"
+        if options.get(READONLY_OPTION):
+            conn.info[_BEGIN_SQL] = "BEGIN"
+        elif options.get(_sqlite_begin.DEFER_OPTION):
+            conn.info[_BEGIN_SQL] = _sqlite_begin.LATER  # a db.session(): at its first write
+        else:
+            conn.info[_BEGIN_SQL] = "BEGIN IMMEDIATE"
 
     engine.dialect.do_begin = _sqlite_do_begin  # type: ignore[method-assign]
+    _sqlite_begin.install(engine, _send_sqlite_begin)
 
 
 def _sqlite_do_begin(dbapi_connection: Any) -> None:
@@ -320,6 +328,20 @@ def _sqlite_do_begin(dbapi_connection: Any) -> None:
     statement = dbapi_connection.info.pop(_BEGIN_SQL, None)
     if statement is None:
         return
+    if statement == _sqlite_begin.LATER:
+        _sqlite_begin.defer(dbapi_connection.info)
+        return
+    _send_sqlite_begin(dbapi_connection, statement)
+
+
+async def send_deferred_sqlite_begin(conn: AsyncConnection) -> None:
+    """Send a ``db.session()``'s deferred BEGIN IMMEDIATE now (before a write on the driver)."""
+    statement = _sqlite_begin.pending(conn.sync_connection.info)  # type: ignore[union-attr]
+    if statement is not None:
+        await conn.run_sync(lambda sync: _send_sqlite_begin(sync.connection, statement))
+
+
+def _send_sqlite_begin(dbapi_connection: Any, statement: str) -> None:
     adapted = dbapi_connection.dbapi_connection
     if hasattr(adapted, "run_async"):  # SQLAlchemy's aiosqlite adapter
         try:

@@ -37,6 +37,7 @@ from ._translate_common import (
     _misfit,
     _no_values,
     _non_finite_column,
+    _strip_suffix,
     _tables,
 )
 from ._translate_common import (
@@ -173,10 +174,13 @@ def _bind_stage_context(ctx: ExceptionContext) -> _Context:
     if found is None or not params:
         return _Context(engine=ctx.engine)
     schema, name = found.group(2), found.group(4)
-    for table in _tables(_Context()):
-        if table.name == name and (schema is None or table.schema == schema):
-            return _Context(table=table, params=params, engine=ctx.engine)
-    return _Context(engine=ctx.engine)
+    keys = {_strip_suffix(k) for p in params for k in p}
+    candidates = [
+        t for t in _tables(_Context()) if t.name == name and (schema is None or t.schema == schema)
+    ]
+    # several models may name a table alike (tests, two apps): the one with those columns
+    best = min(candidates, key=lambda t: not keys <= set(t.columns.keys()), default=None)
+    return _Context(table=best, params=params, engine=ctx.engine)
 
 
 def name_inline_column(
