@@ -11,7 +11,7 @@ import numbers
 import re
 import uuid
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -160,23 +160,31 @@ _INT_RANGES = (
 
 def _refused_by_processor(context: _Context) -> tuple[str, str] | None:
     """The first column whose type's bind processor raises on its value, and its kind."""
-    table, engine = context.table, context.engine
-    if table is None or engine is None:
+    engine = context.engine
+    if engine is None:
         return None
+    for col, value in _bound(context):
+        try:
+            process = col.type._cached_bind_processor(engine.dialect)
+            if process is not None:
+                process(value)
+        except Exception:
+            return col.name, type(value).__name__
+    return None
+
+
+def _bound(context: _Context) -> Iterator[tuple[Column[Any], Any]]:
+    """(column, value) of each non-None parameter bound for a column of the table."""
+    table = context.table
+    if table is None:
+        return
     for params in context.params:
         for key, value in params.items():
             col = table.columns.get(key)
             if col is None:
                 col = table.columns.get(_strip_suffix(key))
-            if col is None or value is None:
-                continue
-            try:
-                process = col.type._cached_bind_processor(engine.dialect)
-                if process is not None:
-                    process(value)
-            except Exception:
-                return col.name, type(value).__name__
-    return None
+            if col is not None and value is not None:
+                yield col, value
 
 
 def _misfit(context: _Context) -> tuple[str, str] | None:
@@ -185,22 +193,13 @@ def _misfit(context: _Context) -> tuple[str, str] | None:
     A value of a kind no column of that type holds (a dict for an integer) comes first;
     then one a backend might have converted (a number for a text column).
     """
-    table = context.table
-    if table is None:
-        return None
     found: tuple[str, str] | None = None
-    for params in context.params:
-        for key, value in params.items():
-            col = table.columns.get(key)
-            if col is None:
-                col = table.columns.get(_strip_suffix(key))
-            if col is None or value is None:
-                continue
-            fits = _fits(col.type, value)
-            if fits is False:
-                return col.name, type(value).__name__
-            if fits is None and found is None:
-                found = col.name, type(value).__name__
+    for col, value in _bound(context):
+        fits = _fits(col.type, value)
+        if fits is False:
+            return col.name, type(value).__name__
+        if fits is None and found is None:
+            found = col.name, type(value).__name__
     return found
 
 
