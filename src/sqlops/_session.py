@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import _translate, _versioning
-from ._errors import InvalidValueError
 
 
 class SqlopsSession(Session):
@@ -27,13 +26,8 @@ class SqlopsSession(Session):
         The translator names the column from the parameters of an execution; values
         written into an INSERT / UPDATE (``.values(...)``) are not among them.
         """
-        try:
+        with _translate.naming_inline(statement, self.get_bind):
             return super().execute(statement, *args, **kwargs)
-        except InvalidValueError as exc:
-            named = _translate.name_inline_column(exc, statement, self.get_bind)
-            if named is exc:
-                raise
-            raise named from exc.__cause__
 
     def flush(self, objects: Sequence[Any] | None = None) -> None:
         """Flush; a versioned object that lost a race raises ``StaleVersionError``.

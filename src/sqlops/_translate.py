@@ -14,9 +14,10 @@ Each backend's table is its own module (``_translate_pg``, ``_translate_mysql``,
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sqlite3
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from sqlalchemy import Table
@@ -181,6 +182,18 @@ def _bind_stage_context(ctx: ExceptionContext) -> _Context:
     # several models may name a table alike (tests, two apps): the one with those columns
     best = min(candidates, key=lambda t: not keys <= set(t.columns.keys()), default=None)
     return _Context(table=best, params=params, engine=ctx.engine)
+
+
+@contextlib.contextmanager
+def naming_inline(statement: Any, get_bind: Callable[[], Any]) -> Iterator[None]:
+    """Re-raise an ``InvalidValueError`` of ``statement`` naming its column, if it can."""
+    try:
+        yield
+    except InvalidValueError as exc:
+        named = name_inline_column(exc, statement, get_bind)
+        if named is exc:
+            raise
+        raise named from exc.__cause__
 
 
 def name_inline_column(

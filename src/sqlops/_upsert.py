@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import attributes
 
 from . import _constraintnames as _names
-from . import _failures
+from . import _failures, _translate
 from ._bulk import VALUES_CHUNK, Layouts, chunks, unique_keys
 from ._errors import InvalidValueError, NotFoundError, SqlopsError, UniqueViolation
 from ._modelinfo import ModelInfo
@@ -192,8 +192,10 @@ async def upsert_one(
         row.setdefault(info.column(identity[0]).name, identity[1])
     updating = _update_columns(info, values, names, update_)
     stmt = upsert_statement(repo.dialect, info, [row], names, updating)
+    bind = session.sync_session.get_bind  # a caller's own session names columns too
     if repo.dialect == "mysql":
-        await session.execute(stmt)
+        with _translate.naming_inline(stmt, bind):
+            await session.execute(stmt)
         lookup = select(info.model).where(*(info.table.c[n] == row[n] for n in names))
         # A locking read: REPEATABLE READ's snapshot may predate a row another transaction
         # committed and our no-op ON DUPLICATE KEY UPDATE left unchanged (we hold its lock).
@@ -206,7 +208,8 @@ async def upsert_one(
             raise err
         return found
     orm_stmt = select(info.model).from_statement(stmt.returning(*info.table.columns))
-    result = await session.scalars(orm_stmt, execution_options={"populate_existing": True})
+    with _translate.naming_inline(stmt, bind):
+        result = await session.scalars(orm_stmt, execution_options={"populate_existing": True})
     return result.one()
 
 

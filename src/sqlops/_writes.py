@@ -17,6 +17,7 @@ from . import (
     _increments,
     _joined,
     _schemas,
+    _translate,
     _upsert,
     _versioning,
 )
@@ -151,7 +152,9 @@ class Writes(RepositoryBase[M]):
         stmt = self._soft(stmt, with_deleted).values(values)
         sync = "auto" if self.session is not None else False
         async with self._writing() as session:
-            result = await session.execute(stmt, execution_options={"synchronize_session": sync})
+            options = {"synchronize_session": sync}
+            with _translate.naming_inline(stmt, session.sync_session.get_bind):
+                result = await session.execute(stmt, execution_options=options)
         return int(result.rowcount)  # type: ignore[attr-defined]
 
     async def update_many(
@@ -211,7 +214,9 @@ class Writes(RepositoryBase[M]):
         stmt = self._soft(stmt, with_deleted)
         sync = "auto" if self.session is not None else False
         async with self._writing() as session:
-            result = await session.execute(stmt, execution_options={"synchronize_session": sync})
+            options = {"synchronize_session": sync}
+            with _translate.naming_inline(stmt, session.sync_session.get_bind):
+                result = await session.execute(stmt, execution_options=options)
         return int(result.rowcount)  # type: ignore[attr-defined]
 
     def _conditions(
@@ -351,5 +356,7 @@ class Writes(RepositoryBase[M]):
         stmt = stmt.values({column.key: utcnow() if deleted else None})
         sync = "auto" if self.session is not None else False
         async with self._writing() as session:
-            result = await session.execute(stmt, execution_options={"synchronize_session": sync})
+            options = {"synchronize_session": sync}
+            with _translate.naming_inline(stmt, session.sync_session.get_bind):
+                result = await session.execute(stmt, execution_options=options)
         return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import String
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 import sqlops
@@ -140,3 +141,25 @@ async def test_sqlops_models(db: sqlops.Database, kind: str, column: str) -> Non
 async def test_plain_declarative_base(gadgets_db: sqlops.Database, kind: str, column: str) -> None:
     value = NEVER.get(kind, OTHER.get(kind))
     await _check(sqlops.Repository(Gadget, gadgets_db), column, value, kind in NEVER)
+
+
+@pytest.mark.parametrize("kind", list(NEVER))
+@pytest.mark.parametrize("column", ["created_at", "score"])  # bind processors refuse these
+async def test_a_session_of_your_own_names_the_column_too(
+    db: sqlops.Database, kind: str, column: str
+) -> None:
+    """``Repository(User, session)`` with a session from the application's own sessionmaker
+    (not sqlops'): the values written into an upsert / update_where are named as well."""
+    if not isinstance(db.engine, AsyncEngine):
+        pytest.skip("the async API's own sessions (the sync twin's are tested above)")
+    value = NEVER[kind]
+    async with async_sessionmaker(db.engine, expire_on_commit=False)() as session:
+        repo = sqlops.Repository(User, session)
+        existing_id = (await repo.create(email="own@x", name="own")).id
+        await session.commit()
+        for op in ("upsert", "update_where", "update"):
+            with pytest.raises(sqlops.InvalidValueError) as caught:
+                await _attempt(repo, op, column, value)
+            assert (caught.value.table, caught.value.column) == ("users", column), op
+            await session.rollback()
+        assert (await repo.get_one(existing_id)).score == 0.0
