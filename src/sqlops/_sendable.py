@@ -108,6 +108,13 @@ def refuse_stray_lists(dialect: Dialect) -> None:
 _TAKES_LISTS = (sa_types.ARRAY, sa_types.JSON, sa_types.PickleType, sa_types.NullType)
 
 
+def takes_lists(type_: Any) -> bool:
+    """Whether a column type is sent a Python list as itself (arrays, JSON, pickles)."""
+    if isinstance(type_, sa_types.TypeDecorator):
+        type_ = type_.impl_instance
+    return isinstance(type_, _TAKES_LISTS)
+
+
 def _stray_list(context: Any, binds: Mapping[str, Any]) -> str | None:
     """A list among the execution's parameters (inline ones too) for a bind that takes none."""
     for params in getattr(context, "compiled_parameters", None) or ():
@@ -115,10 +122,7 @@ def _stray_list(context: Any, binds: Mapping[str, Any]) -> str | None:
             if not isinstance(value, list):
                 continue
             bind = binds.get(key)
-            type_ = getattr(bind, "type", None)
-            if isinstance(type_, sa_types.TypeDecorator):
-                type_ = type_.impl_instance
-            if bind is not None and not isinstance(type_, _TAKES_LISTS):
+            if bind is not None and not takes_lists(bind.type):
                 return "a list can only be sent to an array column"
     return None
 
@@ -126,8 +130,5 @@ def _stray_list(context: Any, binds: Mapping[str, Any]) -> str | None:
 def refuse_copied_lists(columns: Sequence[Any], keys: Sequence[str], rows: Sequence[Any]) -> None:
     """psycopg's COPY: a list only for an array column (``TypeError`` otherwise)."""
     for column, key in zip(columns, keys, strict=True):
-        type_ = column.type
-        if isinstance(type_, sa_types.TypeDecorator):
-            type_ = type_.impl_instance
-        if not isinstance(type_, _TAKES_LISTS) and any(type(row[key]) is list for row in rows):
+        if not takes_lists(column.type) and any(type(row[key]) is list for row in rows):
             raise TypeError("a list can only be sent to an array column")

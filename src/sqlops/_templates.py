@@ -29,21 +29,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
-    ARRAY,
-    JSON,
     BigInteger,
     BindParameter,
     ColumnElement,
-    PickleType,
     Table,
-    TypeDecorator,
     bindparam,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.type_api import TypeEngine
-from sqlalchemy.types import NullType
 
-from . import _internals, _pooler
+from . import _internals, _pooler, _sendable
 from ._errors import InvalidValueError, SqlopsError
 from ._filters import Term, term_for
 from ._modelinfo import ModelInfo
@@ -180,18 +175,12 @@ def template(
             sql=str(compiled),
             order=tuple(order),
             bind=tuple(_internals.bind_processor(types[i], dialect) for i in order),
-            scalar=tuple(not _takes_lists(types[i]) for i in order),
+            scalar=tuple(not _sendable.takes_lists(types[i]) for i in order),
             result_types=tuple(result_types),
             named=not compiled.positional,
             table=_written_table(statement),
         )
     return found
-
-
-def _takes_lists(type_: TypeEngine[Any]) -> bool:
-    if isinstance(type_, TypeDecorator):
-        type_ = type_.impl_instance
-    return isinstance(type_, ARRAY | JSON | PickleType | NullType)
 
 
 def _written_table(statement: Any) -> Table | None:

@@ -14,10 +14,9 @@ Each backend's table is its own module (``_translate_pg``, ``_translate_mysql``,
 
 from __future__ import annotations
 
-import contextlib
 import re
 import sqlite3
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import Table
@@ -184,16 +183,25 @@ def _bind_stage_context(ctx: ExceptionContext) -> _Context:
     return _Context(table=best, params=params, engine=ctx.engine)
 
 
-@contextlib.contextmanager
-def naming_inline(statement: Any, get_bind: Callable[[], Any]) -> Iterator[None]:
-    """Re-raise an ``InvalidValueError`` of ``statement`` naming its column, if it can."""
-    try:
-        yield
-    except InvalidValueError as exc:
-        named = name_inline_column(exc, statement, get_bind)
-        if named is exc:
-            raise
-        raise named from exc.__cause__
+class naming_inline:
+    """Re-raise an ``InvalidValueError`` of ``statement`` naming its column, if it can.
+
+    A class, not a generator: it wraps every ``SqlopsSession.execute``.
+    """
+
+    __slots__ = ("get_bind", "statement")
+
+    def __init__(self, statement: Any, get_bind: Callable[[], Any]) -> None:
+        self.statement, self.get_bind = statement, get_bind
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, exc: BaseException | None, tb: Any) -> None:
+        if isinstance(exc, InvalidValueError):
+            named = name_inline_column(exc, self.statement, self.get_bind)
+            if named is not exc:
+                raise named from exc.__cause__
 
 
 def name_inline_column(
