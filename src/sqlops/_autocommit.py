@@ -30,6 +30,7 @@ from . import _internals
 
 DRIVERS = ("asyncmy", "pymysql")
 READ_AUTOCOMMIT = "sqlops_read_autocommit"  # record info: a read turned autocommit on
+ENDED = "sqlops_transaction_ended"  # record info: SQLAlchemy's COMMIT / ROLLBACK went through
 _for_read: ContextVar[bool] = ContextVar("sqlops_autocommit_read", default=False)
 
 
@@ -37,6 +38,51 @@ def install(engine: Engine) -> None:
     """Turn autocommit off at every checkout that is not a standalone read's."""
     if engine.dialect.driver in DRIVERS:
         event.listen(engine, "checkout", _restore)
+
+
+def reset_only_if_needed(engine: Engine) -> None:
+    """Check connections in without the ROLLBACK when their transaction is already over.
+
+    A session ends its transaction (COMMIT, or ROLLBACK at close) and then closes its
+    connection, so the pool's reset-on-return sends a second ROLLBACK that has nothing to
+    end: one round trip in three for a ``get`` in ``db.transaction()``. For engines whose
+    pool reset is off (:func:`sqlops._engines.make_engine` turns it off for PyMySQL and
+    asyncmy unless the application set ``pool_reset_on_return``), this hook rolls back
+    unless SQLAlchemy's own COMMIT or ROLLBACK was the last command on the connection:
+    no statement since (the driver's last reply carried no result set), and no
+    transaction begun since (the server's in-transaction flag is clear).
+    """
+    dialect = engine.dialect
+    commit, rollback = dialect.do_commit, dialect.do_rollback
+
+    def do_commit(dbapi_connection: Any) -> None:
+        commit(dbapi_connection)
+        _mark_ended(dbapi_connection)
+
+    def do_rollback(dbapi_connection: Any) -> None:
+        rollback(dbapi_connection)
+        _mark_ended(dbapi_connection)
+
+    dialect.do_commit = do_commit  # type: ignore[method-assign]
+    dialect.do_rollback = do_rollback  # type: ignore[method-assign]
+    event.listen(engine, "reset", _reset)
+
+
+def _mark_ended(fairy: Any) -> None:
+    try:  # noqa: SIM105 - once per transaction: cheaper than contextlib.suppress
+        fairy.info[ENDED] = True  # the pool's proxied connection: its record's info
+    except (AttributeError, NotImplementedError):  # the dialect's first connect: no record
+        pass
+
+
+def _reset(dbapi_connection: Any, record: Any, state: Any) -> None:
+    ended = record.info.pop(ENDED, False)
+    if state.terminate_only or not state.asyncio_safe or state.transaction_was_reset:
+        return  # closed instead / ended inline by Connection.close()
+    driver = getattr(dbapi_connection, "driver_connection", dbapi_connection)  # asyncmy's adapter
+    if ended and _internals.mysql_no_result_since_command(driver) and not _in_transaction(driver):
+        return
+    dbapi_connection.rollback()
 
 
 def _restore(dbapi_connection: Any, record: Any, proxy: Any) -> None:

@@ -53,12 +53,15 @@ def _build_engine(
         options.update({k: v for k, v in pool.items() if v is not None})
     elif blocking:  # one in-memory database shared by every thread, as by every task
         options.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
-    if family == "sqlite":
+    own_reset = family == "sqlite" or url.get_driver_name() in _autocommit.DRIVERS
+    if own_reset:
         options["pool_reset_on_return"] = None  # a "reset" hook rolls back only if needed
     options.update(engine_options)
     engine: Any = (create_engine if blocking else create_async_engine)(url, **options)
     sync_engine: Engine = engine if blocking else engine.sync_engine
     configure_engine(sync_engine, family, url)
+    if family == "mysql" and own_reset and options["pool_reset_on_return"] is None:
+        _autocommit.reset_only_if_needed(sync_engine)
     if family == "sqlite" and not blocking:
         _aiosqlite.release_locks_on_invalidate(sync_engine)
     event.listen(sync_engine, "handle_error", _translate.on_handle_error)

@@ -162,6 +162,17 @@ def checkin_reset(fairy: Any) -> None:
     fairy._close_special(transaction_reset=True)
 
 
+def mysql_no_result_since_command(driver: Any) -> bool:
+    """Whether the last command on a PyMySQL / asyncmy connection returned no result set.
+
+    Both drivers clear ``_result`` as each command is sent and set it only when a query's
+    reply is read: after COMMIT, ROLLBACK, ``SET autocommit`` or a ping it stays None; after
+    any statement (a SELECT that opened a snapshot included) it holds that statement's
+    result. False when the driver is not one of these (then nothing is skipped).
+    """
+    return getattr(driver, "_result", False) is None
+
+
 def asyncmy_closed(driver: Any) -> bool | None:
     """Whether an idle asyncmy connection's socket was closed or spoken on; None: unknown.
 

@@ -274,3 +274,22 @@ async def test_asyncpg_statement_cache_flag_follows_its_size(backend: str, url: 
                 assert _internals.asyncpg_caches_statements(driver) is caches
         finally:
             await db.dispose()
+
+
+async def test_mysql_no_result_since_command_follows_the_last_reply(
+    db: sqlops.Database, backend: str
+) -> None:
+    """What lets a committed MariaDB connection skip the pool's ROLLBACK (sqlops._autocommit)."""
+    if backend != "mysql":
+        pytest.skip("PyMySQL / asyncmy only")
+    assert _internals.mysql_no_result_since_command(object()) is False  # unknown: roll back
+    async with db.engine.connect() as conn:
+        driver = (await conn.get_raw_connection()).driver_connection
+        await conn.execute(select(User.id))
+        assert _internals.mysql_no_result_since_command(driver) is False
+        await conn.commit()
+        assert _internals.mysql_no_result_since_command(driver) is True
+        await conn.execute(select(User.id))
+        assert _internals.mysql_no_result_since_command(driver) is False
+        await conn.rollback()
+        assert _internals.mysql_no_result_since_command(driver) is True
