@@ -243,18 +243,24 @@ def _templatable(repo: RepositoryBase[Any], q: ReadQuery) -> bool:
 async def write(repo: RepositoryBase[Any], spec: _statements.TemplateSpec) -> list[Any] | int:
     """Run the write ``spec`` in ``repo``'s session: its RETURNING rows, else the rowcount.
 
-    A template on the driver when the statement returns rows and nothing watches the
-    session's statements; else the statement through the session's Core connection. An
+    A template on the driver when nothing watches the session's statements and the
+    statement returns rows (or, on MariaDB, which has no ``UPDATE … RETURNING``, its
+    rowcount); else the statement through the session's Core connection. An
     error the translator does not know is raised as the driver raised it, not retried on
     Core as a read is: on PostgreSQL it has already aborted the transaction.
     """
     session = repo.session
     assert session is not None
     returning = spec.returns_rows
-    if returning and forced_route is None and _attach.templatable_bind(session, repo.info.mapper):
-        rows = await _template(repo, spec, write=True)
-        if rows is not None:
-            return list(rows)
+    if forced_route is None and _attach.templatable_bind(session, repo.info.mapper):
+        if returning:
+            rows = await _template(repo, spec, write=True)
+            if rows is not None:
+                return list(rows)
+        elif _dialect(repo).driver in _templates.COUNT_DRIVERS:  # MariaDB: no RETURNING
+            count = await _template(repo, spec, write=True, count=True)
+            if count is not None:
+                return int(count)
     pairs = zip(spec.query.args, spec.query.types, strict=True)
     params = [bindparam(None, v, type_=t) for v, t in pairs]
     stmt = spec.make(params)
@@ -275,9 +281,14 @@ async def _rowcount(result: Awaitable[Any]) -> int:
 
 
 async def _template(
-    repo: RepositoryBase[Any], spec: _statements.TemplateSpec, *, write: bool = False
+    repo: RepositoryBase[Any],
+    spec: _statements.TemplateSpec,
+    *,
+    write: bool = False,
+    count: bool = False,
 ) -> Any:
-    """Rows of ``spec`` run as a template, or None: this shape cannot be one."""
+    """Rows of ``spec`` run as a template (``count``: its rowcount), or None: this shape
+    cannot be one."""
     if len(spec.query.args) > _membership.LONG:
         return None  # a long IN list: bound as one array off the template path
     dialect = _dialect(repo)
@@ -288,8 +299,9 @@ async def _template(
     except _templates.NotTemplatable:
         return None
 
-    def use(driver: Any) -> Awaitable[list[Any]]:
-        return _templates.fetch(found, dialect, driver, spec.query.args, spec.names)
+    def use(driver: Any) -> Awaitable[Any]:
+        run = _templates.execute if count else _templates.fetch
+        return run(found, dialect, driver, spec.query.args, spec.names)
 
     try:
         if repo.db is not None:

@@ -60,6 +60,12 @@ def _not_scalar(types: set[type]) -> bool:
     )
 
 
+def mariadb_refuses(value: Any) -> bool:
+    """Whether a MariaDB driver would mangle ``value`` (a row constructor, a ``repr``)."""
+    kind = type(value)
+    return kind not in _SENDABLE and _not_scalar({kind})
+
+
 def _wrap(dialect: Dialect, refuses: Callable[[Iterable[Any], Any], str | None]) -> None:
     execute, executemany = dialect.do_execute, dialect.do_executemany
 

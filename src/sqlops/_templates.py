@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import AsyncGenerator, Callable, Hashable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -125,6 +125,7 @@ class Template:
     named: bool = False
     table: Table | None = None  # a write's table: the translator names its constraints
     scalar: tuple[bool, ...] = ()  # per parameter: no list (psycopg would send an array)
+    mariadb: bool = False  # asyncmy / PyMySQL: refuse what they would mangle (_sendable)
 
     def parameters(self, args: Sequence[Any]) -> Any:
         """The driver's parameters; :class:`_Unsendable` for a value its type cannot send."""
@@ -137,6 +138,10 @@ class Template:
                 out.append(process(value) if process is not None and value is not None else value)
             except (TypeError, ValueError, ArithmeticError, AttributeError) as exc:
                 raise _Unsendable(index) from exc  # AttributeError: ``value.tzinfo`` of an int
+            if self.mariadb and _sendable.mariadb_refuses(out[-1]):
+                raise _Unsendable(index) from TypeError(
+                    "a value of this kind cannot be sent to MariaDB"
+                )
         if self.named:
             return {f"{_PREFIX}{i}": v for i, v in zip(self.order, out, strict=True)}
         return out
@@ -179,6 +184,7 @@ def template(
             result_types=tuple(result_types),
             named=not compiled.positional,
             table=_written_table(statement),
+            mariadb=dialect.driver in ("asyncmy", "pymysql"),
         )
     return found
 
@@ -204,8 +210,55 @@ async def fetch(
     names do (``name``, ``id_1`` in a WHERE), so the translator can name the column of a
     refused value.
     """
+    rows = await _translated(_run(template, dialect, driver, args), template, args, names)
+    result = template.result
+    assert result is not None
+    if not any(result):
+        return list(rows)
+    return [
+        [p(v) if p is not None and v is not None else v for p, v in zip(result, row, strict=True)]
+        for row in rows
+    ]
+
+
+async def execute(
+    template: Template,
+    dialect: Dialect,
+    driver: Any,
+    args: Sequence[Any],
+    names: Sequence[str] = (),
+) -> int:
+    """Run the write ``template`` (no RETURNING) on a driver connection: its rowcount.
+
+    For :data:`COUNT_DRIVERS` (MariaDB has no ``UPDATE … RETURNING``). The rowcount is
+    the number of rows matched, as on SQLAlchemy's own route: SQLAlchemy connects with
+    ``CLIENT.FOUND_ROWS``, and this is the same connection. Errors as :func:`fetch`.
+    """
+    count: int = await _translated(_count(template, dialect, driver, args), template, args, names)
+    return count
+
+
+COUNT_DRIVERS = ("asyncmy", "pymysql")
+
+
+async def _count(template: Template, dialect: Dialect, driver: Any, args: Sequence[Any]) -> int:
+    parameters = template.parameters(args)
+    if dialect.driver == "asyncmy":
+        cursor = driver.cursor()
+        try:
+            await cursor.execute(template.sql, parameters)
+            return int(cursor.rowcount)
+        finally:
+            await cursor.close()
+    return int(await driver.execute_count(template.sql, parameters))  # sqlops.sync's
+
+
+async def _translated(
+    call: Awaitable[Any], template: Template, args: Sequence[Any], names: Sequence[str]
+) -> Any:
+    """Await ``call`` (a run of ``template``); its errors as sqlops errors, or Fallback."""
     try:
-        rows = await _run(template, dialect, driver, args)
+        return await call
     except SqlopsError:
         raise
     except _Unsendable as exc:  # what SQLAlchemy's StatementError becomes on the other routes
@@ -223,14 +276,6 @@ async def fetch(
         if err is None:
             raise Fallback(type(exc).__name__) from exc
         raise err from exc
-    result = template.result
-    assert result is not None
-    if not any(result):
-        return list(rows)
-    return [
-        [p(v) if p is not None and v is not None else v for p, v in zip(result, row, strict=True)]
-        for row in rows
-    ]
 
 
 def _context(template: Template, args: Sequence[Any], names: Sequence[str]) -> _Context:

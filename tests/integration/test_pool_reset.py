@@ -165,3 +165,23 @@ async def test_a_read_of_the_applications_own_after_commit_leaves_no_snapshot(
     await sqlops.Repository(User, other).update(created.id, name="b")
     async with one.session() as session:  # the same server session: a snapshot says "a"
         assert (await sqlops.Repository(User, session).get(created.id)).name == "b"
+
+
+async def test_the_applications_own_pool_reset_is_kept(
+    db: sqlops.Database, url: URL | str, backend: str
+) -> None:
+    """``pool_reset_on_return`` in ``engine_options``: SQLAlchemy's reset, as asked."""
+    _mariadb_only(backend)
+    own = sqlops.Database(
+        url, pool_size=1, max_overflow=0, engine_options={"pool_reset_on_return": "rollback"}
+    )
+    try:
+        created = await sqlops.Repository(User, own).create(email="a@x", name="a")
+        before = await _rollbacks(own)
+        for _ in range(3):
+            async with own.transaction() as session:
+                assert await sqlops.Repository(User, session).get(created.id) is not None
+        # the status read's session: its own ROLLBACK and the pool's; then one per transaction
+        assert await _rollbacks(own) - before == 2 + 3
+    finally:
+        await own.dispose()

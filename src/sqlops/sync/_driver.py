@@ -30,7 +30,8 @@ _IDLE_SINCE = "sqlops_sync_idle_since"
 
 
 class TemplateDriver:
-    """``fetch_typed(sql, params, codes)`` over a DBAPI connection: rows (and type codes)."""
+    """``fetch_typed(sql, params, codes)`` over a DBAPI connection: rows (and type codes);
+    ``execute_count`` for a write without RETURNING (MariaDB)."""
 
     __slots__ = ("autocommit", "connection")
 
@@ -61,6 +62,15 @@ class TemplateDriver:
             if switch:
                 conn.autocommit = False
         return rows, types
+
+    async def execute_count(self, sql: str, parameters: Any) -> int:
+        """Run a write that returns no rows: the number of rows it matched."""
+        cursor = self.connection.cursor()
+        try:
+            cursor.execute(sql, parameters)
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
 
 
 async def lend(engine: Engine, use: Callable[[TemplateDriver], Awaitable[T]]) -> T:
