@@ -11,7 +11,7 @@ BEGIN of the application's own), on the next checkout of the same server connect
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -54,6 +54,18 @@ async def _rollbacks(db: sqlops.Database) -> int:
     async with db.session() as session:
         row = (await session.execute(text("SHOW SESSION STATUS LIKE 'Com_rollback'"))).one()
     return int(row[1])
+
+
+async def _after_a_commit(db: sqlops.Database, then: Callable[[Any], None]) -> None:
+    """A Core connection runs a statement and COMMITs; then ``then(its DBAPI connection)``."""
+
+    def run(engine: Any) -> None:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+            conn.commit()
+            then(conn.connection.dbapi_connection)
+
+    await greenlet_spawn(run, db.engine.sync_engine)
 
 
 def _mariadb_only(backend: str) -> None:
@@ -127,18 +139,14 @@ async def test_a_begin_of_the_applications_own_after_commit_is_rolled_back(
     users = sqlops.Repository(User, one)
     created = await users.create(email="a@x", name="a")
 
-    def behind_sqlalchemys_back(engine: Any) -> None:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-            conn.commit()
-            dbapi = conn.connection.dbapi_connection
-            cursor = dbapi.cursor()
-            cursor.execute("BEGIN")
-            cursor.execute(f"UPDATE users SET name = 'raw' WHERE id = {created.id}")
-            cursor.close()
-            dbapi.ping(False)
+    def behind_sqlalchemys_back(dbapi: Any) -> None:
+        cursor = dbapi.cursor()
+        cursor.execute("BEGIN")
+        cursor.execute(f"UPDATE users SET name = 'raw' WHERE id = {created.id}")
+        cursor.close()
+        dbapi.ping(False)
 
-    await greenlet_spawn(behind_sqlalchemys_back, one.engine.sync_engine)
+    await _after_a_commit(one, behind_sqlalchemys_back)
     async with one.session() as session:  # the same server session
         assert (await session.execute(text("SELECT @@in_transaction"))).scalar() == 0
     assert (await sqlops.Repository(User, other).get(created.id)).name == "a"
@@ -152,16 +160,13 @@ async def test_a_read_of_the_applications_own_after_commit_leaves_no_snapshot(
     users = sqlops.Repository(User, one)
     created = await users.create(email="a@x", name="a")
 
-    def behind_sqlalchemys_back(engine: Any) -> None:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-            conn.commit()
-            cursor = conn.connection.dbapi_connection.cursor()
-            cursor.execute(f"SELECT name FROM users WHERE id = {created.id}")
-            assert cursor.fetchall()[0][0] == "a"
-            cursor.close()
+    def behind_sqlalchemys_back(dbapi: Any) -> None:
+        cursor = dbapi.cursor()
+        cursor.execute(f"SELECT name FROM users WHERE id = {created.id}")
+        assert cursor.fetchall()[0][0] == "a"
+        cursor.close()
 
-    await greenlet_spawn(behind_sqlalchemys_back, one.engine.sync_engine)
+    await _after_a_commit(one, behind_sqlalchemys_back)
     await sqlops.Repository(User, other).update(created.id, name="b")
     async with one.session() as session:  # the same server session: a snapshot says "a"
         assert (await sqlops.Repository(User, session).get(created.id)).name == "b"
