@@ -7,7 +7,7 @@ import datetime as dt
 import uuid
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 import sqlops
 from tests.models import Counter, Event, Membership, Note, Post, Role, Tag, Team, User
@@ -112,6 +112,22 @@ async def test_update_is_partial(users: sqlops.Repository[User]) -> None:
         await users.update(user.id + 99, name="x")
     with pytest.raises(sqlops.InvalidValueError, match="no such column"):
         await users.update(user.id, nope=1)
+
+
+async def test_update_takes_a_sql_expression_as_the_orm_does(
+    users: sqlops.Repository[User], db: sqlops.Database
+) -> None:
+    """``update(pk, age=User.age + 1)`` does what ``obj.age = User.age + 1`` does in the ORM:
+    the database computes the value, and the object returned holds it."""
+    user = await users.create(email="a@x", name="Ada", age=30)
+    assert (await users.update(user.id, age=User.age + 1)).age == 31
+    async with db.transaction() as session:
+        repo = sqlops.Repository(User, session)
+        held = await repo.get(user.id)
+        updated = await repo.update(user.id, age=User.age + 10, name=func.upper(User.name))
+        assert updated is held
+        assert (updated.age, updated.name) == (41, "ADA")
+    assert (await users.get_one(user.id)).age == 41
 
 
 async def test_update_where_and_delete_where(users: sqlops.Repository[User]) -> None:
