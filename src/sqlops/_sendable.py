@@ -25,6 +25,7 @@ from typing import Any
 
 from sqlalchemy import types as sa_types
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import ClauseElement
 
 _SENDABLE = frozenset(
     {type(None), str, int, float, bool, decimal.Decimal, bytes, bytearray, memoryview}
@@ -46,18 +47,25 @@ def _all_values(rows: Any) -> Iterable[Any]:
 def _not_scalar(types: set[type]) -> bool:
     """Whether one of ``types`` would be sent as a row or as a ``repr`` by a MariaDB driver.
 
-    A container, or a type with nothing but ``object``'s own ``str`` (``<Thing object at
-    0x…>``). Anything else a driver sends as ``str(value)``, as an application may mean
-    (an ``IPv4Address``, a numpy number).
+    A container, a type with nothing but ``object``'s own ``str`` (``<Thing object at
+    0x…>``), or a SQL expression. Anything else a driver sends as ``str(value)``, as an
+    application may mean (an ``IPv4Address``, a numpy number).
     """
     if types <= _SENDABLE:
         return False
     return any(
         issubclass(t, _CONTAINERS)
         or (t.__str__ is object.__str__ and t.__repr__ is object.__repr__)
+        or _is_sql(t)
         for t in types
         if t not in _SENDABLE
     )
+
+
+def _is_sql(kind: type) -> bool:
+    """A SQL expression or a column attribute: its ``str`` is SQL text (``upper(:upper_1)``),
+    which a MariaDB driver would store as the value."""
+    return issubclass(kind, ClauseElement) or hasattr(kind, "__clause_element__")
 
 
 def mariadb_refuses(value: Any) -> bool:

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import String
+from sqlalchemy import String, func
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -163,3 +163,19 @@ async def test_a_session_of_your_own_names_the_column_too(
             assert (caught.value.table, caught.value.column) == ("users", column), op
             await session.rollback()
         assert (await repo.get_one(existing_id)).score == 0.0
+
+
+async def test_a_sql_expression_in_a_bulk_write_is_refused_not_stored(db: sqlops.Database) -> None:
+    """``create``/``update`` run a SQL expression as the ORM does; a bulk write takes values.
+
+    MariaDB's drivers sent the expression's ``str`` (``upper(:upper_1)``, ``User.email``)
+    and the server stored that text."""
+    users = sqlops.Repository(User, db)
+    for value in (func.upper("x"), User.email):
+        with pytest.raises(sqlops.InvalidValueError) as info:
+            await users.create_many([{"email": "a@x", "name": value}])
+        assert (info.value.table, info.value.column) == ("users", "name")
+        with pytest.raises(sqlops.InvalidValueError) as info:
+            await users.upsert_many([{"email": "a@x", "name": value}], conflict="email")
+        assert (info.value.table, info.value.column) == ("users", "name")
+    assert await users.count() == 0
