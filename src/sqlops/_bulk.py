@@ -129,7 +129,7 @@ class Layouts:
         unknown = [k for k in keys if k not in self.info.columns]
         if unknown:
             raise InvalidValueError(
-                f"row {index}: {self.info.name} has no column {', '.join(map(repr, unknown))}; "
+                f"row {index}: {self.info.name} has no column {self.info.not_columns(unknown)}; "
                 f"columns are {', '.join(sorted(self.info.columns))}",
                 table=self.info.table.name,
                 column=unknown[0] if len(unknown) == 1 else None,

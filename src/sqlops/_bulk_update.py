@@ -147,7 +147,7 @@ def _layout_checks(
     unknown = [k for k in layout if k not in info.columns]
     if unknown:
         raise InvalidValueError(
-            f"row {index}: cannot update {', '.join(map(repr, unknown))}: {info.name} has no "
+            f"row {index}: cannot update {info.not_columns(unknown)}: {info.name} has no "
             f"such column; columns are {', '.join(sorted(info.columns))}"
         )
     return [(k, info.value_checks[k]) for k in layout if k in info.value_checks]

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Column, Table, inspect
-from sqlalchemy.orm import ColumnProperty, InstrumentedAttribute, Mapper, RelationshipProperty
+from sqlalchemy.orm import (
+    MANYTOONE,
+    ColumnProperty,
+    InstrumentedAttribute,
+    Mapper,
+    RelationshipProperty,
+)
 
 from . import _checks, _translate
 from ._errors import InvalidValueError
@@ -50,13 +56,30 @@ class ModelInfo:
         """The table column behind attribute ``key``."""
         return self.mapper.columns[key]
 
+    def not_columns(self, keys: Sequence[str]) -> str:
+        """Names that are not columns, for an error message: with what to pass instead when
+        one is a relationship (``'team'`` → ``team_id``)."""
+        out = []
+        for key in keys:
+            relationship = self.relationships.get(key)
+            if relationship is None:
+                out.append(repr(key))
+            elif relationship.direction is MANYTOONE:
+                columns = [
+                    self.mapper.get_property_by_column(c).key for c in relationship.local_columns
+                ]
+                out.append(f"{key!r} (a relationship: pass {', '.join(columns)})")
+            else:
+                out.append(f"{key!r} (a relationship: write its rows through their repository)")
+        return ", ".join(out)
+
     def check_values(self, values: Mapping[str, Any], action: str = "set") -> dict[str, Any]:
         """The values as the columns' types; :class:`InvalidValueError` for an unknown column
         or a value it cannot hold."""
         unknown = [k for k in values if k not in self.columns]
         if unknown:
             raise InvalidValueError(
-                f"cannot {action} {', '.join(map(repr, unknown))}: {self.name} has no such "
+                f"cannot {action} {self.not_columns(unknown)}: {self.name} has no such "
                 f"column; columns are {', '.join(sorted(self.columns))}",
                 table=self.table.name,
                 column=unknown[0] if len(unknown) == 1 else None,

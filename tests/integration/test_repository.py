@@ -130,6 +130,20 @@ async def test_update_takes_a_sql_expression_as_the_orm_does(
     assert (await users.get_one(user.id)).age == 41
 
 
+async def test_a_relationship_as_a_value_says_which_column_to_pass(
+    users: sqlops.Repository[User], db: sqlops.Database
+) -> None:
+    team = await sqlops.Repository(Team, db).create(name="t")
+    user = await users.create(email="a@x", name="a")
+    with pytest.raises(sqlops.InvalidValueError, match=r"'team' \(a relationship: pass team_id\)"):
+        await users.update(user.id, team=team)
+    with pytest.raises(sqlops.InvalidValueError, match=r"'posts' \(a relationship: write its"):
+        await users.create(email="b@x", name="b", posts=[])
+    with pytest.raises(sqlops.InvalidValueError, match=r"'team' \(a relationship: pass team_id\)"):
+        await users.create_many([{"email": "c@x", "name": "c", "team": team}])
+    assert await users.count() == 1
+
+
 async def test_update_where_and_delete_where(users: sqlops.Repository[User]) -> None:
     for i in range(5):
         await users.create(email=f"{i}@x", name="old" if i < 3 else "keep", age=i)
