@@ -31,9 +31,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import update as sql_update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import attributes
-from sqlalchemy.sql import ClauseElement
 
-from . import _attach, _executor, _failures, _fastread, _internals, _templates
+from . import _attach, _executor, _failures, _fastread, _internals, _sendable, _templates
 from ._errors import NotFoundError, SqlopsError, StaleVersionError
 from ._fastread import ReadPlan
 from ._modelinfo import ModelInfo
@@ -102,7 +101,7 @@ def _plan(repo: RepositoryBase[Any], session: AsyncSession, values: dict[str, An
         return None
     if any(key in info.pk_keys for key in values):
         return None
-    if any(_is_sql(value) for value in values.values()):
+    if any(_sendable.is_sql(type(value)) for value in values.values()):
         return None  # ``age=User.age + 1``: the unit of work runs it and reloads the value
     plan = _fastread.plan_for(info)
     if not plan.eligible or not _attach.session_ready(session):
@@ -115,11 +114,6 @@ def _plan(repo: RepositoryBase[Any], session: AsyncSession, values: dict[str, An
     if any(key in mapper.validators or info.columns[key].dispatch.set for key in values):
         return None
     return plan
-
-
-def _is_sql(value: Any) -> bool:
-    """Whether ``value`` is a SQL expression (or a column attribute), not a value."""
-    return isinstance(value, ClauseElement) or hasattr(value, "__clause_element__")
 
 
 def _changed(info: ModelInfo, obj: Any, values: dict[str, Any]) -> dict[str, Any]:

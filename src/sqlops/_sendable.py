@@ -56,15 +56,15 @@ def _not_scalar(types: set[type]) -> bool:
     return any(
         issubclass(t, _CONTAINERS)
         or (t.__str__ is object.__str__ and t.__repr__ is object.__repr__)
-        or _is_sql(t)
+        or is_sql(t)
         for t in types
         if t not in _SENDABLE
     )
 
 
-def _is_sql(kind: type) -> bool:
-    """A SQL expression or a column attribute: its ``str`` is SQL text (``upper(:upper_1)``),
-    which a MariaDB driver would store as the value."""
+def is_sql(kind: type) -> bool:
+    """Whether values of ``kind`` are SQL expressions or column attributes, not values: their
+    ``str`` is SQL text (``upper(:upper_1)``), which a MariaDB driver would store."""
     return issubclass(kind, ClauseElement) or hasattr(kind, "__clause_element__")
 
 

@@ -11,6 +11,7 @@ BEGIN of the application's own), on the next checkout of the same server connect
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -20,33 +21,34 @@ from sqlalchemy.engine import URL
 from sqlalchemy.util import greenlet_spawn
 
 import sqlops
-from tests.models import Base, User
+from tests.models import User
 
 
 @pytest.fixture
 async def one(db: sqlops.Database, url: URL | str) -> AsyncIterator[sqlops.Database]:
     """A Database with one pooled connection: every checkout is the same server session.
 
-    (After ``db``: on the sync API's run, its fixture makes ``sqlops.Database`` the twin's.)
+    ``db`` has created the schema (and, on the sync API's run, made ``sqlops.Database``
+    the twin's).
     """
-    db = sqlops.Database(url, pool_size=1, max_overflow=0)
-    try:
-        await db.drop_all(Base.metadata)
-        await db.create_all(Base.metadata)
-        yield db
-        await db.drop_all(Base.metadata)
-    finally:
-        await db.dispose()
+    async with _database(url, pool_size=1, max_overflow=0) as database:
+        yield database
 
 
 @pytest.fixture
 async def other(db: sqlops.Database, url: URL | str) -> AsyncIterator[sqlops.Database]:
     """A second Database on the same database: another server session, for the writer."""
-    db = sqlops.Database(url)
+    async with _database(url) as database:
+        yield database
+
+
+@contextlib.asynccontextmanager
+async def _database(url: URL | str, **options: Any) -> AsyncIterator[sqlops.Database]:
+    database = sqlops.Database(url, **options)
     try:
-        yield db
+        yield database
     finally:
-        await db.dispose()
+        await database.dispose()
 
 
 async def _rollbacks(db: sqlops.Database) -> int:
