@@ -5,18 +5,19 @@ transaction's writes and takes its locks) and hands back what ``session.scalars(
 would: for a row whose identity the session holds, that very object, unchanged; for a
 new one, an instance entered into the session as persistent, its loaded values its
 committed state. The one-task guard and the aborted-transaction check run as for any
-session call: the connection is asked for through ``session.connection()``.
+session call: the guard is held for the whole statement (:func:`claim`), and the
+connection is the one ``session.connection()`` gives (:func:`connection`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Literal, TypeVar, overload
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Mapper, attributes
 
-from . import _dialects, _guards, _internals, _lazyload, _templates
+from . import _dialects, _failures, _guards, _internals, _lazyload, _runtime, _templates
 from ._errors import DatabaseUnavailableError
 from ._fastread import ReadPlan
 from ._transaction import quietly
@@ -121,12 +122,68 @@ def templatable_bind(session: AsyncSession, mapper: Mapper[Any]) -> bool:
     return bind.dialect.driver in _templates.DRIVERS and not observed(bind)
 
 
+def claim(session: AsyncSession, op: str) -> Any:
+    """Mark ``session`` busy for the calling task (the sync twin: thread) while a fast
+    route uses its connection; hand what this returns to :func:`release` after.
+
+    The session's own methods each hold its one-task guard (:mod:`sqlops._guards`); a
+    fast route uses the connection without them, so it holds the guard itself, for the
+    whole statement: a second task arriving meanwhile gets ``SessionMisuseError`` as on
+    the ORM route, not the driver's "another operation is in progress" (asyncpg) or a
+    protocol left waiting forever (asyncmy). A session of the application's own, without
+    the guard, is used as on the ORM route: unguarded.
+    """
+    guard = session if hasattr(session, "_sqlops_enter") else session.sync_session
+    enter = getattr(guard, "_sqlops_enter", None)
+    if enter is None:
+        return None
+    enter(op)
+    return guard
+
+
+def release(guard: Any) -> None:
+    """End a :func:`claim`."""
+    if guard is not None:
+        guard._sqlops_exit()
+
+
+async def held_batches(session: AsyncSession, batches: AsyncIterator[T]) -> AsyncGenerator[T, None]:
+    """``batches``, the session held for this task while each one is fetched (:func:`claim`),
+    free between them: the caller may use it while it iterates."""
+    while True:
+        guard = claim(session, "stream")
+        try:
+            batch = await batches.__anext__()
+        except StopAsyncIteration:
+            return
+        finally:
+            release(guard)
+        yield batch
+
+
+async def connection(session: AsyncSession, mapper: Mapper[Any]) -> AsyncConnection:
+    """``session.connection()`` for ``mapper``, without its greenlet hop when the
+    session's transaction holds that connection already (every statement after the
+    first); the aborted-transaction check runs as in the session's own call."""
+    if not _runtime.blocking():  # the sync twin's connection() is a plain call anyway
+        sync = session.sync_session
+        conn = _internals.session_connection(sync, sync.get_bind(mapper))
+        if conn is not None:
+            _failures.check(session, "connection")
+            return conn
+    return await session.connection(bind_arguments={"mapper": mapper})
+
+
 async def on_connection(
     session: AsyncSession, mapper: Mapper[Any], use: Callable[[AsyncConnection], Awaitable[T]]
 ) -> T:
-    """``use(connection)`` on the session's connection for ``mapper``."""
-    conn = await session.connection(bind_arguments={"mapper": mapper})
-    return await use(conn)
+    """``use(connection)`` on the session's connection for ``mapper``, the session held
+    for this task meanwhile (:func:`claim`)."""
+    guard = claim(session, "execute")
+    try:
+        return await use(await connection(session, mapper))
+    finally:
+        release(guard)
 
 
 async def on_driver(
@@ -148,12 +205,16 @@ async def on_driver(
     greenlet, so the server ends the transaction at once), and the session's
     transaction ends with it.
     """
-    conn, driver = await driver_of(session, mapper, read=read)
+    guard = claim(session, "execute")
     try:
-        return await use(driver)
-    except BaseException as exc:
-        await discard_if_unknown(conn, exc)
-        raise
+        conn, driver = await driver_of(session, mapper, read=read)
+        try:
+            return await use(driver)
+        except BaseException as exc:
+            await discard_if_unknown(conn, exc)
+            raise
+    finally:
+        release(guard)
 
 
 async def driver_of(
@@ -161,7 +222,7 @@ async def driver_of(
 ) -> tuple[AsyncConnection, Any]:
     """The session's connection for ``mapper`` and its driver connection, BEGIN sent
     (not before a ``read`` in READ COMMITTED, see :func:`on_driver`)."""
-    conn = await session.connection(bind_arguments={"mapper": mapper})
+    conn = await connection(session, mapper)
     raw = await _internals.raw_connection(conn)
     try:
         adapter = raw.dbapi_connection

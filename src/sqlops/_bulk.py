@@ -253,7 +253,16 @@ def _copy_possible(info: ModelInfo) -> bool:
 
 
 async def _copy(session: AsyncSession, info: ModelInfo, runs: list[Run]) -> None:
-    """COPY the rows into the table in the session's transaction (asyncpg)."""
+    """COPY the rows into the table in the session's transaction (asyncpg), the session
+    held for this task meanwhile (``_attach.claim``)."""
+    guard = _attach.claim(session, "execute")
+    try:
+        await _copy_held(session, info, runs)
+    finally:
+        _attach.release(guard)
+
+
+async def _copy_held(session: AsyncSession, info: ModelInfo, runs: list[Run]) -> None:
     conn = await session.connection()
     raw = await conn.get_raw_connection()
     driver = raw.driver_connection

@@ -152,7 +152,11 @@ async def _template_stream(
     spec = _statements.template_for(repo, q, plan)
     if len(spec.query.args) > _membership.LONG:
         raise _templates.Fallback("long IN list")
-    conn, driver = await _attach.driver_of(session, repo.info.mapper)
+    guard = _attach.claim(session, "stream")
+    try:
+        conn, driver = await _attach.driver_of(session, repo.info.mapper)
+    finally:
+        _attach.release(guard)
     dialect = conn.dialect
     if dialect.driver == "asyncpg" and not _internals.asyncpg_caches_statements(driver):
         raise _templates.Fallback("a pooler: asyncpg's cursor() would name its statement")
@@ -165,7 +169,7 @@ async def _template_stream(
     rows = _templates.stream_rows(found, dialect, driver, spec.query.args, size)
     try:
         async with contextlib.aclosing(rows):
-            async for batch in rows:
+            async for batch in _attach.held_batches(session, rows):
                 yield _objects(repo, session, plan, batch)
     except BaseException as exc:
         await _attach.discard_if_unknown(conn, exc)
@@ -185,7 +189,7 @@ async def _session_stream(
     try:
         # The identity map holds rows weakly: memory stays flat as the caller drops
         # them. (expunge_all() here would break yield_per's loading.)
-        async for partition in result.partitions():
+        async for partition in _attach.held_batches(session, result.partitions()):
             yield list(partition) if plan is None else _objects(repo, session, plan, partition)
     finally:
         await result.close()

@@ -17,12 +17,14 @@ from typing import Any
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Mapper, Session
+from sqlalchemy.orm.session import SessionTransactionState
 from sqlalchemy.sql import schema as _schema
 from sqlalchemy.sql.type_api import TypeEngine
 
 # ClassManager.new_instance() is these two steps; Mapper._identity_class is the first
 # element of every identity key of the mapper's rows.
 _MANAGER = ("_state_constructor", "_state_setter")
+_ACTIVE = SessionTransactionState.ACTIVE
 
 
 def available(mapper: Mapper[Any]) -> bool:
@@ -201,6 +203,28 @@ def asyncpg_pending_begin(adapter: Any) -> Any:
     if getattr(adapter, "isolation_level", None) == "autocommit":
         return None
     return start
+
+
+def session_connection(session: Session, bind: Any) -> AsyncConnection | None:
+    """The ``AsyncConnection`` that ``session.connection()`` would return for ``bind``,
+    when the session's transaction already holds it; else None.
+
+    ``AsyncSession.connection()`` is a greenlet hop to the sync session's
+    ``_connection_for_bind``, which returns ``SessionTransaction._connections[bind][0]``
+    when the innermost transaction is active and has one: that lookup, without the hop.
+    Anything else (no transaction yet, one being set up or failed, a closed ``with
+    session.begin()`` block) is left to the real call, which raises as it does.
+    """
+    trans = session._transaction
+    if trans is None or trans._state is not _ACTIVE:
+        return None
+    context = session._trans_context_manager  # SQLAlchemy refuses a closed one's
+    if context is not None and not context._transaction_is_active():
+        return None
+    found = trans._connections.get(bind)
+    if found is None:
+        return None
+    return AsyncConnection._retrieve_proxy_for_target(found[0])
 
 
 async def raw_connection(conn: Any) -> Any:

@@ -285,3 +285,18 @@ async def test_upsert_clashing_on_another_unique_key_is_a_violation(
     assert (many.value.table, many.value.columns) == ("users", ("email",))
     assert (await users.get_one(taken.id)).name == "owner"
     assert await users.count() == 1
+
+
+async def test_two_tasks_bulk_inserting_through_one_session_are_refused(
+    db: sqlops.Database,
+) -> None:
+    # PostgreSQL's COPY runs on the driver connection: it holds the session's guard itself
+    async with db.transaction() as session:
+        users = sqlops.Repository(User, session)
+        batches = [[{"email": f"{t}{i}@x", "name": "n"} for i in range(50)] for t in "ab"]
+        first, second = await asyncio.wait_for(
+            asyncio.gather(*(users.create_many(b) for b in batches), return_exceptions=True), 10
+        )
+        assert first == 50
+        assert isinstance(second, sqlops.SessionMisuseError), second
+    assert await sqlops.Repository(User, db).count() == 50

@@ -234,3 +234,23 @@ async def test_a_read_only_transaction_refuses_the_update(db: sqlops.Database) -
             held = await users.get_one(user.id)
             await users.update(held.id, name="nope")
     assert (await sqlops.Repository(User, db).get_one(user.id)).name == "a"
+
+
+async def test_two_tasks_updating_through_one_session_are_refused(db: sqlops.Database) -> None:
+    # as for reads (test_injected_reads): the fast write holds the session's guard itself
+    await sqlops.Repository(User, db).create_many(
+        [{"email": f"u{i}@x", "name": f"u{i}"} for i in range(2)]
+    )
+    async with db.transaction() as session:
+        users = sqlops.Repository(User, session)
+        first, second = await asyncio.wait_for(
+            asyncio.gather(
+                users.update(1, name="one"), users.update(2, name="two"), return_exceptions=True
+            ),
+            10,
+        )
+        assert not isinstance(first, BaseException), first
+        assert first.name == "one"
+        assert isinstance(second, sqlops.SessionMisuseError), second
+        assert (await users.update(2, name="two")).name == "two"  # the session goes on
+    assert [u.name for u in await sqlops.Repository(User, db).list(order_by="id")] == ["one", "two"]

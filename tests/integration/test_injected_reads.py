@@ -6,6 +6,7 @@ test here runs over the fast route and over the ORM route, so a difference fails
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -252,3 +253,56 @@ async def test_an_unknown_database_error_in_a_transaction_names_its_cause(
         async with db.transaction() as session:
             await session.execute(text("DROP VIEW boom_view"))
             await session.execute(text("DROP FUNCTION boom(int)"))
+
+
+async def _two_tasks_at_once(session: Any, call: Any) -> tuple[Any, BaseException]:
+    """Run ``call()`` in two tasks at once on one session: one result, one refusal."""
+    first, second = await asyncio.gather(call(), call(), return_exceptions=True)
+    assert not isinstance(first, BaseException), first  # the first task is not disturbed
+    assert isinstance(second, sqlops.SessionMisuseError), second
+    assert "one AsyncSession used by two tasks at once" in str(second)
+    return first, second
+
+
+@pytest.mark.parametrize("method", ["get", "list", "count", "exists", "page", "stream"])
+async def test_two_tasks_reading_through_one_session_are_refused(
+    db: sqlops.Database, method: str
+) -> None:
+    # The fast routes use the session's connection without its methods: they hold the
+    # one-task guard themselves, or asyncpg says "another operation is in progress" and
+    # asyncmy waits forever on a protocol two statements interleaved in.
+    await _seed(db)
+    calls = {
+        "get": lambda users: users.get(1),
+        "list": lambda users: users.list(order_by="id"),
+        "count": lambda users: users.count(),
+        "exists": lambda users: users.exists(email="u1@x"),
+        "page": lambda users: users.page(per_page=2),
+        "stream": lambda users: _drain(users.stream(order_by="id", batch_size=2)),
+    }
+    async with db.transaction() as session:
+        users = sqlops.Repository(User, session)
+        await asyncio.wait_for(_two_tasks_at_once(session, lambda: calls[method](users)), 10)
+        assert (await users.get_one(2)).email == "u1@x"  # and the session goes on working
+        assert await users.count() == 3
+
+
+async def _drain(stream: Any) -> list[Any]:
+    return [obj async for obj in stream]
+
+
+async def test_a_session_is_free_between_the_batches_of_its_stream(db: sqlops.Database) -> None:
+    if db.dialect == "mysql":
+        pytest.skip(
+            "MariaDB: an unread unbuffered result blocks the session's connection until "
+            "drained (the protocol's; SQLAlchemy warns) - docs/guide.md says so"
+        )
+    await _seed(db, 4)
+    async with db.transaction() as session:
+        users = sqlops.Repository(User, session)
+        seen = []
+        async for user in users.stream(order_by="id", batch_size=2):
+            seen.append(user.email)
+            if len(seen) == 1:  # another task, while this one is between two batches
+                assert await asyncio.create_task(users.count()) == 4
+        assert seen == ["u0@x", "u1@x", "u2@x", "u3@x"]

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import String, event, inspect, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import object_session
 from sqlalchemy.util import greenlet_spawn
 
@@ -293,3 +294,40 @@ async def test_mysql_no_result_since_command_follows_the_last_reply(
         assert _internals.mysql_no_result_since_command(driver) is False
         await conn.rollback()
         assert _internals.mysql_no_result_since_command(driver) is True
+
+
+async def test_session_connection_is_what_session_connection_returns(
+    db: sqlops.Database,
+) -> None:
+    mapper = inspect(User)
+    async with db.session() as session:
+        sync = session.sync_session
+        bind = sync.get_bind(mapper)
+        if sync.get_transaction() is None:  # lazy: nothing held yet, the real call connects
+            assert _internals.session_connection(sync, bind) is None
+        conn = await session.connection(bind_arguments={"mapper": mapper})
+        assert _internals.session_connection(sync, bind) is conn
+        async with session.begin_nested():  # a savepoint holds its parent's connection
+            found = _internals.session_connection(sync, bind)
+            assert found in (None, conn)
+            assert await session.connection(bind_arguments={"mapper": mapper}) is conn
+        await session.rollback()
+        assert _internals.session_connection(sync, bind) is None  # the transaction ended
+    async with AsyncSession(db.engine) as session, session.begin():  # the application's own
+        sync = session.sync_session
+        conn = await session.connection(bind_arguments={"mapper": mapper})
+        assert _internals.session_connection(sync, sync.get_bind(mapper)) is conn
+
+
+async def test_session_connection_refuses_an_aborted_transaction(db: sqlops.Database) -> None:
+    # a failed flush leaves the SessionTransaction inactive: the real call raises there
+    await _one_user(db)
+    mapper = inspect(User)
+    async with db.session() as session:
+        await session.connection(bind_arguments={"mapper": mapper})
+        session.add(User(email="a@x", name="dup"))
+        with pytest.raises(sqlops.SqlopsError):
+            await session.flush()
+        sync = session.sync_session
+        assert _internals.session_connection(sync, sync.get_bind(mapper)) is None
+        await session.rollback()

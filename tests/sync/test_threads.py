@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from sqlops import SessionMisuseError, sync
@@ -106,3 +107,62 @@ def test_a_session_inside_two_threads_at_once_is_refused(sync_db: sync.Database)
             thread.join()
         assert failures == []
         assert sync.Repository(Team, session).count() == 0  # one after another: fine
+
+
+def _blocked_on_a_lock(sync_db: sync.Database, backend: str) -> bool:
+    """Whether a statement of this database is waiting for a row lock (SQLite: assume so)."""
+    if backend == "sqlite":
+        time.sleep(1)  # the writer waits in sqlite3's busy handler, which nothing reports
+        return True
+    query = {
+        "postgresql": "SELECT count(*) FROM pg_stat_activity"
+        " WHERE wait_event_type = 'Lock' AND datname = current_database()",
+        "mysql": "SELECT count(*) FROM information_schema.innodb_trx t"
+        " JOIN information_schema.processlist p ON p.id = t.trx_mysql_thread_id"
+        " WHERE t.trx_state = 'LOCK WAIT' AND p.db = database()",
+    }[backend]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with sync_db.engine.connect() as conn:
+            if conn.exec_driver_sql(query).scalar():
+                return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_repository_call_while_another_thread_is_inside_one_is_refused(
+    sync_db: sync.Database, backend: str
+) -> None:
+    # The fast routes run on the session's driver connection without the session's own
+    # methods: they hold its one-thread guard themselves, or the second thread's
+    # statement interleaves with the first's (PyMySQL) or queues behind it.
+    teams = sync.Repository(Team, sync_db)
+    red, blue = teams.create(name="red"), teams.create(name="blue")
+    outcome: dict[str, Any] = {}
+    with sync_db.engine.connect() as blocker:  # holds red's row (SQLite: the write lock)
+        blocker.execute(update(Team).where(Team.id == red.id).values(name="red"))
+        with sync_db.transaction() as session:
+            shared = sync.Repository(Team, session)
+
+            def run(key: str, call: Callable[[], Any]) -> threading.Thread:
+                def target() -> None:
+                    try:
+                        outcome[key] = call()
+                    except BaseException as exc:  # reported below, not lost in the thread
+                        outcome[key] = exc
+
+                thread = threading.Thread(target=target, daemon=True)
+                thread.start()
+                return thread
+
+            first = run("update", lambda: shared.update(red.id, name="crimson"))
+            assert _blocked_on_a_lock(sync_db, backend)
+            second = run("get", lambda: shared.get(blue.id))
+            second.join(10)
+            blocker.rollback()  # lets the first thread's UPDATE through
+            first.join(10)
+            assert not first.is_alive() and not second.is_alive()
+    assert isinstance(outcome["get"], SessionMisuseError), outcome["get"]
+    assert "two threads at once" in str(outcome["get"])
+    assert getattr(outcome["update"], "name", outcome["update"]) == "crimson"
+    assert teams.get_one(red.id).name == "crimson"
