@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -67,14 +67,7 @@ async def shielded(coro: Coroutine[Any, Any, T]) -> T:
     """
     if _runtime.blocking():  # the sync twin: nothing can cancel us
         return await coro
-    # Its first step runs here, where nothing can cancel it: clean-up that needs no IO
-    # (closing a session whose connection went back to the pool without a round trip)
-    # ends in it, without a task and a loop iteration. Only what waits goes on in a task.
-    try:
-        waiting = coro.send(None)
-    except StopIteration as done:
-        return done.value  # type: ignore[no-any-return]
-    task = asyncio.ensure_future(_resume(coro, waiting))
+    task = asyncio.ensure_future(coro)
     try:
         return await asyncio.shield(task)
     except asyncio.CancelledError:
@@ -84,36 +77,6 @@ async def shielded(coro: Coroutine[Any, Any, T]) -> T:
             except asyncio.CancelledError:
                 continue
         raise
-
-
-class _Resumed:
-    """Awaiting this drives ``coro`` on from where it waits on ``waiting``: what a task
-    does with a coroutine, for one whose first step already ran (see :func:`shielded`)."""
-
-    __slots__ = ("coro", "waiting")
-
-    def __init__(self, coro: Coroutine[Any, Any, Any], waiting: Any) -> None:
-        self.coro, self.waiting = coro, waiting
-
-    def __await__(self) -> Generator[Any, Any, Any]:
-        coro, waiting = self.coro, self.waiting
-        while True:
-            try:
-                sent = yield waiting
-            except BaseException as exc:  # thrown in by the task: pass it on
-                try:
-                    waiting = coro.throw(exc)
-                except StopIteration as done:
-                    return done.value
-            else:
-                try:
-                    waiting = coro.send(sent)
-                except StopIteration as done:
-                    return done.value
-
-
-async def _resume(coro: Coroutine[Any, Any, T], waiting: Any) -> T:
-    return await _Resumed(coro, waiting)  # type: ignore[no-any-return]
 
 
 async def quietly(coro: Coroutine[Any, Any, Any]) -> None:

@@ -17,18 +17,6 @@ async def _closing(log: list[str], pause: float) -> int:
     return 7
 
 
-async def test_clean_up_that_never_waits_runs_in_the_callers_task() -> None:
-    caller = asyncio.current_task()
-    seen: list[asyncio.Task[object] | None] = []
-
-    async def step() -> int:
-        seen.append(asyncio.current_task())
-        return 7
-
-    assert await shielded(step()) == 7
-    assert seen == [caller]  # no task of its own: nothing to wait for, nothing to cancel
-
-
 async def test_clean_up_that_waits_goes_on_after_the_caller_is_cancelled() -> None:
     log: list[str] = []
     caller = asyncio.create_task(shielded(_closing(log, 0.2)))
