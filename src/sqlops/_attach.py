@@ -207,9 +207,19 @@ async def on_driver(
     """
     guard = claim(session, "execute")
     try:
-        conn, driver = await driver_of(session, mapper, read=read)
+        conn, raw = await _begun(session, mapper, read)
+        # SQLAlchemy's async adapters run one statement at a time on a connection (a
+        # lock of theirs); a session of the application's own, which has no guard, is
+        # shared that way on the ORM route, so the driver is used under the same lock.
+        mutex = _internals.execute_mutex(raw.dbapi_connection)
+        if mutex is not None:
+            await mutex.acquire()  # cancelled while waiting: nothing was sent
         try:
-            return await use(driver)
+            try:
+                return await use(raw.driver_connection)
+            finally:
+                if mutex is not None:
+                    mutex.release()
         except BaseException as exc:
             await discard_if_unknown(conn, exc)
             raise
@@ -222,6 +232,14 @@ async def driver_of(
 ) -> tuple[AsyncConnection, Any]:
     """The session's connection for ``mapper`` and its driver connection, BEGIN sent
     (not before a ``read`` in READ COMMITTED, see :func:`on_driver`)."""
+    conn, raw = await _begun(session, mapper, read)
+    return conn, raw.driver_connection
+
+
+async def _begun(
+    session: AsyncSession, mapper: Mapper[Any], read: bool
+) -> tuple[AsyncConnection, Any]:
+    """:func:`driver_of`, with the pooled connection instead of the driver's."""
     conn = await connection(session, mapper)
     raw = await _internals.raw_connection(conn)
     try:
@@ -234,7 +252,7 @@ async def driver_of(
     except BaseException as exc:
         await discard_if_unknown(conn, exc)
         raise
-    return conn, raw.driver_connection
+    return conn, raw
 
 
 async def discard_if_unknown(conn: AsyncConnection, exc: BaseException) -> None:

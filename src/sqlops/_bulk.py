@@ -7,6 +7,7 @@ counters are in :mod:`sqlops._upsert`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
 import operator
@@ -267,6 +268,7 @@ async def _copy_held(session: AsyncSession, info: ModelInfo, runs: list[Run]) ->
     raw = await conn.get_raw_connection()
     driver = raw.driver_connection
     assert driver is not None
+    mutex = _internals.execute_mutex(raw.dbapi_connection) or contextlib.nullcontext()
     if not driver.is_in_transaction():
         await conn.exec_driver_sql("SELECT 1")  # start the adapter's transaction first
     table = info.table
@@ -274,9 +276,10 @@ async def _copy_held(session: AsyncSession, info: ModelInfo, runs: list[Run]) ->
     for keys, run in runs:
         try:
             columns, records = _copy_records(info, keys, run, conn.dialect)
-            await driver.copy_records_to_table(
-                table.name, records=records, columns=columns, schema_name=table.schema
-            )
+            async with mutex:  # as SQLAlchemy's adapter runs its statements (_attach)
+                await driver.copy_records_to_table(
+                    table.name, records=records, columns=columns, schema_name=table.schema
+                )
         except Exception as exc:
             # the rows as parameters: the translator finds the column whose value broke
             context = _translate._Context(table=table, params=run)

@@ -227,6 +227,12 @@ def session_connection(session: Session, bind: Any) -> AsyncConnection | None:
     return AsyncConnection._retrieve_proxy_for_target(found[0])
 
 
+def execute_mutex(adapter: Any) -> Any:
+    """The lock SQLAlchemy's async adapter holds while a statement runs on ``adapter``
+    (``_execute_mutex``, an ``asyncio.Lock``), or None (the sync twin's drivers)."""
+    return getattr(adapter, "_execute_mutex", None)
+
+
 async def raw_connection(conn: Any) -> Any:
     """The pooled DBAPI connection under an ``AsyncConnection``, without a greenlet hop.
 

@@ -300,3 +300,17 @@ async def test_two_tasks_bulk_inserting_through_one_session_are_refused(
         assert first == 50
         assert isinstance(second, sqlops.SessionMisuseError), second
     assert await sqlops.Repository(User, db).count() == 50
+
+
+async def test_the_applications_own_session_bulk_inserting_from_two_tasks_serves_both(
+    db: sqlops.Database,
+) -> None:
+    # no sqlops guard there: COPY waits for SQLAlchemy's adapter lock as its statements do
+    async with AsyncSession(db.engine) as session:
+        await session.connection()  # SQLAlchemy refuses two tasks while it connects
+        users = sqlops.Repository(User, session)
+        batches = [[{"email": f"{t}{i}@x", "name": "n"} for i in range(50)] for t in "ab"]
+        done = await asyncio.wait_for(asyncio.gather(*map(users.create_many, batches)), 10)
+        assert done == [50, 50]
+        await session.commit()
+    assert await sqlops.Repository(User, db).count() == 100

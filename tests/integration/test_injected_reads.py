@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Integer, event, inspect, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 import sqlops
@@ -306,3 +307,21 @@ async def test_a_session_is_free_between_the_batches_of_its_stream(db: sqlops.Da
             if len(seen) == 1:  # another task, while this one is between two batches
                 assert await asyncio.create_task(users.count()) == 4
         assert seen == ["u0@x", "u1@x", "u2@x", "u3@x"]
+
+
+async def test_the_applications_own_session_shared_by_two_tasks_serves_both(
+    db: sqlops.Database,
+) -> None:
+    # An AsyncSession of the application's own has no sqlops guard: on the ORM route
+    # SQLAlchemy's adapter runs the two tasks' statements one after the other, and so
+    # must the fast route (asyncpg said "another operation is in progress", asyncmy hung).
+    await _seed(db)
+    async with AsyncSession(db.engine) as session:
+        await session.connection()  # SQLAlchemy refuses two tasks while it connects
+        users = sqlops.Repository(User, session)
+        gets = asyncio.gather(users.get(1), users.get(2), users.list(order_by="id"))
+        one, two, listed = await asyncio.wait_for(gets, 10)
+        assert (one.email, two.email) == ("u0@x", "u1@x")
+        assert listed[:2] == [one, two]  # the identity map's objects, as on the ORM route
+        counted = await asyncio.wait_for(asyncio.gather(users.count(), users.count()), 10)
+        assert counted == [3, 3]

@@ -331,3 +331,17 @@ async def test_session_connection_refuses_an_aborted_transaction(db: sqlops.Data
         sync = session.sync_session
         assert _internals.session_connection(sync, sync.get_bind(mapper)) is None
         await session.rollback()
+
+
+async def test_execute_mutex_is_the_lock_the_adapter_runs_statements_under(
+    db: sqlops.Database,
+) -> None:
+    async with db.engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        mutex = _internals.execute_mutex(raw.dbapi_connection)
+        assert isinstance(mutex, asyncio.Lock)
+        async with mutex:  # held: the adapter's next statement waits for it
+            pending = asyncio.ensure_future(conn.exec_driver_sql("SELECT 1"))
+            await asyncio.sleep(0.05)
+            assert not pending.done()
+        assert (await pending).scalar() == 1

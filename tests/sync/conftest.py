@@ -49,6 +49,8 @@ ASYNC_ONLY = {
     "test_guards_leave_other_sessions_alone": "MissingGreenlet exists only under asyncio",
     "test_two_tasks_bulk_inserting_through_one_session_are_refused": "asyncio.gather on one "
     "session (threads: test_threads.py)",
+    "test_the_applications_own_session_bulk_inserting_from_two_tasks_serves_both": "asyncio"
+    ".gather on one session",
 }
 
 
