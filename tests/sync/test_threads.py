@@ -110,16 +110,19 @@ def test_a_session_inside_two_threads_at_once_is_refused(sync_db: sync.Database)
 
 
 def _blocked_on_a_lock(sync_db: sync.Database, backend: str) -> bool:
-    """Whether a statement of this database is waiting for a row lock (SQLite: assume so)."""
+    """Whether this database's ``UPDATE teams`` is waiting for a row lock (SQLite: assume so).
+
+    It cannot end while the lock is held, so on MariaDB being in the processlist is
+    waiting (``innodb_trx`` says RUNNING for a while before LOCK WAIT).
+    """
     if backend == "sqlite":
         time.sleep(1)  # the writer waits in sqlite3's busy handler, which nothing reports
         return True
     query = {
         "postgresql": "SELECT count(*) FROM pg_stat_activity"
         " WHERE wait_event_type = 'Lock' AND datname = current_database()",
-        "mysql": "SELECT count(*) FROM information_schema.innodb_trx t"
-        " JOIN information_schema.processlist p ON p.id = t.trx_mysql_thread_id"
-        " WHERE t.trx_state = 'LOCK WAIT' AND p.db = database()",
+        "mysql": "SELECT count(*) FROM information_schema.processlist"
+        " WHERE db = database() AND command = 'Query' AND info LIKE 'UPDATE teams%%'",
     }[backend]
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
@@ -139,29 +142,32 @@ def test_a_repository_call_while_another_thread_is_inside_one_is_refused(
     teams = sync.Repository(Team, sync_db)
     red, blue = teams.create(name="red"), teams.create(name="blue")
     outcome: dict[str, Any] = {}
-    with sync_db.engine.connect() as blocker:  # holds red's row (SQLite: the write lock)
-        blocker.execute(update(Team).where(Team.id == red.id).values(name="red"))
-        with sync_db.transaction() as session:
-            shared = sync.Repository(Team, session)
+    threads: list[threading.Thread] = []
 
-            def run(key: str, call: Callable[[], Any]) -> threading.Thread:
-                def target() -> None:
-                    try:
-                        outcome[key] = call()
-                    except BaseException as exc:  # reported below, not lost in the thread
-                        outcome[key] = exc
+    def run(key: str, call: Callable[[], Any]) -> None:
+        def target() -> None:
+            try:
+                outcome[key] = call()
+            except BaseException as exc:  # reported below, not lost in the thread
+                outcome[key] = exc
 
-                thread = threading.Thread(target=target, daemon=True)
-                thread.start()
-                return thread
+        threads.append(threading.Thread(target=target, daemon=True))
+        threads[-1].start()
 
-            first = run("update", lambda: shared.update(red.id, name="crimson"))
-            assert _blocked_on_a_lock(sync_db, backend)
-            second = run("get", lambda: shared.get(blue.id))
-            second.join(10)
-            blocker.rollback()  # lets the first thread's UPDATE through
-            first.join(10)
-            assert not first.is_alive() and not second.is_alive()
+    with sync_db.transaction() as session:
+        shared = sync.Repository(Team, session)
+        with sync_db.engine.connect() as blocker:  # holds red's row (SQLite: the write lock)
+            blocker.execute(update(Team).where(Team.id == red.id).values(name="red"))
+            try:
+                run("update", lambda: shared.update(red.id, name="crimson"))
+                assert _blocked_on_a_lock(sync_db, backend)
+                run("get", lambda: shared.get(blue.id))
+                threads[-1].join(10)
+            finally:
+                blocker.rollback()  # lets the first thread's UPDATE through, whatever happened
+                for thread in threads:
+                    thread.join(10)
+        assert not any(thread.is_alive() for thread in threads)
     assert isinstance(outcome["get"], SessionMisuseError), outcome["get"]
     assert "two threads at once" in str(outcome["get"])
     assert getattr(outcome["update"], "name", outcome["update"]) == "crimson"
