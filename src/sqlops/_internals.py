@@ -229,7 +229,8 @@ def session_connection(session: Session, bind: Any) -> AsyncConnection | None:
 
 def execute_mutex(adapter: Any) -> Any:
     """The lock SQLAlchemy's async adapter holds while a statement runs on ``adapter``
-    (``_execute_mutex``, an ``asyncio.Lock``), or None (the sync twin's drivers)."""
+    (``_execute_mutex``, an ``asyncio.Lock``), or None: the sync twin's drivers, and SQLAlchemy
+    2.0's aiosqlite adapter (aiosqlite runs one call at a time on its own thread)."""
     return getattr(adapter, "_execute_mutex", None)
 
 

@@ -339,6 +339,10 @@ async def test_execute_mutex_is_the_lock_the_adapter_runs_statements_under(
     async with db.engine.connect() as conn:
         raw = await conn.get_raw_connection()
         mutex = _internals.execute_mutex(raw.dbapi_connection)
+        if mutex is None and db.dialect == "sqlite":
+            # SQLAlchemy 2.0's aiosqlite adapter has none: aiosqlite itself runs one call
+            # at a time on its thread, so a shared session's statements queue there
+            pytest.skip("no adapter lock (SQLAlchemy 2.0's aiosqlite adapter)")
         assert isinstance(mutex, asyncio.Lock)
         async with mutex:  # held: the adapter's next statement waits for it
             pending = asyncio.ensure_future(conn.exec_driver_sql("SELECT 1"))
