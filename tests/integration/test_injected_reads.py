@@ -7,6 +7,7 @@ test here runs over the fast route and over the ORM route, so a difference fails
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import pytest
@@ -325,3 +326,20 @@ async def test_the_applications_own_session_shared_by_two_tasks_serves_both(
         assert listed[:2] == [one, two]  # the identity map's objects, as on the ORM route
         counted = await asyncio.wait_for(asyncio.gather(users.count(), users.count()), 10)
         assert counted == [3, 3]
+
+
+async def test_a_task_cancelled_inside_a_fast_read_leaves_the_session_to_others(
+    db: sqlops.Database,
+) -> None:
+    # the guard a fast route holds is released however the statement ends
+    await _seed(db)
+    async with db.session() as session:
+        users = sqlops.Repository(User, session)
+        for _ in range(20):  # cancelled at whichever await the read has reached
+            reading = asyncio.create_task(users.list(order_by="id"))
+            await asyncio.sleep(0)
+            reading.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reading
+            await asyncio.create_task(session.rollback())  # another task: not refused
+            assert await asyncio.create_task(users.count()) == 3
