@@ -23,6 +23,7 @@ from . import (
     _slowlog,
     _sqlite_begin,
     _telemetry,
+    _transaction,
     _translate,
 )
 from ._engines import PoolTimeoutError, make_engine
@@ -280,7 +281,7 @@ class Database(ReplicaRouting):
                 await session.connection(execution_options=_DEFERRED_BEGIN)
             yield session
         finally:
-            await shielded(session.close())
+            await _transaction.close(session, quiet=False)
 
     @asynccontextmanager
     async def transaction(
@@ -304,7 +305,7 @@ class Database(ReplicaRouting):
             await quietly(session.rollback())
             raise
         finally:
-            await quietly(session.close())
+            await _transaction.close(session)
 
     @asynccontextmanager
     async def savepoint(self, session: AsyncSession) -> AsyncIterator[AsyncSession]:

@@ -34,7 +34,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction
 from sqlalchemy.orm import ORMExecuteState
 
-from . import _failures
+from . import _failures, _internals
 from ._callsites import (
     _current_task,
     _is_user_frame,
@@ -264,6 +264,22 @@ class GuardedAsyncSession(AsyncSession):
     async def invalidate(self) -> None:
         await self._sqlops_guarded("invalidate", super().invalidate())
         self._sqlops_closed()
+
+    def _sqlops_close_idle(self) -> bool:
+        """Close now, without a greenlet hop, if no transaction is left to end (after a
+        commit): the in-memory part of ``close()``. False: nothing was done, call it."""
+        if not _internals.holds_no_connection(self.sync_session):
+            return False
+        try:
+            self._sqlops_enter("close")
+        except SessionMisuseError:
+            return False  # the ordinary close() says so
+        try:
+            self.sync_session.close()
+        finally:
+            self._sqlops_exit()
+        self._sqlops_closed()
+        return True
 
     def _sqlops_closed(self) -> None:
         if self._sqlops_tracker is not None:

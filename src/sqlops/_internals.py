@@ -227,6 +227,16 @@ def session_connection(session: Session, bind: Any) -> AsyncConnection | None:
     return AsyncConnection._retrieve_proxy_for_target(found[0])
 
 
+def holds_no_connection(session: Session) -> bool:
+    """Whether ``session`` is in no transaction, so that ``close()`` needs no IO.
+
+    ``Session.close()`` expunges every object, then closes its transactions (the IO:
+    ROLLBACK, the return to the pool). A committed or rolled-back autobegun transaction
+    is gone from ``Session._transaction``; with none left, closing is in-memory work.
+    """
+    return session._transaction is None
+
+
 def execute_mutex(adapter: Any) -> Any:
     """The lock SQLAlchemy's async adapter holds while a statement runs on ``adapter``
     (``_execute_mutex``, an ``asyncio.Lock``), or None: the sync twin's drivers, and SQLAlchemy

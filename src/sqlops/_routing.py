@@ -11,10 +11,11 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from . import _transaction
 from ._engines import PoolTimeoutError, with_driver
 from ._errors import DatabaseUnavailableError
 from ._replication import Lag
-from ._transaction import quietly, shielded
+from ._transaction import shielded
 
 logger = logging.getLogger("sqlops")
 
@@ -81,7 +82,7 @@ class ReplicaRouting:
                     raise
                 logger.info("connection lost during a read, retrying once: %s", exc)
             finally:
-                await quietly(session.close())
+                await _transaction.close(session)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _next_replica(self) -> int | None:

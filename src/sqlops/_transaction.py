@@ -91,6 +91,21 @@ async def quietly(coro: Coroutine[Any, Any, Any]) -> None:
         logger.debug("clean-up failed: %s: %s", type(exc).__name__, exc)
 
 
+async def close(session: Any, *, quiet: bool = True) -> None:
+    """Close ``session``: :func:`quietly` (or, ``quiet=False``, :func:`shielded`).
+
+    A sqlops session whose transaction has ended (committed) has no IO left to do on
+    close: that happens at once, without the shielded task and the greenlet hop.
+    """
+    close_idle = getattr(session, "_sqlops_close_idle", None)
+    if close_idle is not None and close_idle():
+        return
+    if quiet:
+        await quietly(session.close())
+    else:
+        await shielded(session.close())
+
+
 def backoff(attempt: int) -> float:
     """Full-jitter exponential backoff, capped: attempt 1 -> up to 5 ms, then doubling."""
     return random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (attempt - 1)))

@@ -339,3 +339,36 @@ async def test_guards_leave_other_sessions_alone(db: sqlops.Database) -> None:
         assert not isinstance(info.value, sqlops.LazyLoadError)
         del info
     gc.collect()  # SQLAlchemy's own path may leave an un-awaited driver coroutine
+
+
+async def test_a_committed_transactions_session_is_closed_in_full(db: sqlops.Database) -> None:
+    # closed without a greenlet hop once the commit ended the transaction: still detached,
+    # the connection back in the pool, the session reported closed to the leak tracker
+    pool = db.engine.sync_engine.pool
+    async with db.transaction() as session:
+        team = Team(name="t")
+        session.add(team)
+    assert inspect(team).detached
+    assert pool.checkedout() == 0
+    async with db.transaction() as session:
+        again = await session.get(Team, team.id)
+        assert again is not None and again is not team
+    assert inspect(again).detached and not session.sync_session.identity_map
+    async with db.session() as session:
+        session.add(Team(name="u"))
+        await session.commit()
+    assert pool.checkedout() == 0
+    assert await sqlops.Repository(Team, db).count() == 2
+
+
+async def test_a_committed_transactions_session_is_not_reported_as_leaked(url: str) -> None:
+    import warnings
+
+    async with sqlops.Database(url, leaked_sessions="warn") as db:
+        for _ in range(3):
+            async with db.transaction() as session:
+                await session.execute(text("SELECT 1"))
+        assert db._session_tracker is not None and db._session_tracker.leaks() == []
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            await db.dispose()

@@ -349,3 +349,32 @@ async def test_execute_mutex_is_the_lock_the_adapter_runs_statements_under(
             await asyncio.sleep(0.05)
             assert not pending.done()
         assert (await pending).scalar() == 1
+
+
+async def test_holds_no_connection_once_the_transaction_has_ended(db: sqlops.Database) -> None:
+    # Session.close()'s IO is ending its transactions: with none left it is in-memory work
+    await _one_user(db)
+    pool = db.engine.sync_engine.pool
+    async with db.session() as session:
+        sync = session.sync_session
+        await session.connection()
+        assert not _internals.holds_no_connection(sync)
+        user = await session.get(User, 1)
+        await session.commit()
+        assert _internals.holds_no_connection(sync)
+        assert pool.checkedout() == 0  # the commit gave the connection back
+        assert user in session  # close() still has its in-memory part to do
+        session.add(User(email="b@x", name="dup-of-nothing"))
+        await session.flush()  # autobegins a new transaction
+        assert not _internals.holds_no_connection(sync)
+        await session.rollback()
+    async with db.session() as session:  # a failed flush leaves an inactive transaction
+        await _one_user_again(session)
+        assert not _internals.holds_no_connection(session.sync_session)
+        await session.rollback()
+
+
+async def _one_user_again(session: AsyncSession) -> None:
+    session.add(User(email="a@x", name="dup"))
+    with pytest.raises(sqlops.SqlopsError):
+        await session.flush()
