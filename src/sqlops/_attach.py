@@ -207,15 +207,18 @@ async def on_driver(
     """
     guard = claim(session, "execute")
     try:
-        conn, raw = await _begun(session, mapper, read)
+        conn, raw = await _begun(session, mapper, read, asyncpg=False)
         # SQLAlchemy's async adapters run one statement at a time on a connection (a
         # lock of theirs); a session of the application's own, which has no guard, is
-        # shared that way on the ORM route, so the driver is used under the same lock.
-        mutex = _internals.execute_mutex(raw.dbapi_connection)
+        # shared that way on the ORM route, so the driver is used under the same lock —
+        # asyncpg's deferred BEGIN included, decided under it as the adapter does.
+        adapter = raw.dbapi_connection
+        mutex = _internals.execute_mutex(adapter)
         if mutex is not None:
             await mutex.acquire()  # cancelled while waiting: nothing was sent
         try:
             try:
+                await _asyncpg_begin(conn, adapter, read)
                 return await use(raw.driver_connection)
             finally:
                 if mutex is not None:
@@ -237,22 +240,28 @@ async def driver_of(
 
 
 async def _begun(
-    session: AsyncSession, mapper: Mapper[Any], read: bool
+    session: AsyncSession, mapper: Mapper[Any], read: bool, *, asyncpg: bool = True
 ) -> tuple[AsyncConnection, Any]:
-    """:func:`driver_of`, with the pooled connection instead of the driver's."""
+    """:func:`driver_of`, with the pooled connection instead of the driver's
+    (``asyncpg=False``: asyncpg's deferred BEGIN is left to the caller)."""
     conn = await connection(session, mapper)
     raw = await _internals.raw_connection(conn)
     try:
-        adapter = raw.dbapi_connection
-        begin = _internals.asyncpg_pending_begin(adapter)
-        if begin is not None and not (read and _internals.reads_committed(adapter, conn.dialect)):
-            await begin()
+        if asyncpg:
+            await _asyncpg_begin(conn, raw.dbapi_connection, read)
         if not read and conn.dialect.name == "sqlite":  # a db.session()'s deferred BEGIN
             await _dialects.send_deferred_sqlite_begin(conn)
     except BaseException as exc:
         await discard_if_unknown(conn, exc)
         raise
     return conn, raw
+
+
+async def _asyncpg_begin(conn: AsyncConnection, adapter: Any, read: bool) -> None:
+    """Send the BEGIN that SQLAlchemy's asyncpg adapter defers, if it is still due."""
+    begin = _internals.asyncpg_pending_begin(adapter)
+    if begin is not None and not (read and _internals.reads_committed(adapter, conn.dialect)):
+        await begin()
 
 
 async def discard_if_unknown(conn: AsyncConnection, exc: BaseException) -> None:

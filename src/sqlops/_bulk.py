@@ -7,7 +7,6 @@ counters are in :mod:`sqlops._upsert`.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import itertools
 import operator
@@ -254,44 +253,37 @@ def _copy_possible(info: ModelInfo) -> bool:
 
 
 async def _copy(session: AsyncSession, info: ModelInfo, runs: list[Run]) -> None:
-    """COPY the rows into the table in the session's transaction (asyncpg), the session
-    held for this task meanwhile (``_attach.claim``)."""
-    guard = _attach.claim(session, "execute")
-    try:
-        await _copy_held(session, info, runs)
-    finally:
-        _attach.release(guard)
+    """COPY the rows into the table in the session's transaction, on its driver connection.
 
-
-async def _copy_held(session: AsyncSession, info: ModelInfo, runs: list[Run]) -> None:
-    conn = await session.connection()
-    raw = await conn.get_raw_connection()
-    driver = raw.driver_connection
-    assert driver is not None
-    mutex = _internals.execute_mutex(raw.dbapi_connection) or contextlib.nullcontext()
-    if not driver.is_in_transaction():
-        await conn.exec_driver_sql("SELECT 1")  # start the adapter's transaction first
-    table = info.table
+    ``_attach.on_driver`` does what every fast route needs: the session held for this
+    task, BEGIN sent first (asyncpg), the driver used under SQLAlchemy's adapter lock, and
+    a connection lost or cut off midway (a cancelled COPY) discarded, not pooled.
+    """
+    dialect = session.sync_session.get_bind(info.mapper).dialect
     before = _failures.innermost(session)
-    for keys, run in runs:
-        try:
-            columns, records = _copy_records(info, keys, run, conn.dialect)
-            async with mutex:  # as SQLAlchemy's adapter runs its statements (_attach)
+    table = info.table
+
+    async def copy(driver: Any) -> None:
+        for keys, run in runs:
+            try:
+                columns, records = _copy_records(info, keys, run, dialect)
                 await driver.copy_records_to_table(
                     table.name, records=records, columns=columns, schema_name=table.schema
                 )
-        except Exception as exc:
-            # the rows as parameters: the translator finds the column whose value broke
-            context = _translate._Context(table=table, params=run)
-            err = _translate.translate(exc, context)
-            if err is None and isinstance(exc, _translate.BIND_ERRORS):
-                # a bind processor, or asyncpg's encoder, given the wrong kind of value
-                err = _translate.invalid_value(context, _translate.no_values(exc))
-            if err is None:
-                raise
-            err.__cause__ = exc
-            _failures.note(session, err, before)  # COPY bypasses the session's own guard
-            raise err from exc
+            except Exception as exc:
+                # the rows as parameters: the translator finds the column whose value broke
+                context = _translate._Context(table=table, params=run)
+                err = _translate.translate(exc, context)
+                if err is None and isinstance(exc, _translate.BIND_ERRORS):
+                    # a bind processor, or asyncpg's encoder, given the wrong kind of value
+                    err = _translate.invalid_value(context, _translate.no_values(exc))
+                if err is None:
+                    raise
+                err.__cause__ = exc
+                _failures.note(session, err, before)  # COPY bypasses the session's own guard
+                raise err from exc
+
+    await _attach.on_driver(session, info.mapper, copy)
 
 
 def _copy_records(
