@@ -51,6 +51,7 @@ ASYNC_ONLY = {
     "session (threads: test_threads.py)",
     "test_the_applications_own_session_bulk_inserting_from_two_tasks_serves_both": "asyncio"
     ".gather on one session",
+    "test_a_copy_cancelled_midway_discards_its_connection": "task cancellation",
 }
 
 
