@@ -73,6 +73,10 @@ async def update_many(
     for chunk in _bulk.chunks(rows, size):
         merged = _merge(info, keys, chunk, done)
         stamp = _onupdate_values(info)
+        expressive = [row for row in merged.values() if _bulk.sql_values([row.values])]
+        for row in expressive:  # func.now() and the like: rendered, so one UPDATE per row
+            del merged[row.key]
+            total += await _update_rendered(repo, session, keys, row, stamp, with_deleted)
         for columns, group in _by_columns(merged):
             stamped = tuple(k for k in stamp if k not in columns)
             for piece in _pieces(group, len(keys) + len(columns), form):
@@ -82,6 +86,27 @@ async def update_many(
         _sync_identity_map(session, info, keys, merged, stamp, with_deleted)
         done += len(chunk)
     return total
+
+
+async def _update_rendered(
+    repo: Repository[Any],
+    session: AsyncSession,
+    keys: tuple[str, ...],
+    row: _Row,
+    stamp: Mapping[str, Any],
+    with_deleted: bool,
+) -> int:
+    """One row whose values hold SQL expressions, as ``update_where`` writes it: an ORM
+    UPDATE that keeps instances loaded in the session in step."""
+    info = repo.info
+    stmt = update(info.model).where(
+        *(info.column(k) == v for k, v in zip(keys, row.key, strict=True))
+    )
+    if not with_deleted and info.soft_delete is not None:
+        stmt = stmt.where(info.soft_delete.is_(None))
+    stmt = stmt.values({**stamp, **row.values})
+    options = {"synchronize_session": "auto" if repo.session is not None else False}
+    return await _execute(session, stmt, {}, [row], "rendered", options)
 
 
 def key_columns(info: ModelInfo, key: Sequence[Any] | str | None) -> tuple[str, ...]:
@@ -292,10 +317,15 @@ def _parameters(shape: Shape, group: Sequence[_Row], stamp: Mapping[str, Any]) -
 
 
 async def _execute(
-    session: AsyncSession, stmt: Any, params: dict[str, Any], group: Sequence[_Row], form: str
+    session: AsyncSession,
+    stmt: Any,
+    params: dict[str, Any],
+    group: Sequence[_Row],
+    form: str,
+    options: Mapping[str, Any] | None = None,
 ) -> int:
     try:
-        result = await session.execute(stmt, params)
+        result = await session.execute(stmt, params, execution_options=options or {})
     except (ConstraintViolation, InvalidValueError) as exc:
         raise _blamed(exc, group) from exc.__cause__
     return int(result.rowcount)  # type: ignore[attr-defined]

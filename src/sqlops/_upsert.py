@@ -30,7 +30,14 @@ from sqlalchemy.orm import attributes
 
 from . import _constraintnames as _names
 from . import _failures, _translate
-from ._bulk import VALUES_CHUNK, Layouts, chunks, unique_keys
+from ._bulk import (
+    VALUES_CHUNK,
+    Layouts,
+    chunks,
+    refuse_column_references,
+    sql_values,
+    unique_keys,
+)
 from ._errors import InvalidValueError, NotFoundError, SqlopsError, UniqueViolation
 from ._modelinfo import ModelInfo
 from ._translate_mysql import _mysql_code
@@ -182,6 +189,7 @@ async def upsert_one(
     info = repo.info
     _one_table(info)
     values = info.check_values(values, "upsert")
+    refuse_column_references(info, (values,))
     names = _conflict_columns(info, conflict)
     missing = [n for n in names if n not in {info.column(k).name for k in values}]
     if missing:
@@ -300,14 +308,23 @@ async def upsert_many(
         if len(deduped) < len(chunk):  # a key came twice: the last row of each, in order
             runs = layouts.runs(list(deduped.values()), offset * size)
         for keys, run in runs:
-            stmt = statements.get(keys)
-            if stmt is None:
+            if sql_values(run):  # func.now() and the like: rendered into one multi-row VALUES
+                refuse_column_references(info, run)
                 updating = _update_columns(info, keys, names, update_)
-                stmt = statements[keys] = upsert_statement(
-                    repo.dialect, info, None, names, updating, clash_fails=True
+                values = [_with_defaults(info, _by_column_name(info, row)) for row in run]
+                stmt, params = (
+                    upsert_statement(repo.dialect, info, values, names, updating, clash_fails=True),
+                    None,
                 )
+            else:
+                stmt, params = statements.get(keys), layouts.by_column_key(keys, run)
+                if stmt is None:
+                    updating = _update_columns(info, keys, names, update_)
+                    stmt = statements[keys] = upsert_statement(
+                        repo.dialect, info, None, names, updating, clash_fails=True
+                    )
             try:
-                await session.execute(stmt, layouts.by_column_key(keys, run))
+                await session.execute(stmt, params)
             except DBAPIError as exc:
                 if repo.dialect != "mysql" or exc.orig is None or _mysql_code(exc.orig) != CLASH:
                     raise

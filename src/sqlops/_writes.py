@@ -55,6 +55,7 @@ class Writes(RepositoryBase[M]):
         if obj is not None and not isinstance(obj, self.model) and _schemas.is_schema(obj):
             obj, values = None, {**_schemas.values_of(obj), **values}
         values = self.info.check_values(values)
+        _bulk.refuse_column_references(self.info, (values,))
         instance = self._build(obj, values)
         if obj is not None:  # the instance's own values were never checked
             state = attributes.instance_dict(instance)

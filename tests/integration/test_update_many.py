@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import DateTime, Enum, Numeric, String, event, select
+from sqlalchemy import DateTime, Enum, Numeric, String, event, func, select
 from sqlalchemy.engine import URL
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -142,6 +142,40 @@ async def test_updated_at_moves(items: sqlops.Repository[Item]) -> None:
     after = await items.get_one(1)
     assert after.updated_at > before.updated_at
     assert after.created_at == before.created_at
+
+
+async def test_sql_expressions_per_row(db: sqlops.Database, items: sqlops.Repository[Item]) -> None:
+    before = await items.get_one(2)
+    rows = [
+        {"id": 1, "name": func.upper("renamed")},
+        {"id": 2, "qty": Item.qty + 100},  # relative to the row's own value
+        {"id": 3, "qty": 7},  # plain: the one-statement path
+        {"id": 99, "name": func.lower("NOBODY")},  # matches nothing: counted out
+    ]
+    assert await items.update_many(rows) == 3
+    assert await table(items, "id", "name", "qty") == [
+        (1, "RENAMED", 1),
+        (2, "item 2", 102),
+        (3, "item 3", 7),
+        *((i, f"item {i}", i) for i in range(4, 11)),
+    ]
+    assert (await items.get_one(2)).updated_at > before.updated_at
+    orders = sqlops.Repository(Order, db)
+    await orders.create_many({"id": i, "select": f"s{i}"} for i in (1, 2))
+    await orders.soft_delete(2)
+    rows = [{"id": i, "select": func.upper(f"new {i}")} for i in (1, 2)]
+    assert await orders.update_many(rows) == 1  # the soft-deleted row is left alone
+    assert await table(orders, "id", "select") == [(1, "NEW 1")]
+
+
+async def test_injected_session_sees_sql_expressions_land(db: sqlops.Database) -> None:
+    async with db.transaction() as session:
+        repo = sqlops.Repository(Item, session)
+        one = await repo.get_one(1)
+        assert await repo.update_many([{"id": 1, "name": func.upper("renamed")}]) == 1
+        await session.refresh(one)
+        assert one.name == "RENAMED"
+    assert (await sqlops.Repository(Item, db).get_one(1)).name == "RENAMED"
 
 
 async def test_key_columns(items: sqlops.Repository[Item]) -> None:

@@ -165,17 +165,26 @@ async def test_a_session_of_your_own_names_the_column_too(
         assert (await repo.get_one(existing_id)).score == 0.0
 
 
-async def test_a_sql_expression_in_a_bulk_write_is_refused_not_stored(db: sqlops.Database) -> None:
-    """``create``/``update`` run a SQL expression as the ORM does; a bulk write takes values.
+async def test_a_sql_expression_in_a_bulk_write_is_run_never_stored_as_text(
+    db: sqlops.Database,
+) -> None:
+    """A bulk write renders a computed value as ``create`` does; a column reference is refused.
 
-    MariaDB's drivers sent the expression's ``str`` (``upper(:upper_1)``, ``User.email``)
-    and the server stored that text."""
+    MariaDB's drivers once sent the expression's ``str`` (``upper(:upper_1)``) and the server
+    stored that text; a value that reads a column (``User.email``) has no row to read yet
+    (PostgreSQL and SQLite failed untyped, MariaDB copied the column)."""
     users = sqlops.Repository(User, db)
-    for value in (func.upper("x"), User.email):
-        with pytest.raises(sqlops.InvalidValueError) as info:
-            await users.create_many([{"email": "a@x", "name": value}])
+    await users.create_many([{"email": "a@x", "name": func.upper("x")}])
+    await users.upsert_many([{"email": "b@x", "name": func.upper("y")}], conflict="email")
+    assert [(u.email, u.name) for u in await users.list()] == [("a@x", "X"), ("b@x", "Y")]
+    for write in (
+        lambda: users.create(email="c@x", name=User.email),
+        lambda: users.create_many([{"email": "c@x", "name": User.email}]),
+        lambda: users.upsert({"email": "c@x", "name": User.email}, conflict="email"),
+        lambda: users.upsert_many([{"email": "c@x", "name": User.email}], conflict="email"),
+        lambda: users.create_many([{"email": "c@x", "name": func.lower(User.email)}]),
+    ):
+        with pytest.raises(sqlops.InvalidValueError, match="reads a column") as info:
+            await write()
         assert (info.value.table, info.value.column) == ("users", "name")
-        with pytest.raises(sqlops.InvalidValueError) as info:
-            await users.upsert_many([{"email": "a@x", "name": value}], conflict="email")
-        assert (info.value.table, info.value.column) == ("users", "name")
-    assert await users.count() == 0
+    assert await users.count() == 2
