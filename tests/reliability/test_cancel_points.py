@@ -96,6 +96,18 @@ async def _create_many(db: sqlops.Database, tag: str) -> object:
     return await sqlops.Repository(Tag, db).create_many(rows)
 
 
+async def _create_many_rendered(db: sqlops.Database, tag: str) -> object:
+    # a SQL expression in a row: those rows go through the unit of work, the rest COPY
+    rows = [{"name": f"{tag}#0"}, {"name": func.trim(f" {tag}#1 "), "hits": func.abs(-2)}]
+    rows.append({"name": f"{tag}#2", "hits": 1})
+    return await sqlops.Repository(Tag, db).create_many(rows)
+
+
+async def _upsert_many_rendered(db: sqlops.Database, tag: str) -> object:
+    rows = [{"name": f"{tag}#{i}", "hits": func.abs(-i)} for i in range(2)]
+    return await sqlops.Repository(Tag, db).upsert_many(rows, conflict=["name"])
+
+
 async def _upsert(db: sqlops.Database, tag: str) -> object:
     return await sqlops.Repository(Tag, db).upsert({"id": SEED, "name": "seed", "hits": 5})
 
@@ -232,8 +244,10 @@ async def _readonly(db: sqlops.Database, tag: str) -> object:
 OPS: dict[str, Op] = {
     "create": _create,
     "create_many": _create_many,
+    "create_many, a SQL expression": _create_many_rendered,
     "upsert": _upsert,
     "upsert_many": _upsert_many,
+    "upsert_many, a SQL expression": _upsert_many_rendered,
     "update": _update,
     "increment": _increment,
     "get_or_create": _get_or_create,
@@ -257,7 +271,8 @@ OPS: dict[str, Op] = {
     "readonly transaction": _readonly,
 }
 # How many rows named "{tag}#…" an operation writes (all of them land, or none).
-WRITES = {"create_many": 3, "upsert_many": 2, "transaction": 2, "savepoint": 2,
+WRITES = {"create_many": 3, "upsert_many": 2, "create_many, a SQL expression": 3,
+          "upsert_many, a SQL expression": 2, "transaction": 2, "savepoint": 2,
           "session commit": 2, "run": 2, "injected update": 1, "reads then write": 1}  # fmt: skip
 
 
