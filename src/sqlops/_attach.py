@@ -162,15 +162,17 @@ async def held_batches(session: AsyncSession, batches: AsyncIterator[T]) -> Asyn
 
 
 async def connection(session: AsyncSession, mapper: Mapper[Any]) -> AsyncConnection:
-    """``session.connection()`` for ``mapper``, without its greenlet hop when the
-    session's transaction holds that connection already (every statement after the
-    first); the aborted-transaction check runs as in the session's own call."""
-    if not _runtime.blocking():  # the sync twin's connection() is a plain call anyway
-        sync = session.sync_session
-        conn = _internals.session_connection(sync, sync.get_bind(mapper))
-        if conn is not None:
-            _failures.check(session, "connection")
-            return conn
+    """``session.connection()`` for ``mapper``, without its greenlet hop (and the sync
+    session's ``_connection_for_bind``) when the session's transaction holds that
+    connection already (every statement after the first); the aborted-transaction
+    check runs as in the session's own call. Callers hold the session (:func:`claim`)."""
+    sync = session.sync_session
+    held = _internals.held_connection(sync, sync.get_bind(mapper))
+    if held is not None:
+        _failures.check(session, "connection")
+        if _runtime.blocking():  # the sync twin: its adapter's face, no greenlet either way
+            return session.face_of(held)  # type: ignore[attr-defined, no-any-return]
+        return AsyncConnection._retrieve_proxy_for_target(held)
     return await session.connection(bind_arguments={"mapper": mapper})
 
 

@@ -19,7 +19,9 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
+from . import _runtime
 from ._errors import (
     ConstraintViolation,
     DatabaseUnavailableError,
@@ -30,6 +32,7 @@ from ._errors import (
 )
 
 FAILURE_KEY = "sqlops.failure"
+AnySession = AsyncSession | Session  # the sync twin's own sessions keep the same record
 # The errors the database raised (translated): each one ends the transaction it hit.
 _FROM_DATABASE = (
     ConstraintViolation,
@@ -40,14 +43,14 @@ _FROM_DATABASE = (
 )
 
 
-def innermost(session: AsyncSession) -> Any:
+def innermost(session: AnySession) -> Any:
     """The innermost transaction of ``session``: its savepoint, else its root, else None."""
-    sync = session.sync_session
+    sync = getattr(session, "sync_session", session)  # the sync twin's Session is its own
     return sync.get_nested_transaction() or sync.get_transaction()
 
 
 def note(
-    session: AsyncSession, exc: BaseException, before: Any, *, from_database: bool = True
+    session: AnySession, exc: BaseException, before: Any, *, from_database: bool = True
 ) -> None:
     """Remember ``exc`` if it came from the database and broke the session's transaction.
 
@@ -59,13 +62,17 @@ def note(
         return  # keep the first error: it is the cause
     if not isinstance(exc, _FROM_DATABASE) or (from_database and exc.__cause__ is None):
         return  # raised by sqlops before anything was sent, or by a guard
-    tx = before if before is not None else session.sync_session.get_transaction()
+    tx = (
+        before
+        if before is not None
+        else getattr(session, "sync_session", session).get_transaction()
+    )
     if tx is None:
         return
     session.info[FAILURE_KEY] = (exc, tx)
 
 
-def pending(session: AsyncSession) -> BaseException | None:
+def pending(session: AnySession) -> BaseException | None:
     """The error that broke a transaction ``session`` is still in, if any."""
     recorded = session.info.get(FAILURE_KEY)
     if recorded is None:
@@ -80,21 +87,27 @@ def pending(session: AsyncSession) -> BaseException | None:
     return None
 
 
-def aborted(exc: BaseException | None, op: str) -> TransactionAbortedError:
-    """The error for using a session whose transaction ``exc`` ended (``op``: what was tried)."""
+def aborted(
+    exc: BaseException | None, op: str, *, sync: bool | None = None
+) -> TransactionAbortedError:
+    """The error for using a session whose transaction ``exc`` ended (``op``: what was tried).
+
+    ``sync``: whether to show the sync twin's ``with`` (default: when it drives us)."""
+    block = "with" if (_runtime.blocking() if sync is None else sync) else "async with"
     earlier = f"an earlier error ({type(exc).__name__}: {exc})" if exc else "an earlier error"
     doing = op if " " in op else f"session.{op}()"
     return TransactionAbortedError(
         f"{doing} after {earlier} ended this transaction: it cannot go on, and "
         "nothing in it will be committed. Roll back, or run the write that may fail in "
-        "`async with db.savepoint(session):` and catch the error outside that block to go on",
+        f"`{block} db.savepoint(session):` and "
+        "catch the error outside that block to go on",
         error=exc,
     )
 
 
-def check(session: AsyncSession, op: str) -> None:
+def check(session: AnySession, op: str, *, sync: bool | None = None) -> None:
     """Raise :class:`TransactionAbortedError` if an error ended the session's transaction."""
     if FAILURE_KEY in session.info:
         exc = pending(session)
         if exc is not None:
-            raise aborted(exc, op)
+            raise aborted(exc, op, sync=sync)

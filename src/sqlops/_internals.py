@@ -14,7 +14,7 @@ import operator
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Mapper, Session
 from sqlalchemy.orm.session import SessionTransactionState
@@ -205,15 +205,16 @@ def asyncpg_pending_begin(adapter: Any) -> Any:
     return start
 
 
-def session_connection(session: Session, bind: Any) -> AsyncConnection | None:
-    """The ``AsyncConnection`` that ``session.connection()`` would return for ``bind``,
-    when the session's transaction already holds it; else None.
+def held_connection(session: Session, bind: Any) -> Connection | None:
+    """The ``Connection`` that ``session.connection()`` would return for ``bind``, when
+    the session's transaction already holds it; else None.
 
-    ``AsyncSession.connection()`` is a greenlet hop to the sync session's
-    ``_connection_for_bind``, which returns ``SessionTransaction._connections[bind][0]``
-    when the innermost transaction is active and has one: that lookup, without the hop.
-    Anything else (no transaction yet, one being set up or failed, a closed ``with
-    session.begin()`` block) is left to the real call, which raises as it does.
+    ``Session.connection()`` goes through ``_connection_for_bind`` (and, on an
+    ``AsyncSession``, a greenlet hop to it), which returns
+    ``SessionTransaction._connections[bind][0]`` when the innermost transaction is
+    active and has one: that lookup alone. Anything else (no transaction yet, one being
+    set up or failed, a closed ``with session.begin()`` block) is left to the real call,
+    which raises as it does.
     """
     trans = session._transaction
     if trans is None or trans._state is not _ACTIVE:
@@ -222,9 +223,7 @@ def session_connection(session: Session, bind: Any) -> AsyncConnection | None:
     if context is not None and not context._transaction_is_active():
         return None
     found = trans._connections.get(bind)
-    if found is None:
-        return None
-    return AsyncConnection._retrieve_proxy_for_target(found[0])
+    return None if found is None else found[0]
 
 
 def holds_no_connection(session: Session) -> bool:

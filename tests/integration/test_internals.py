@@ -296,7 +296,7 @@ async def test_mysql_no_result_since_command_follows_the_last_reply(
         assert _internals.mysql_no_result_since_command(driver) is True
 
 
-async def test_session_connection_is_what_session_connection_returns(
+async def test_held_connection_is_what_session_connection_returns(
     db: sqlops.Database,
 ) -> None:
     mapper = inspect(User)
@@ -304,22 +304,22 @@ async def test_session_connection_is_what_session_connection_returns(
         sync = session.sync_session
         bind = sync.get_bind(mapper)
         if sync.get_transaction() is None:  # lazy: nothing held yet, the real call connects
-            assert _internals.session_connection(sync, bind) is None
+            assert _internals.held_connection(sync, bind) is None
         conn = await session.connection(bind_arguments={"mapper": mapper})
-        assert _internals.session_connection(sync, bind) is conn
+        assert _internals.held_connection(sync, bind) is conn.sync_connection
         async with session.begin_nested():  # a savepoint holds its parent's connection
-            found = _internals.session_connection(sync, bind)
-            assert found in (None, conn)
+            found = _internals.held_connection(sync, bind)
+            assert found in (None, conn.sync_connection)
             assert await session.connection(bind_arguments={"mapper": mapper}) is conn
         await session.rollback()
-        assert _internals.session_connection(sync, bind) is None  # the transaction ended
+        assert _internals.held_connection(sync, bind) is None  # the transaction ended
     async with AsyncSession(db.engine) as session, session.begin():  # the application's own
         sync = session.sync_session
         conn = await session.connection(bind_arguments={"mapper": mapper})
-        assert _internals.session_connection(sync, sync.get_bind(mapper)) is conn
+        assert _internals.held_connection(sync, sync.get_bind(mapper)) is conn.sync_connection
 
 
-async def test_session_connection_refuses_an_aborted_transaction(db: sqlops.Database) -> None:
+async def test_held_connection_refuses_an_aborted_transaction(db: sqlops.Database) -> None:
     # a failed flush leaves the SessionTransaction inactive: the real call raises there
     await _one_user(db)
     mapper = inspect(User)
@@ -329,7 +329,7 @@ async def test_session_connection_refuses_an_aborted_transaction(db: sqlops.Data
         with pytest.raises(sqlops.SqlopsError):
             await session.flush()
         sync = session.sync_session
-        assert _internals.session_connection(sync, sync.get_bind(mapper)) is None
+        assert _internals.held_connection(sync, sync.get_bind(mapper)) is None
         await session.rollback()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import decimal
 import threading
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import insert, select, text
+from sqlalchemy.orm import Session
 
 from sqlops import _autocommit, sync
 from sqlops.sync import _driver
@@ -105,6 +107,33 @@ def test_injected_reads_take_the_template_route_inside_the_sessions_transaction(
         assert len(seen) == 2  # the get and the page, both on the template route
         session.rollback()
         assert session.scalars(select(model)).all() == []  # it was the transaction's row
+
+
+def test_calls_after_the_first_in_a_transaction_reuse_its_connection_directly(
+    sync_db: sync.Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once the transaction holds its connection, the fast routes take it as held (no
+    ``Session.connection()``), and still see the transaction: its writes, its savepoint."""
+    calls: list[int] = []
+    real = Session.connection
+
+    def spy(self: Session, *args: Any, **kw: Any) -> Any:
+        calls.append(1)
+        return real(self, *args, **kw)
+
+    monkeypatch.setattr(Session, "connection", spy)
+    with sync_db.transaction() as session:
+        teams = sync.Repository(Team, session)
+        team = teams.create(name="first")
+        before = len(calls)
+        assert teams.update(team.id, name="renamed").name == "renamed"
+        assert teams.get(team.id) is team and teams.count(name="renamed") == 1
+        with contextlib.suppress(RuntimeError), session.begin_nested():
+            teams.update(team.id, name="in a savepoint")
+            raise RuntimeError("roll the savepoint back")
+        assert teams.count(name="renamed") == 1
+        assert len(calls) == before  # every call found the connection held
+    assert sync.Repository(Team, sync_db).get_one(team.id).name == "renamed"
 
 
 def test_no_pre_ping_round_trip_per_checkout_by_default(sync_db: sync.Database) -> None:

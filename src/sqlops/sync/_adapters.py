@@ -61,6 +61,11 @@ class SessionAdapter(AsyncSession):
         """The session's connection, with the async face the core expects."""
         return ConnectionAdapter(call_explicit(self.sync_session.connection, *args, **kw))
 
+    @staticmethod
+    def face_of(connection: Connection) -> ConnectionAdapter:
+        """A connection the session already holds, with the async face the core expects."""
+        return ConnectionAdapter(connection)
+
     async def run_sync(self, fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
         return call_explicit(fn, self.sync_session, *args, **kw)
 

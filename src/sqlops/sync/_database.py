@@ -13,7 +13,7 @@ from sqlalchemy.engine import URL, Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, sessionmaker
 
-from sqlops import _database, _engines, _guards
+from sqlops import _database, _engines, _failures, _guards
 from sqlops._runtime import drive, drive_context
 from sqlops._transaction import RetryStats
 from sqlops._url import require_driver, resolve_sync_url
@@ -250,6 +250,9 @@ class Database:
         """Run a block in a SAVEPOINT; an exception rolls back to it only, then propagates."""
         with drive_context(self._core.savepoint(SessionAdapter(session))):
             yield session
+            failure = _failures.pending(session)
+            if failure is not None:  # the block swallowed an error that broke the savepoint
+                raise _failures.aborted(failure, "leaving the savepoint block", sync=True)
 
     def run(
         self,

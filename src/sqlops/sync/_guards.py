@@ -14,7 +14,10 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sqlops._errors import SessionMisuseError
+from sqlalchemy import exc as sa_exc
+
+from sqlops import _failures
+from sqlops._errors import SessionMisuseError, SqlopsError
 from sqlops._guards import SessionTracker
 from sqlops._session import SqlopsSession
 
@@ -65,16 +68,30 @@ class ThreadGuardedSession(SqlopsSession):
 
 
 def _guarded(name: str) -> Callable[..., Any]:
+    """``Session.<name>`` under the one-thread rule, and, as the async session does,
+    refused after a database error ended the transaction (:mod:`sqlops._failures`)."""
     method = getattr(SqlopsSession, name)
     enter, exit_ = ThreadGuardedSession._sqlops_enter, ThreadGuardedSession._sqlops_exit
 
     closing = name in _CLOSING
+    checked = not closing and name != "rollback"  # rolling back is how a failed one ends
 
     @functools.wraps(method)
     def call(self: ThreadGuardedSession, *args: Any, **kwargs: Any) -> Any:
         enter(self, name)
+        before = None
         try:
+            if checked:
+                _failures.check(self, name, sync=True)
+                before = _failures.innermost(self)
             result = method(self, *args, **kwargs)
+        except sa_exc.PendingRollbackError as exc:
+            earlier = _failures.pending(self) or exc.__cause__
+            raise _failures.aborted(earlier, name, sync=True) from exc
+        except SqlopsError as exc:
+            if checked:
+                _failures.note(self, exc, before)
+            raise
         finally:
             exit_(self)
         if closing and self._sqlops_tracker is not None:
@@ -84,5 +101,19 @@ def _guarded(name: str) -> Callable[..., Any]:
     return call
 
 
+def _adding(name: str) -> Callable[..., Any]:
+    """``add`` / ``add_all``: new work for a transaction that cannot go on is refused."""
+    method = getattr(SqlopsSession, name)
+
+    @functools.wraps(method)
+    def call(self: ThreadGuardedSession, *args: Any, **kwargs: Any) -> Any:
+        _failures.check(self, name, sync=True)
+        return method(self, *args, **kwargs)
+
+    return call
+
+
 for _name in _GUARDED:
     setattr(ThreadGuardedSession, _name, _guarded(_name))
+for _name in ("add", "add_all"):
+    setattr(ThreadGuardedSession, _name, _adding(_name))
