@@ -2,7 +2,9 @@
 
 ``test_contract_*.py`` import the test functions of ``tests/integration`` modules; here
 ``db`` is a :class:`TwinDatabase` over a ``sync.Database`` and ``sqlops.Repository``
-builds sync repositories, so the same assertions hold for both APIs.
+builds sync repositories, so the same assertions hold for both APIs. The model-style
+matrix (``tests/styles``) is re-run the same way by ``styles/``, whose conftest builds
+its ``schemas`` over the twin; ``ASYNC_ONLY`` below applies there too.
 """
 
 from __future__ import annotations
