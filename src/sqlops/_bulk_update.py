@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import attributes
 
-from . import _bulk, _upsert
+from . import _bulk, _joined, _upsert
 from ._errors import ConstraintViolation, InvalidValueError, NotNullViolation, UniqueViolation
 from ._modelinfo import ModelInfo
 
@@ -73,6 +73,11 @@ async def update_many(
     for chunk in _bulk.chunks(rows, size):
         merged = _merge(info, keys, chunk, done)
         stamp = _onupdate_values(info)
+        if info.multi_table:  # columns of several tables (joined inheritance): row by row
+            for row in merged.values():
+                total += await _update_joined(repo, session, keys, row, stamp, with_deleted)
+            done += len(chunk)
+            continue
         expressive = [row for row in merged.values() if _bulk.sql_values([row.values])]
         for row in expressive:  # func.now() and the like: rendered, so one UPDATE per row
             del merged[row.key]
@@ -107,6 +112,35 @@ async def _update_rendered(
     stmt = stmt.values({**stamp, **row.values})
     options = {"synchronize_session": "auto" if repo.session is not None else False}
     return await _execute(session, stmt, {}, [row], "rendered", options)
+
+
+async def _update_joined(
+    repo: Repository[Any],
+    session: AsyncSession,
+    keys: tuple[str, ...],
+    row: _Row,
+    stamp: Mapping[str, Any],
+    with_deleted: bool,
+) -> int:
+    """One row of a model spread over several tables, as ``update_where`` writes it: an
+    UPDATE per table. Instances loaded in the session are kept in step; a value the
+    database computed (a SQL expression) is read back for them."""
+    info = repo.info
+    where = [info.column(k) == v for k, v in zip(keys, row.key, strict=True)]
+    if not with_deleted and info.soft_delete is not None:
+        where.append(info.soft_delete.is_(None))
+    values = {**stamp, **row.values}
+    try:
+        count = await _joined.update_where(repo, session, where, values)
+    except (ConstraintViolation, InvalidValueError) as exc:
+        raise _blamed(exc, [row]) from exc.__cause__
+    computed = [k for k, v in values.items() if _bulk.sql_values([{k: v}])]
+    if computed and repo.session is not None:
+        for obj in _joined._loaded(
+            repo, session, await _joined.matching_keys(repo, session, where)
+        ):
+            await session.refresh(obj, attribute_names=computed)
+    return count
 
 
 def key_columns(info: ModelInfo, key: Sequence[Any] | str | None) -> tuple[str, ...]:

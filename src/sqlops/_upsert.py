@@ -330,8 +330,46 @@ async def upsert_many(
                     raise
                 keyed = deduped if len(key_of) > 1 else {(k,): r for k, r in deduped.items()}
                 await _report_clash(session, info, names, key_of, keyed, exc)
+        if repo.session is not None:  # the caller's session may hold some of these rows
+            await _refresh_loaded(session, info, names, key_of, deduped)
         total += len(deduped)
     return total
+
+
+async def _refresh_loaded(
+    session: AsyncSession,
+    info: ModelInfo,
+    names: list[str],
+    key_of: list[str],
+    written: Mapping[Any, Any],
+) -> None:
+    """Reload the instances the session already holds of rows just upserted.
+
+    The statement changed them in the database only: without this a later ``get`` or
+    ``list`` in the session returned the old values from the identity map. What the
+    database computed (``excluded`` values, ``updated_at``, SQL expressions) is only
+    known by reading it back: one SELECT of the loaded rows, when there are any.
+    """
+    identity_map = session.sync_session.identity_map
+    if not len(identity_map):
+        return
+    loaded = []
+    for obj in list(identity_map.values()):
+        if isinstance(obj, info.model):
+            state = attributes.instance_dict(obj)
+            key = tuple(state.get(k) for k in key_of)
+            if (key if len(key_of) > 1 else key[0]) in written:
+                loaded.append(key)
+    if not loaded:
+        return
+    columns = [info.table.c[n] for n in names]
+    match = (
+        columns[0].in_([k[0] for k in loaded])
+        if len(columns) == 1
+        else tuple_(*columns).in_(loaded)
+    )
+    reload = select(info.model).where(match).execution_options(populate_existing=True)
+    await session.execute(reload)
 
 
 def _unhashable_key(

@@ -210,6 +210,24 @@ async def test_upsert_many_with_update_subset(users: sqlops.Repository[User]) ->
     assert (row.name, row.age) == ("A", 2)
 
 
+async def test_upsert_many_in_a_session_refreshes_the_rows_it_holds(db: sqlops.Database) -> None:
+    await sqlops.Repository(User, db).create_many(
+        [{"email": f"{i}@x", "name": "old"} for i in range(3)]
+    )
+    async with db.transaction() as session:
+        users = sqlops.Repository(User, session)
+        held = await users.list(order_by="id")
+        rows = [{"email": "0@x", "name": "new"}, {"email": "1@x", "name": func.upper("new")}]
+        assert await users.upsert_many(rows, conflict="email") == 2
+        assert [u.name for u in held] == ["new", "NEW", "old"]  # no stale identity map
+        assert [u.name for u in await users.list(order_by="id")] == ["new", "NEW", "old"]
+    assert [u.name for u in await sqlops.Repository(User, db).list(order_by="id")] == [
+        "new",
+        "NEW",
+        "old",
+    ]
+
+
 async def test_upsert_many_renders_sql_expressions(users: sqlops.Repository[User]) -> None:
     await users.upsert_many(
         [{"email": f"{i}@x", "name": "old"} for i in range(3)], conflict="email"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import func
 
 import sqlops
 from tests.styles.conftest import Env
@@ -81,6 +82,33 @@ async def test_create_many(env: Env, mode: str) -> None:
         assert _names(env, created) == ["n0004", "n0005"]
         assert all(env.style.pk(o) is not None for o in created)
         assert await r.main.count(**env.only_mine) == 6
+
+
+async def test_bulk_writes_take_sql_expressions_per_row(env: Env, mode: str) -> None:
+    # computed values (func.lower, func.abs) in some rows: those go through the unit of
+    # work (create_many), a rendered VALUES (upsert_many) or an UPDATE each (update_many)
+    required, counter, unique = env.style.required, env.style.counter, list(env.style.unique)
+    rows = [env.row(i) for i in range(3)]
+    rows[1][required] = func.lower("N0001")
+    rows[2][counter] = func.abs(-5)
+    async with env.repos(mode) as r:
+        assert await r.main.create_many(rows) == 3
+        created = await r.main.create_many(
+            [env.row(3, **{required: func.lower("N0003")})], returning=True
+        )
+        assert _names(env, created) == ["n0003"]  # loaded, usable after the session ends
+        found = await r.main.list(order_by=required, **env.only_mine)
+        assert _names(env, found) == ["n0000", "n0001", "n0002", "n0003"]
+        assert getattr(found[2], counter) == 5
+        keys = [{k: getattr(found[i], k) for k in env.style.pk_keys} for i in (0, 1)]
+        changes = [{**keys[0], required: func.lower("M0")}, {**keys[1], required: "m1"}]
+        assert await r.main.update_many(changes) == 2
+        if env.style.upsert:
+            again = [env.row(i, **{required: func.lower(f"V{i}")}) for i in (2, 3)]
+            assert await r.main.upsert_many(again, conflict=unique) == 2
+        found = await r.main.list(order_by=required, **env.only_mine)
+        expected = ["m0", "m1", "v2", "v3"] if env.style.upsert else ["m0", "m1", "n0002", "n0003"]
+        assert _names(env, found) == expected
 
 
 async def test_update_and_update_where(env: Env, mode: str) -> None:
