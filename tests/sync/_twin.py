@@ -86,6 +86,11 @@ class TwinRepository:
         self.sync = repo
         self.model = repo.model
 
+    @property
+    def session(self) -> AsyncSession | None:
+        """The async face of the injected session (None standalone), as tests read it."""
+        return self.sync._async.session
+
     def __getattr__(self, name: str) -> Any:
         method = getattr(self.sync, name)
         if name == "stream":

@@ -16,9 +16,19 @@ from sqlalchemy.engine import URL
 
 import sqlops
 from sqlops import sync
+from tests.integration.conftest import ROUTED_SUITES as _ROUTED
 from tests.models import Base
+from tests.routes import parametrize_routes, sqlops_route
 
 from ._twin import TwinDatabase, sync_url, twin_database, twin_repository
+
+__all__ = ["sqlops_route"]
+# The routed suites run over both routes here too (fast and the ORM session's).
+ROUTED_SUITES = {name.replace("test_", "test_contract_", 1) for name in _ROUTED}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    parametrize_routes(metafunc, ROUTED_SUITES)
 
 
 @pytest.fixture
@@ -54,6 +64,18 @@ ASYNC_ONLY = {
     "test_the_applications_own_session_bulk_inserting_from_two_tasks_serves_both": "asyncio"
     ".gather on one session",
     "test_a_copy_cancelled_midway_discards_its_connection": "task cancellation",
+    "test_two_tasks_updating_through_one_session_are_refused": "asyncio.gather on one "
+    "session (threads: test_threads.py)",
+    "test_the_applications_own_session_updating_from_two_tasks_serves_both": "asyncio"
+    ".gather on one session",
+    "test_two_tasks_reading_through_one_session_are_refused": "asyncio.gather on one "
+    "session (threads: test_threads.py)",
+    "test_the_applications_own_session_shared_by_two_tasks_serves_both": "asyncio.gather "
+    "on one session",
+    "test_a_clean_session_takes_the_fast_route": "the async Repository's route planner "
+    "(the sync routes: test_fast_paths.py)",
+    "test_a_reading_session_holds_no_transaction_open": "asyncpg's server pid and "
+    "deferred BEGIN",
 }
 
 
