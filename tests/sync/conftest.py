@@ -74,8 +74,7 @@ ASYNC_ONLY = {
     "on one session",
     "test_a_clean_session_takes_the_fast_route": "the async Repository's route planner "
     "(the sync routes: test_fast_paths.py)",
-    "test_a_reading_session_holds_no_transaction_open": "asyncpg's server pid and "
-    "deferred BEGIN",
+    "test_a_reading_session_holds_no_transaction_open": "asyncpg's server pid and deferred BEGIN",
 }
 
 
