@@ -127,3 +127,23 @@ def test_rollback_forgets_the_violation(db: sync.Database) -> None:
         members.create(email="fresh@x")
         session.commit()
     assert sync.Repository(Member, db).count() == 3
+
+
+@pytest.mark.parametrize("violate", VIOLATIONS)
+def test_the_sessions_own_begin_nested_block_behaves_as_db_savepoint(
+    db: sync.Database, violate: Violation
+) -> None:
+    _seed(db)
+    with db.transaction() as session:
+        members = sync.Repository(Member, session)
+        with pytest.raises(sqlops.UniqueViolation), session.begin_nested():
+            violate(members)
+        members.create(email="after@x")  # the savepoint took the error with it
+        with (
+            pytest.raises(sqlops.TransactionAbortedError, match="leaving the savepoint"),
+            session.begin_nested(),
+            contextlib.suppress(sqlops.UniqueViolation),  # swallowed: we say so
+        ):
+            violate(members)
+        members.create(email="last@x")
+    assert sync.Repository(Member, db).count() == 4

@@ -66,6 +66,41 @@ class ThreadGuardedSession(SqlopsSession):
         if self._sqlops_depth <= 0:
             self.__dict__.pop("_sqlops_owner", None)
 
+    def begin_nested(self) -> Any:
+        """``Session.begin_nested()``, refused after an error ended the transaction; as a
+        ``with`` block, an error swallowed inside it is reported when the block ends."""
+        _failures.check(self, "begin_nested", sync=True)
+        return _SavepointBlock(self, super().begin_nested())
+
+
+class _SavepointBlock:
+    """A ``SessionTransaction`` for a SAVEPOINT whose ``with`` block reports what it hid.
+
+    A database error caught inside the block broke the savepoint: releasing it would fail
+    (PostgreSQL) or keep half a change; it is rolled back instead and the block raises
+    :class:`TransactionAbortedError`, as the async API's ``begin_nested()`` does.
+    """
+
+    __slots__ = ("__weakref__", "_session", "_transaction")
+
+    def __init__(self, session: ThreadGuardedSession, transaction: Any) -> None:
+        self._session = session
+        self._transaction = transaction
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transaction, name)
+
+    def __enter__(self) -> Any:
+        return self._transaction.__enter__()
+
+    def __exit__(self, type_: Any, value: Any, traceback: Any) -> Any:
+        failure = _failures.pending(self._session) if type_ is None else None
+        if failure is not None:
+            error = _failures.aborted(failure, "leaving the savepoint block", sync=True)
+            self._transaction.__exit__(type(error), error, error.__traceback__)
+            raise error
+        return self._transaction.__exit__(type_, value, traceback)
+
 
 def _guarded(name: str) -> Callable[..., Any]:
     """``Session.<name>`` under the one-thread rule, and, as the async session does,
