@@ -104,11 +104,7 @@ async def _update_rendered(
     """One row whose values hold SQL expressions, as ``update_where`` writes it: an ORM
     UPDATE that keeps instances loaded in the session in step."""
     info = repo.info
-    stmt = update(info.model).where(
-        *(info.column(k) == v for k, v in zip(keys, row.key, strict=True))
-    )
-    if not with_deleted and info.soft_delete is not None:
-        stmt = stmt.where(info.soft_delete.is_(None))
+    stmt = update(info.model).where(*_row_where(info, keys, row, with_deleted))
     stmt = stmt.values({**stamp, **row.values})
     options = {"synchronize_session": "auto" if repo.session is not None else False}
     return await _execute(session, stmt, {}, [row], "rendered", options)
@@ -126,9 +122,7 @@ async def _update_joined(
     UPDATE per table. Instances loaded in the session are kept in step; a value the
     database computed (a SQL expression) is read back for them."""
     info = repo.info
-    where = [info.column(k) == v for k, v in zip(keys, row.key, strict=True)]
-    if not with_deleted and info.soft_delete is not None:
-        where.append(info.soft_delete.is_(None))
+    where = _row_where(info, keys, row, with_deleted)
     values = {**stamp, **row.values}
     try:
         count = await _joined.update_where(repo, session, where, values)
@@ -141,6 +135,14 @@ async def _update_joined(
         ):
             await session.refresh(obj, attribute_names=computed)
     return count
+
+
+def _row_where(info: ModelInfo, keys: tuple[str, ...], row: _Row, with_deleted: bool) -> list[Any]:
+    """The WHERE of one row's own UPDATE: its key, and not soft-deleted unless asked."""
+    where = [info.column(k) == v for k, v in zip(keys, row.key, strict=True)]
+    if not with_deleted and info.soft_delete is not None:
+        where.append(info.soft_delete.is_(None))
+    return where
 
 
 def key_columns(info: ModelInfo, key: Sequence[Any] | str | None) -> tuple[str, ...]:
