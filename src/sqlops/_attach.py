@@ -17,7 +17,16 @@ from typing import Any, Literal, TypeVar, overload
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Mapper, attributes
 
-from . import _dialects, _failures, _guards, _internals, _lazyload, _runtime, _templates
+from . import (
+    _dialects,
+    _failures,
+    _guards,
+    _internals,
+    _lazyload,
+    _psycopg,
+    _runtime,
+    _templates,
+)
 from ._errors import DatabaseUnavailableError
 from ._fastread import ReadPlan
 from ._transaction import quietly
@@ -221,7 +230,9 @@ async def on_driver(
         try:
             try:
                 await _asyncpg_begin(conn, adapter, read)
-                return await use(raw.driver_connection)
+                return await use(
+                    _psycopg.face(raw.driver_connection, conn.dialect, in_transaction=True)
+                )
             finally:
                 if mutex is not None:
                     mutex.release()

@@ -1,6 +1,8 @@
 """update_many: different values per row, one UPDATE per chunk, the backend's fastest form.
 
-* PostgreSQL: ``UPDATE t SET … FROM (VALUES …) AS v (…) WHERE t.key = v.key``
+* PostgreSQL: ``UPDATE t SET … FROM (VALUES …) AS v (…) WHERE t.key = v.key``; a VALUES
+  column of untyped parameters is ``text`` there, so cells of the types text does not turn
+  into by assignment (native enums, ``INET``, ``MACADDR``, a user's type) carry a CAST.
 * SQLite 3.33+: the same; older SQLite gets ``SET c = CASE … END``.
 * MariaDB / MySQL: a multi-table ``UPDATE t, (SELECT … UNION ALL SELECT …) AS v SET …``.
   Never ``INSERT … ON DUPLICATE KEY UPDATE``: it would insert a row whose key is missing.
@@ -20,6 +22,21 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
+    ARRAY,
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Enum,
+    Float,
+    Integer,
+    Interval,
+    LargeBinary,
+    Numeric,
+    String,
+    Time,
+    TypeDecorator,
+    Uuid,
     and_,
     bindparam,
     case,
@@ -30,10 +47,11 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import attributes
 
-from . import _bulk, _joined, _upsert
+from . import _bulk, _joined, _translate_common, _upsert
 from ._errors import ConstraintViolation, InvalidValueError, NotNullViolation, UniqueViolation
 from ._modelinfo import ModelInfo
 
@@ -245,7 +263,7 @@ def _onupdate_values(info: ModelInfo) -> dict[str, Any]:
 
 def _form(dialect: str) -> str:
     if dialect == "postgresql":
-        return "values"
+        return "pg-values"
     if dialect == "mysql":
         return "union"
     return "values" if sqlite_has_update_from() else "case"
@@ -310,7 +328,11 @@ def _from_statement(
         # text: SQLAlchemy's values() construct is never cached, so a 1,000-row chunk was
         # compiled anew each time, which took longer than the UPDATE itself.
         labels = [f"column{i + 1}" for i in range(len(grid[0]))]
-        tuples = ", ".join("(" + ", ".join(f":{p.key}" for p in row) + ")" for row in grid)
+        casts = _pg_casts(grid[0]) if form == "pg-values" else [None] * len(grid[0])
+        tuples = ", ".join(
+            "(" + ", ".join(_cell(p.key, cast) for p, cast in zip(row, casts, strict=True)) + ")"
+            for row in grid
+        )
         rows = text(f"VALUES {tuples}").bindparams(*(p for row in grid for p in row))
         typed = rows.columns(*(column(lb, p.type) for lb, p in zip(labels, grid[0], strict=True)))
         source = typed.subquery("sqlops_rows")
@@ -321,6 +343,37 @@ def _from_statement(
     for name, label in zip(columns, labels[width:], strict=True):
         sets[info.column(name).name] = source.c[label]
     return stmt.values(sets)
+
+
+_ASSIGNED_FROM_TEXT = (String, ARRAY)  # text assigns to these (an Enum is a String, checked)
+_TYPED_BY_DRIVERS = (
+    Integer, Numeric, Float, Boolean, Date, DateTime, Time, Interval, Uuid, LargeBinary, JSON
+)  # fmt: skip
+
+
+def _pg_casts(params: Sequence[Any]) -> list[str | None]:
+    """Per VALUES column, the PostgreSQL type its cells are cast to, or None for none.
+
+    Not for strings: ``CAST(x AS VARCHAR(5))`` would truncate a value that assignment
+    refuses as too long. Not for the types the drivers send typed.
+    """
+    out: list[str | None] = []
+    for param in params:
+        base = param.type
+        while isinstance(base, TypeDecorator):
+            base = base.impl_instance
+        needs = (isinstance(base, Enum) and base.native_enum) or not isinstance(
+            base, (*_ASSIGNED_FROM_TEXT, *_TYPED_BY_DRIVERS)
+        )
+        out.append(base.compile(dialect=_PG) if needs else None)
+    return out
+
+
+_PG = postgresql.dialect()
+
+
+def _cell(key: str, cast: str | None) -> str:
+    return f":{key}" if cast is None else f"CAST(:{key} AS {cast})"
 
 
 def _case_statement(
@@ -378,6 +431,11 @@ def _blamed(exc: ConstraintViolation | InvalidValueError, group: Sequence[_Row])
     else:
         where = f"rows {indexes[0]}-{indexes[-1]}"
     message = f"{where}: {exc}"
+    column = exc.column if isinstance(exc, InvalidValueError) else None
+    if isinstance(exc, InvalidValueError) and column is None:
+        column = _refused_column(exc, culprits or group)
+        if column is not None and exc.table is not None:  # as _invalid_value words it
+            message = f"{where}: {exc.table}.{column}: {str(exc).removeprefix('invalid value: ')}"
     if isinstance(exc, ConstraintViolation):
         return type(exc)(
             message,
@@ -386,7 +444,17 @@ def _blamed(exc: ConstraintViolation | InvalidValueError, group: Sequence[_Row])
             constraint=exc.constraint,
             detail=exc.detail,
         )
-    return InvalidValueError(message, column=exc.column, table=exc.table)
+    return InvalidValueError(message, column=column, table=exc.table)
+
+
+def _refused_column(exc: InvalidValueError, group: Sequence[_Row]) -> str | None:
+    """The one column whose value in ``group`` is the one PostgreSQL quoted, if any."""
+    cause = exc.__cause__
+    shown = _translate_common.quoted_value(getattr(cause, "orig", None) or cause)
+    if shown is None:
+        return None
+    found = {k for row in group for k, v in row.values.items() if _shown(v) == shown}
+    return found.pop() if len(found) == 1 else None
 
 
 _PG_DUPLICATE = re.compile(r"^Key \((?P<columns>.+?)\)=\((?P<value>.*)\) already exists", re.S)
@@ -401,6 +469,9 @@ def _culprits(exc: Exception, group: Sequence[_Row]) -> list[_Row]:
     """
     if isinstance(exc, NotNullViolation) and exc.columns:
         return [r for r in group if any(r.values.get(c, 0) is None for c in exc.columns)]
+    if isinstance(exc, InvalidValueError):
+        shown = _translate_common.quoted_value(getattr(exc.__cause__, "orig", exc.__cause__))
+        return [r for r in group if any(_shown(v) == shown for v in r.values.values())]
     if not isinstance(exc, UniqueViolation):
         return []
     value = _duplicate_value(exc)
@@ -416,7 +487,9 @@ def _duplicate_value(exc: BaseException) -> str | None:
         err = seen.pop()
         if err is None:
             continue
-        found = _PG_DUPLICATE.match(str(getattr(err, "detail", None) or ""))
+        diag = getattr(err, "diag", None)  # psycopg keeps the detail there
+        detail = getattr(err, "detail", None) or getattr(diag, "message_detail", None)
+        found = _PG_DUPLICATE.match(str(detail or ""))
         args: tuple[Any, ...] = getattr(err, "args", ())
         if found is None and len(args) > 1 and isinstance(args[0], int):
             found = _MYSQL_DUPLICATE.match(str(args[1]))

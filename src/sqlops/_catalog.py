@@ -77,7 +77,7 @@ def lookup(
         return None  # not cached: a later error inside the greenlet may still look it up
     found = None
     try:
-        found = _query(url, dialect, name, table, schema)
+        found = _query(url, bool(engine.dialect.is_async), dialect, name, table, schema)
     except Exception as exc:  # the catalog is a help, never a new failure
         logger.debug("catalog lookup of constraint %s failed: %s", name, type(exc).__name__)
     _cache[key] = found
@@ -95,17 +95,23 @@ def _can_block() -> bool:
 
 
 def _query(
-    url: str, dialect: str, name: str, table: str | None, schema: str | None
+    url: str, is_async: bool, dialect: str, name: str, table: str | None, schema: str | None
 ) -> Found | None:
+    """Run the catalog query on an unpooled engine of the same driver (the sync twin's is
+    a sync one: an async engine's calls need SQLAlchemy's greenlet, which it has not)."""
     engine = _engines.get(url)
     if engine is None:
+        from sqlalchemy import create_engine
         from sqlalchemy.ext.asyncio import create_async_engine
 
-        engine = _engines[url] = create_async_engine(url, poolclass=NullPool)
+        made = create_async_engine(url, poolclass=NullPool) if is_async else None
+        engine = _engines[url] = (
+            made.sync_engine if made is not None else create_engine(url, poolclass=NullPool)
+        )
     params = {"name": name, "table": table}
     if dialect == "postgresql":
         params["schema"] = schema
-    with engine.sync_engine.connect() as conn:
+    with engine.connect() as conn:
         rows = conn.execute(_QUERIES[dialect], params).all()
     tables = {row[0] for row in rows}
     if len(tables) != 1:

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool, QueuePool, StaticPool
 from sqlalchemy.util import greenlet_spawn
 
-from . import _aiosqlite, _autocommit, _dialects, _guards, _translate
+from . import _aiosqlite, _autocommit, _dialects, _guards, _psycopg, _translate
 from ._dialects import configure_engine
 from ._errors import DatabaseUnavailableError, SqlopsError
 from ._url import dialect_family, is_memory_sqlite, safe_url
@@ -84,13 +84,13 @@ async def with_driver(engine: AsyncEngine, use: Callable[[Any], Awaitable[T]]) -
     autocommits = engine.dialect.driver in _autocommit.DRIVERS
     with _autocommit.checkout_for_read(autocommits):  # MariaDB: see _autocommit
         fairy = await engine.raw_connection()
+    driver: Any = _psycopg.face(fairy.driver_connection, engine.dialect, in_transaction=False)
     try:
-        driver: Any = fairy.driver_connection
         if autocommits and _autocommit.must_switch(fairy):
             await driver.autocommit(True)
         return await use(driver)
     except Exception as exc:
-        is_closed = getattr(fairy.driver_connection, "is_closed", None)  # asyncpg only
+        is_closed = getattr(driver, "is_closed", None)  # asyncpg, psycopg's face
         err = _dialects.lent_failure(fairy, exc, is_closed is not None and is_closed())
         if err is None:
             raise

@@ -239,7 +239,9 @@ def holds_no_connection(session: Session) -> bool:
 def execute_mutex(adapter: Any) -> Any:
     """The lock SQLAlchemy's async adapter holds while a statement runs on ``adapter``
     (``_execute_mutex``, an ``asyncio.Lock``), or None: the sync twin's drivers, and SQLAlchemy
-    2.0's aiosqlite adapter (aiosqlite runs one call at a time on its own thread)."""
+    2.0's aiosqlite adapter (aiosqlite runs one call at a time on its own thread). The psycopg
+    adapter has the lock but runs statements under psycopg's own connection lock instead,
+    which serializes the fast route's statements with its own just the same."""
     return getattr(adapter, "_execute_mutex", None)
 
 

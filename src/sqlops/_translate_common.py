@@ -120,6 +120,38 @@ def _no_values(exc: BaseException) -> str:
     return reason or type(exc).__name__
 
 
+_QUOTED_VALUE = re.compile(r': "(?P<value>(?:[^"]|"")*)"\s*$')
+_ASYNCPG_ARGUMENT = re.compile(r"invalid input for query argument \$\d+: '(?P<value>[^'\\]*)' \(")
+
+
+def quoted_value(exc: BaseException | None) -> str | None:
+    """The value PostgreSQL quotes at the end of a message's first line, or None.
+
+    ``invalid input syntax for type inet: "10.0.0.x"`` names no column; the value lets
+    the translator find which one it was bound for. Never put in a message.
+    """
+    text = str(exc.args[0]) if exc is not None and exc.args else ""
+    line = text.split("\n", 1)[0]
+    match = _QUOTED_VALUE.search(line)
+    if match:
+        return match["value"].replace('""', '"')
+    match = _ASYNCPG_ARGUMENT.match(line)  # the value as Python's repr of a str
+    return match["value"] if match else None
+
+
+def column_holding(context: _Context, shown: str | None) -> str | None:
+    """The one column of the context's table whose bound value reads as ``shown``."""
+    if shown is None:
+        return None
+    found = {col.name for col, value in _bound(context) if _as_text(value) == shown}
+    return found.pop() if len(found) == 1 else None
+
+
+def _as_text(value: Any) -> str:
+    enum_value = getattr(value, "value", None) if isinstance(value, enum.Enum) else None
+    return str(enum_value if enum_value is not None else value)
+
+
 def _strip_suffix(bind_name: str) -> str:
     """``email_m3`` (a multi-row VALUES parameter) -> ``email``."""
     return re.sub(r"(_m\d+|_\d+)$", "", bind_name)

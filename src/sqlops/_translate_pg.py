@@ -25,6 +25,8 @@ from ._translate_common import (
     _invalid_value,
     _no_values,
     _strip_suffix,
+    column_holding,
+    quoted_value,
 )
 
 _PG_CONSTRAINT = {
@@ -180,7 +182,8 @@ def _pg_value_reason(err: Any, state: str, context: _Context) -> tuple[str, str 
                 reason = "out of range for the column's type" if out_of_range else "invalid value"
                 return reason, _column_named(context, name)
         return "a value has the wrong type for its column", None
-    return _no_values(err), getattr(err, "column_name", None)
+    column = getattr(err, "column_name", None) or column_holding(context, quoted_value(err))
+    return _no_values(err), column
 
 
 def _column_named(context: _Context, key: str) -> str | None:

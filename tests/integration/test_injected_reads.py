@@ -176,7 +176,7 @@ async def test_a_reading_session_holds_no_transaction_open(
     db: sqlops.Database, backend: str
 ) -> None:
     """READ COMMITTED: a read alone sees what it would as the transaction's first statement."""
-    if backend != "postgresql":
+    if db.driver != "asyncpg":
         pytest.skip("the deferred BEGIN is asyncpg's")
     await _seed(db)
     async with db.session() as session:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import String, event, inspect, select, update
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import object_session
 from sqlalchemy.util import greenlet_spawn
@@ -242,7 +243,7 @@ def test_plain_onupdate_tells_zero_argument_functions_from_context_ones() -> Non
 async def test_reads_committed_follows_the_adapter_and_the_server_default(
     db: sqlops.Database, backend: str
 ) -> None:
-    if backend != "postgresql":
+    if db.driver != "asyncpg":
         pytest.skip("asyncpg's adapter")
     async with db.session() as session:
         conn = await session.connection()
@@ -265,7 +266,7 @@ async def test_raw_connection_is_what_get_raw_connection_returns(db: sqlops.Data
 
 
 async def test_asyncpg_statement_cache_flag_follows_its_size(backend: str, url: Any) -> None:
-    if backend != "postgresql":
+    if backend != "postgresql" or "psycopg" in make_url(str(url)).drivername:
         pytest.skip("asyncpg only")
     for pooler, caches in ((None, True), ("pgbouncer", False)):
         db = sqlops.Database(url, pooler=pooler)
@@ -339,6 +340,8 @@ async def test_execute_mutex_is_the_lock_the_adapter_runs_statements_under(
     async with db.engine.connect() as conn:
         raw = await conn.get_raw_connection()
         mutex = _internals.execute_mutex(raw.dbapi_connection)
+        if db.driver == "psycopg":
+            pytest.skip("SQLAlchemy's psycopg adapter runs statements under psycopg's own lock")
         if mutex is None and db.dialect == "sqlite":
             # SQLAlchemy 2.0's aiosqlite adapter has none: aiosqlite itself runs one call
             # at a time on its thread, so a shared session's statements queue there

@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 from sqlalchemy import JSON, Enum, ForeignKey, Numeric, String, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.orm import DeclarativeBase, Mapped, MappedAsDataclass, mapped_column
 from sqlalchemy.util import greenlet_spawn
 
@@ -111,6 +113,8 @@ COUNTERS = ("Questions", "Com_admin_commands", "Com_rollback", "Com_set_option",
 
 async def _status(db: sqlops.Database) -> dict[str, int]:
     """The pooled connection's own counters, read the way a standalone read borrows it."""
+    if not isinstance(db.engine, AsyncEngine):  # the sync twin (tests/sync): PyMySQL
+        return _sync_status(db.engine.sync_engine)
     with _autocommit.checkout_for_read():
         fairy = await db.engine.raw_connection()
     try:
@@ -120,6 +124,19 @@ async def _status(db: sqlops.Database) -> dict[str, int]:
         await cursor.close()
     finally:
         await greenlet_spawn(_autocommit.release, fairy)
+    return {name: int(found[name]) for name in COUNTERS}
+
+
+def _sync_status(engine: Engine) -> dict[str, int]:
+    with _autocommit.checkout_for_read():
+        fairy = engine.raw_connection()
+    try:
+        cursor = fairy.driver_connection.cursor()
+        cursor.execute("SHOW SESSION STATUS")
+        found = dict(cursor.fetchall())
+        cursor.close()
+    finally:
+        _autocommit.release(fairy)
     return {name: int(found[name]) for name in COUNTERS}
 
 

@@ -275,7 +275,8 @@ async def _idle_in_transaction(db: sqlops.Database) -> int:
     async with db.engine.connect() as conn:
         found = await conn.exec_driver_sql(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()"
+            "AND state IN ('idle in transaction', 'idle in transaction (aborted)') "
+            "AND pid <> pg_backend_pid()"
         )
         return int(found.scalar_one())
 

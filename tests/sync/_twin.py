@@ -43,6 +43,16 @@ class TwinDatabase(sync.Database):
         """An ``AsyncEngine`` look-alike (``.sync_engine``), as the async tests expect."""
         return self._core.engine
 
+    @property
+    def _session_tracker(self) -> Any:  # type: ignore[override]
+        return self._core._session_tracker
+
+    async def __aenter__(self) -> TwinDatabase:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.sync.dispose()
+
     async def create_all(self, metadata: Any) -> None:  # type: ignore[override]
         self.sync.create_all(metadata)
 
@@ -85,6 +95,11 @@ class TwinRepository:
     def __init__(self, repo: sync.Repository[Any]) -> None:
         self.sync = repo
         self.model = repo.model
+
+    @property
+    def db(self) -> Any:
+        """The Database a standalone repository calls (the sync one's core), else None."""
+        return self.sync._async.db
 
     @property
     def session(self) -> AsyncSession | None:
@@ -133,4 +148,4 @@ def twin_repository(model: type[Any], bind: Any) -> TwinRepository:
         return TwinRepository(sync.Repository(model, bind.sync))
     if isinstance(bind, AsyncSession):
         return TwinRepository(sync.Repository(model, bind.sync_session))
-    raise TypeError(f"twin_repository needs a TwinDatabase or a session, got {bind!r}")
+    return TwinRepository(sync.Repository(model, bind))  # its own refusal of other binds

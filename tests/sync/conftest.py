@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy.engine import URL
 
 import sqlops
+from sqlops import _database as sqlops_async_engine
 from sqlops import sync
 from tests.integration.conftest import ROUTED_SUITES as _ROUTED
 from tests.models import Base
@@ -44,11 +45,35 @@ def sync_db(url: URL | str) -> Iterator[sync.Database]:
         database.dispose()
 
 
-@pytest.fixture
-async def db(sync_db: sync.Database, monkeypatch: pytest.MonkeyPatch) -> TwinDatabase:
-    """The contract tests' ``db``: the sync API behind an awaitable face."""
+@pytest.fixture(autouse=True)
+def _twin_api(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """In a contract test, ``sqlops.Database`` / ``sqlops.Repository`` are the sync twin's.
+
+    Autouse, so it is in place before any fixture runs — a suite's own ``db`` fixture
+    (star-imported with its tests, it outranks this conftest's) builds a twin too, instead
+    of quietly testing the async API a second time. Then no async engine may have been
+    made: the test would not be testing the sync API.
+    """
+    if "test_contract_" not in request.node.nodeid:
+        yield
+        return
     monkeypatch.setattr(sqlops, "Repository", twin_repository)
     monkeypatch.setattr(sqlops, "Database", twin_database)
+    made: list[object] = []
+    real = sqlops_async_engine.make_engine
+
+    def watched(*args: object, **kwargs: object) -> object:
+        made.append(args[0] if args else kwargs.get("url"))
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(sqlops_async_engine, "make_engine", watched)
+    yield
+    assert not made, f"a contract test built an async engine ({made}): it ran the async API"
+
+
+@pytest.fixture
+async def db(sync_db: sync.Database) -> TwinDatabase:
+    """The contract tests' ``db``: the sync API behind an awaitable face."""
     return TwinDatabase(sync_db)
 
 
@@ -75,6 +100,11 @@ ASYNC_ONLY = {
     "test_a_clean_session_takes_the_fast_route": "the async Repository's route planner "
     "(the sync routes: test_fast_paths.py)",
     "test_a_reading_session_holds_no_transaction_open": "asyncpg's server pid and deferred BEGIN",
+    "test_overlapping_transactions_one_blocks_then_loses": "asyncio.gather of a lock holder and "
+    "a waiter (threads: test_threads.py)",
+    "test_a_stream_abandoned_without_aclose_disturbs_nothing": "the event loop's async-generator "
+    "finalizer (a dropped sync generator closes at once: test_leaks.py)",
+    "test_lazy_loads_allow_is_sqlalchemy_behaviour": "MissingGreenlet exists only under asyncio",
 }
 
 

@@ -12,8 +12,10 @@ import pytest
 from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
-from sqlops import SessionMisuseError, sync
+from sqlops import SessionMisuseError, StaleVersionError, sync
 from tests.models import Account, Counter, Team
+
+from ._twin import sync_url
 
 THREADS = 20
 
@@ -172,3 +174,37 @@ def test_a_repository_call_while_another_thread_is_inside_one_is_refused(
     assert "two threads at once" in str(outcome["get"])
     assert getattr(outcome["update"], "name", outcome["update"]) == "crimson"
     assert teams.get_one(red.id).name == "crimson"
+
+
+def test_overlapping_versioned_updates_one_blocks_then_loses(url: Any) -> None:
+    """The threads' twin of test_versioned's asyncio race: the winner holds its row lock
+    while the loser's ``UPDATE … AND version = 1`` waits on it, then matches nothing."""
+    from tests.integration.test_versioned import Base as VersionedBase
+    from tests.integration.test_versioned import SqlopsDoc
+
+    db = sync.Database(sync_url(url))
+    db.create_all(VersionedBase.metadata)
+    try:
+        doc = sync.Repository(SqlopsDoc, db).create(title="start")
+        first_wrote = threading.Event()
+
+        def winner() -> None:
+            with db.transaction() as session:
+                sync.Repository(SqlopsDoc, session).update(doc.id, title="A", expected_version=1)
+                first_wrote.set()
+                time.sleep(0.2)  # the loser is now waiting for our lock
+
+        def loser() -> None:
+            assert first_wrote.wait(10)
+            with db.transaction() as session:
+                sync.Repository(SqlopsDoc, session).update(doc.id, title="B", expected_version=1)
+
+        with ThreadPoolExecutor(2) as pool:
+            won, lost = pool.submit(winner), pool.submit(loser)
+            assert won.result(30) is None
+            with pytest.raises(StaleVersionError):
+                lost.result(30)
+        assert sync.Repository(SqlopsDoc, db).get_one(doc.id).title == "A"
+    finally:
+        db.drop_all(VersionedBase.metadata)
+        db.dispose()

@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from sqlops import _psycopg
+
 from ._driver import TemplateDriver
 
 
@@ -59,14 +61,7 @@ class PsycopgCopy(TemplateDriver):
         schema_name: str | None = None,
     ) -> None:
         """``COPY table (columns) FROM STDIN``, one row at a time through psycopg."""
-        from psycopg import sql
-
-        target = (
-            sql.Identifier(schema_name, table_name) if schema_name else sql.Identifier(table_name)
-        )
-        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
-            target, sql.SQL(", ").join(sql.Identifier(c) for c in columns)
-        )
+        statement = _psycopg.copy_statement(table_name, columns, schema_name)
         with self.connection.cursor() as cursor, cursor.copy(statement) as copy:
             for record in records:
                 copy.write_row(record)

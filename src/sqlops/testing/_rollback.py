@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
-from sqlops import _guards, _translate
+from sqlops import _guards, _psycopg, _translate
 from sqlops._database import Database
 from sqlops._transaction import shielded
 from sqlops._url import safe_url
@@ -87,7 +87,9 @@ class BoundDatabase(Database):
 
     async def _driver_read(self, use: Callable[[Any], Awaitable[T]]) -> T:
         raw = await self.connection.get_raw_connection()
-        return await use(raw.driver_connection)
+        return await use(
+            _psycopg.face(raw.driver_connection, self.connection.dialect, in_transaction=True)
+        )
 
     async def create_all(self, metadata: MetaData) -> None:
         """Create the tables on the test connection (rolled back too, except on MySQL)."""
