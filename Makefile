@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP     := $(VENV)/.installed-dev
 CLI_STAMP := $(VENV)/.installed-cli
 
-.PHONY: install demo test test-bare test-fast test-compat lint typecheck check bench clean
+.PHONY: install demo test test-drivers test-bare test-fast test-compat lint typecheck check bench clean
 
 $(CLI_STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,6 +32,17 @@ PYTEST_JOBS ?= -n 2 --dist loadfile
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_JOBS) $(PYTEST_ARGS)
+	$(if $(PYTEST_ARGS),,$(MAKE) --no-print-directory test-drivers)
+
+# The other async drivers users choose, over the integration and model-style suites:
+# psycopg 3 on PostgreSQL, aiomysql on MariaDB (make test runs this after the main pass).
+PSYCOPG_URL  ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
+AIOMYSQL_URL ?= mysql+aiomysql://root@127.0.0.1:3306/test
+DRIVER_SUITES := tests/integration tests/styles
+
+test-drivers: $(STAMP)
+	SQLOPS_TEST_POSTGRESQL_URL='$(PSYCOPG_URL)' $(BIN)/python -m pytest $(PYTEST_JOBS) -q -m postgresql $(DRIVER_SUITES)
+	SQLOPS_TEST_MYSQL_URL='$(AIOMYSQL_URL)' $(BIN)/python -m pytest $(PYTEST_JOBS) -q -m mysql $(DRIVER_SUITES)
 
 # The oldest supported pair: Python 3.10 and SQLAlchemy 2.0 (make test covers the newest).
 # python3.10 on PATH; with pyenv, its newest 3.10 even when it is not the selected version

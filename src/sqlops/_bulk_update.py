@@ -48,6 +48,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import attributes
 
@@ -369,7 +370,7 @@ def _pg_casts(params: Sequence[Any]) -> list[str | None]:
     return out
 
 
-_PG = postgresql.dialect()
+_PG: Dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 
 def _cell(key: str, cast: str | None) -> str:

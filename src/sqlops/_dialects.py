@@ -59,7 +59,7 @@ def configure_engine(engine: Engine, family: str, url: URL) -> None:
         event.listen(engine, "connect", _mysql_on_connect)
         event.listen(engine, "begin", _mysql_begin)
         _autocommit.install(engine)
-        if url.get_driver_name() in ("asyncmy", "pymysql"):
+        if url.get_driver_name() in ("asyncmy", "aiomysql", "pymysql"):  # PyMySQL's escaping
             _sendable.refuse_unsendable(engine.dialect)
         for name in ("asyncmy", "aiomysql"):
             logging.getLogger(name).addFilter(_pk_note_filter)  # a set: adding twice is a no-op

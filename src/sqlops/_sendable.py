@@ -95,7 +95,7 @@ def _wrap(dialect: Dialect, refuses: Callable[[Iterable[Any], Any], str | None])
 
 
 def refuse_unsendable(dialect: Dialect) -> None:
-    """asyncmy / PyMySQL: refuse anything but a scalar (see the module docstring)."""
+    """asyncmy / aiomysql / PyMySQL: refuse anything but a scalar (see the module docstring)."""
 
     def refuses(values: Iterable[Any], context: Any) -> str | None:
         if _not_scalar(set(map(type, values))):

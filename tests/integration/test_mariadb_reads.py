@@ -92,6 +92,8 @@ MODELS = list(ROWS)
 
 @pytest.fixture
 async def db(url: Any) -> AsyncIterator[sqlops.Database]:
+    if "aiomysql" in str(url):
+        pytest.skip("the template route and its autocommit reads are asyncmy's and PyMySQL's")
     database = sqlops.Database(url, pool_size=1, max_overflow=0)
     for base in (Plain, Dataclassy):
         await database.drop_all(base.metadata)
