@@ -29,9 +29,12 @@ demo: $(CLI_STAMP)
 # Two workers, whole modules to each (module fixtures stay together); every test module
 # gets its own throwaway databases (conftest.py), so any order works. PYTEST_JOBS= runs serially.
 PYTEST_JOBS ?= -n 2 --dist loadfile
+# PYTEST_ARGS picks tests (and then the driver pass is left out); PYTEST_OPTS only adds
+# options (.ci/run: --durations) and keeps every pass
+PYTEST_OPTS ?=
 
 test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_JOBS) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(PYTEST_JOBS) $(PYTEST_OPTS) $(PYTEST_ARGS)
 	$(if $(PYTEST_ARGS),,$(MAKE) --no-print-directory test-drivers)
 
 # The other async drivers users choose, over the integration and model-style suites:
@@ -41,8 +44,8 @@ AIOMYSQL_URL ?= mysql+aiomysql://root@127.0.0.1:3306/test
 DRIVER_SUITES := tests/integration tests/styles
 
 test-drivers: $(STAMP)
-	SQLOPS_TEST_POSTGRESQL_URL='$(PSYCOPG_URL)' $(BIN)/python -m pytest $(PYTEST_JOBS) -q -m postgresql $(DRIVER_SUITES)
-	SQLOPS_TEST_MYSQL_URL='$(AIOMYSQL_URL)' $(BIN)/python -m pytest $(PYTEST_JOBS) -q -m mysql $(DRIVER_SUITES)
+	SQLOPS_TEST_POSTGRESQL_URL='$(PSYCOPG_URL)' $(BIN)/python -m pytest $(PYTEST_JOBS) $(PYTEST_OPTS) -q -m postgresql $(DRIVER_SUITES)
+	SQLOPS_TEST_MYSQL_URL='$(AIOMYSQL_URL)' $(BIN)/python -m pytest $(PYTEST_JOBS) $(PYTEST_OPTS) -q -m mysql $(DRIVER_SUITES)
 
 # The oldest supported pair: Python 3.10 and SQLAlchemy 2.0 (make test covers the newest).
 # python3.10 on PATH; with pyenv, its newest 3.10 even when it is not the selected version
@@ -58,7 +61,7 @@ test-compat:
 	test -x $(COMPAT_VENV)/bin/python || $(COMPAT_PYTHON) -m venv $(COMPAT_VENV)
 	$(COMPAT_VENV)/bin/python -m pip install -q --upgrade pip
 	$(COMPAT_VENV)/bin/python -m pip install -q -e '.[dev]' 'sqlalchemy>=2.0,<2.1'
-	$(COMPAT_VENV)/bin/python -m pytest $(PYTEST_JOBS) $(PYTEST_ARGS)
+	$(COMPAT_VENV)/bin/python -m pytest $(PYTEST_JOBS) $(PYTEST_OPTS) $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -x -q -m "not slow" $(PYTEST_ARGS)

@@ -135,7 +135,7 @@ def quoted_value(exc: BaseException | None) -> str | None:
     match = _QUOTED_VALUE.search(line)
     if match:
         return match["value"].replace('""', '"')
-    match = _ASYNCPG_ARGUMENT.match(line)  # the value as Python's repr of a str
+    match = _ASYNCPG_ARGUMENT.search(line)  # the value as Python's repr of a str
     return match["value"] if match else None
 
 
