@@ -361,8 +361,10 @@ async def _copy(session: AsyncSession, info: ModelInfo, runs: list[Run]) -> None
                 context = _translate._Context(table=table, params=run)
                 err = _translate.translate(exc, context)
                 if err is None and isinstance(exc, _translate.BIND_ERRORS):
-                    # a bind processor, or asyncpg's encoder, given the wrong kind of value
-                    err = _translate.invalid_value(context, _translate.no_values(exc))
+                    # a bind processor, or asyncpg's encoder, given the wrong kind of value;
+                    # the encoder quotes the value, which tells the column
+                    column = _translate.column_holding(context, _translate.quoted_value(exc))
+                    err = _translate.invalid_value(context, _translate.no_values(exc), column)
                 if err is None:
                     raise
                 err.__cause__ = exc

@@ -41,6 +41,12 @@ from ._translate_common import (
     _tables,
 )
 from ._translate_common import (
+    column_holding as column_holding,
+)
+from ._translate_common import (
+    quoted_value as quoted_value,
+)
+from ._translate_common import (
     register_metadata as register_metadata,
 )
 from ._translate_mysql import (

@@ -122,6 +122,8 @@ def _no_values(exc: BaseException) -> str:
 
 _QUOTED_VALUE = re.compile(r': "(?P<value>(?:[^"]|"")*)"\s*$')
 _ASYNCPG_ARGUMENT = re.compile(r"invalid input for query argument \$\d+: '(?P<value>[^'\\]*)' \(")
+# an encoder's own message, as asyncpg's COPY raises it: 'x' does not appear to be an IPv4...
+_LEADING_REPR = re.compile(r"^(?:<class '[\w.]+'>: )?'(?P<value>[^'\\]*)' ")
 
 
 def quoted_value(exc: BaseException | None) -> str | None:
@@ -135,7 +137,7 @@ def quoted_value(exc: BaseException | None) -> str | None:
     match = _QUOTED_VALUE.search(line)
     if match:
         return match["value"].replace('""', '"')
-    match = _ASYNCPG_ARGUMENT.search(line)  # the value as Python's repr of a str
+    match = _ASYNCPG_ARGUMENT.search(line) or _LEADING_REPR.match(line)  # a str's repr
     return match["value"] if match else None
 
 

@@ -166,21 +166,29 @@ def _pg_detail(detail: str) -> tuple[tuple[str, ...], str | None]:
     return tuple(c.strip().strip('"') for c in match["cols"].split(",")), summary
 
 
+_ARGUMENT = re.compile(r"invalid input for query argument \$(\d+)")
+
+
 def _pg_value_reason(err: Any, state: str, context: _Context) -> tuple[str, str | None]:
     """Why PostgreSQL refused a value and, when the error says, for which column."""
     if state == "22021":
         return "contains a byte sequence PostgreSQL cannot store (a NUL byte \\x00?)", None
     if state == "22000":
         # asyncpg: "invalid input for query argument $2: <value> (<why>)"; keep only the why.
-        match = re.match(r"invalid input for query argument \$(\d+)", str(err.args[0]))
-        if match and context.positions:
+        text = str(err.args[0])
+        # the why may quote the value ("invalid UUID 'x'"): keep a range error only
+        out_of_range = "out of" in text.rsplit("(", 1)[-1]
+        reason = "out of range for the column's type" if out_of_range else "invalid value"
+        match = _ARGUMENT.search(text)
+        column = None
+        if match and context.positions:  # the statement's own parameter order
             index = int(match.group(1)) - 1
             if index < len(context.positions):
-                name = _strip_suffix(context.positions[index])
-                # the why may quote the value ("invalid UUID 'x'"): keep a range error only
-                out_of_range = "out of" in str(err.args[0]).rsplit("(", 1)[-1]
-                reason = "out of range for the column's type" if out_of_range else "invalid value"
-                return reason, _column_named(context, name)
+                column = _column_named(context, _strip_suffix(context.positions[index]))
+        # executemany (no positions), or a name we cannot map: the value it quotes
+        column = column or column_holding(context, quoted_value(err))
+        if match or column:
+            return reason, column
         return "a value has the wrong type for its column", None
     column = getattr(err, "column_name", None) or column_holding(context, quoted_value(err))
     return _no_values(err), column

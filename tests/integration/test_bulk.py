@@ -6,8 +6,10 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import func
+from sqlalchemy import String, func
+from sqlalchemy.dialects.postgresql import INET
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 import sqlops
 from tests.models import Account, Counter, Note, Team, User
@@ -434,3 +436,36 @@ async def test_a_copy_cancelled_midway_discards_its_connection(
     assert invalidated, "the cancelled COPY's connection went back to the pool"
     assert await sqlops.Repository(User, db).count() == 0
     assert await sqlops.Repository(User, db).create_many([{"email": "a@x", "name": "a"}]) == 1
+
+
+class HostBase(DeclarativeBase):  # a user's plain Base, no naming convention
+    pass
+
+
+class Host(HostBase):
+    __tablename__ = "bulk_hosts"
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(20))
+    addr: Mapped[str] = mapped_column(INET)
+
+
+@pytest.mark.parametrize("returning", [False, True], ids=["copy", "insert-returning"])
+async def test_create_many_names_the_column_postgresql_refuses_a_value_for(
+    db: sqlops.Database, backend: str, returning: bool
+) -> None:
+    # asyncpg's COPY encoder raised "'x' does not appear to be an IPv4 or IPv6 interface",
+    # which named no column; nothing is written either way
+    if backend != "postgresql":
+        pytest.skip("INET is PostgreSQL's")
+    await db.create_all(HostBase.metadata)
+    try:
+        hosts = sqlops.Repository(Host, db)
+        for bad in ("not-an-ip", "10.0.0.300"):
+            rows = [{"id": 1, "name": "a", "addr": "10.0.0.1"}, {"id": 2, "name": "b", "addr": bad}]
+            with pytest.raises(sqlops.InvalidValueError, match=r"^bulk_hosts\.addr: ") as info:
+                await hosts.create_many(rows, returning=returning)
+            assert info.value.column == "addr"
+            assert bad not in str(info.value)  # values stay out of messages
+        assert await hosts.count() == 0
+    finally:
+        await db.drop_all(HostBase.metadata)
