@@ -379,8 +379,8 @@ def _copy_records(
 ) -> tuple[list[str], list[tuple[Any, ...]]]:
     """Column names and tuples for COPY: given values, Python defaults, bind processors."""
     cols: list[Column[Any]] = [info.column(k) for k in keys]
-    if dialect.driver == "psycopg":  # psycopg writes a list as an array, even into text
-        _sendable.refuse_copied_lists(cols, keys, run)
+    if dialect.driver == "psycopg":  # a list as an array, a number as text: PostgreSQL casts
+        _sendable.refuse_copied(cols, keys, run, dialect)
     defaults = [c for c in info.table.columns if c.default is not None and c not in cols]
     names = [c.name for c in (*cols, *defaults)]
     get = operator.itemgetter(*keys) if len(keys) > 1 else lambda r: (r[keys[0]],)

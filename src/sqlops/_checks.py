@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import Column, Enum, Float, Integer, Numeric
 
-from ._errors import InvalidValueError
+from ._errors import InvalidValueError, got
 
 Check = Callable[[Any], Any]
 
@@ -56,7 +56,7 @@ def _enum_check(table: str, key: str, column: Column[Any]) -> Check | None:
         if isinstance(value, str) and value in names:
             return enum_class[value] if enum_class is not None and value in members else value
         raise InvalidValueError(
-            f"{table}.{key}: not one of {valid} (got a {type(value).__name__})",
+            f"{table}.{key}: not one of {valid} {got(type(value).__name__)}",
             table=table,
             column=key,
         )

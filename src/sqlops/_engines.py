@@ -91,12 +91,13 @@ async def with_driver(engine: AsyncEngine, use: Callable[[Any], Awaitable[T]]) -
         return await use(driver)
     except Exception as exc:
         is_closed = getattr(driver, "is_closed", None)  # asyncpg, psycopg's face
-        err = _dialects.lent_failure(fairy, exc, is_closed is not None and is_closed())
+        lost = is_closed is not None and is_closed()
+        err = await _outside_io(fairy, _dialects.lent_failure, fairy, exc, lost)
         if err is None:
             raise
         raise err from exc
     except BaseException as exc:  # cancelled mid-call: the connection's state is unknown
-        fairy.invalidate(exc)
+        await _outside_io(fairy, fairy.invalidate, exc)
         raise
     finally:
         await greenlet_spawn(_autocommit.release if autocommits else _close, fairy)
@@ -104,6 +105,20 @@ async def with_driver(engine: AsyncEngine, use: Callable[[Any], Awaitable[T]]) -
 
 def _close(fairy: Any) -> None:
     fairy.close()
+
+
+async def _outside_io(fairy: Any, call: Callable[..., T], *args: Any) -> T:
+    """Run ``call`` (which may invalidate ``fairy``) where closing the connection works.
+
+    The asyncio adapters with ``terminate()`` (asyncpg, asyncmy, aiomysql, aiosqlite) close
+    a connection without waiting, outside a greenlet; psycopg's only closes through
+    ``await_`` (its ``close()`` does not suspend), so in a greenlet: called outside one,
+    it raised MissingGreenlet and left the connection open, to be closed by the garbage
+    collector (``ResourceWarning``).
+    """
+    if hasattr(fairy.dbapi_connection, "terminate"):
+        return call(*args)
+    return await greenlet_spawn(call, *args)
 
 
 class _SyncQueuePool(QueuePool):

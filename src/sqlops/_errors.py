@@ -316,3 +316,9 @@ class AmbiguousCommitError(DatabaseUnavailableError):
     Never retried by sqlops. Check whether the work landed (look the row up by a key
     you chose, e.g. an idempotency key) before doing it again.
     """
+
+
+def got(kind: str) -> str:
+    """``(got an int)``, ``(got a bool)``: the kind of a refused value, never the value."""
+    article = "an" if kind[:1].lower() in "aeiou" else "a"
+    return f"(got {article} {kind})"

@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import itertools
+import math
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -68,10 +69,24 @@ def is_sql(kind: type) -> bool:
     return issubclass(kind, ClauseElement) or hasattr(kind, "__clause_element__")
 
 
-def mariadb_refuses(value: Any) -> bool:
-    """Whether a MariaDB driver would mangle ``value`` (a row constructor, a ``repr``)."""
+def mariadb_refusal(value: Any) -> str | None:
+    """Why a MariaDB driver cannot send ``value`` as itself, or None.
+
+    A row constructor or a ``repr`` (see the module docstring); and a NaN or an infinity,
+    which asyncmy and PyMySQL write into the SQL bare (``SET email=Infinity``: "Unknown
+    column 'Infinity'"), where MariaDB has no such number anyway.
+    """
     kind = type(value)
-    return kind not in _SENDABLE and _not_scalar({kind})
+    if kind is float:
+        return None if math.isfinite(value) else NON_FINITE
+    if kind is decimal.Decimal:
+        return None if value.is_finite() else NON_FINITE
+    if kind not in _SENDABLE and _not_scalar({kind}):
+        return "a value of this kind cannot be sent to MariaDB"
+    return None
+
+
+NON_FINITE = "NaN and infinity cannot be stored here"
 
 
 def _wrap(dialect: Dialect, refuses: Callable[[Iterable[Any], Any], str | None]) -> None:
@@ -106,17 +121,75 @@ def refuse_unsendable(dialect: Dialect) -> None:
 
 
 def refuse_stray_lists(dialect: Dialect) -> None:
-    """psycopg: a list only for an array column (JSON is serialized before it gets here)."""
+    """psycopg: a list only for an array column (JSON is serialized before it gets here), and
+    only text for a text column.
+
+    psycopg sends each value with its own type and PostgreSQL casts it on assignment, so
+    ``email=False`` stored ``'false'`` where asyncpg (which takes the column's type for the
+    parameter) refuses it: the same refusal on both drivers.
+    """
 
     def refuses(values: Iterable[Any], context: Any) -> str | None:
-        if list not in set(map(type, values)):
-            return None
-        binds = getattr(getattr(context, "compiled", None), "binds", None)
+        types = set(map(type, values))
+        if types <= _TEXT_ONLY:
+            return None  # text, NULL and nothing else: no column can be given a stranger
+        compiled = getattr(context, "compiled", None)
+        binds = getattr(compiled, "binds", None)
         if not binds:
             return None  # a text() statement: the caller chose what to send
-        return _stray_list(context, binds)
+        if list in types:
+            reason = _stray_list(context, binds)
+            if reason is not None:
+                return reason
+        return _not_text(context, compiled, binds)
 
     _wrap(dialect, refuses)
+
+
+_TEXT_ONLY = frozenset({str, type(None)})
+
+
+def _no_list(value: Any) -> str | None:
+    return "a list can only be sent to an array column" if type(value) is list else None
+
+
+def _text_only(value: Any) -> str | None:
+    return None if isinstance(value, str) else "a text column takes str"
+
+
+def is_text(type_: Any) -> bool:
+    """Plain text (``String`` and its kin), not an ``Enum`` nor a user's ``TypeDecorator``,
+    which choose their own values."""
+    return isinstance(type_, sa_types.String) and not isinstance(type_, sa_types.Enum)
+
+
+def refusal(type_: Any, dialect: Dialect) -> Callable[[Any], str | None] | None:
+    """For a template's parameter of ``type_``: what refuses a value the driver would send
+    as something else (a list as an array; on psycopg, a number or a bool into text)."""
+    if dialect.driver == "psycopg" and is_text(type_):
+        return _text_only
+    return None if takes_lists(type_) else _no_list
+
+
+def _text_keys(compiled: Any, binds: Mapping[str, Any]) -> tuple[str, ...]:
+    """The bind names of a statement whose type is plain text (:func:`is_text`), cached."""
+    keys: tuple[str, ...] | None = compiled.__dict__.get("_sqlops_text_keys")
+    if keys is None:
+        keys = tuple(key for key, bind in binds.items() if is_text(bind.type))
+        compiled.__dict__["_sqlops_text_keys"] = keys
+    return keys
+
+
+def _not_text(context: Any, compiled: Any, binds: Mapping[str, Any]) -> str | None:
+    keys = _text_keys(compiled, binds)
+    if not keys:
+        return None
+    for params in getattr(context, "compiled_parameters", None) or ():
+        for key in keys:
+            value = params.get(key)
+            if value is not None and not isinstance(value, str):
+                return "a text column takes str"
+    return None
 
 
 _TAKES_LISTS = (sa_types.ARRAY, sa_types.JSON, sa_types.PickleType, sa_types.NullType)
@@ -141,8 +214,16 @@ def _stray_list(context: Any, binds: Mapping[str, Any]) -> str | None:
     return None
 
 
-def refuse_copied_lists(columns: Sequence[Any], keys: Sequence[str], rows: Sequence[Any]) -> None:
-    """psycopg's COPY: a list only for an array column (``TypeError`` otherwise)."""
+def refuse_copied(
+    columns: Sequence[Any], keys: Sequence[str], rows: Sequence[Any], dialect: Dialect
+) -> None:
+    """psycopg's COPY: what :func:`refusal` refuses (``TypeError``), as on every other path."""
     for column, key in zip(columns, keys, strict=True):
-        if not takes_lists(column.type) and any(type(row[key]) is list for row in rows):
-            raise TypeError("a list can only be sent to an array column")
+        refuse = refusal(column.type, dialect)
+        if refuse is None:
+            continue
+        for row in rows:
+            value = row[key]
+            reason = refuse(value) if value is not None else None
+            if reason is not None:
+                raise TypeError(reason)

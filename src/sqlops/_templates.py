@@ -39,7 +39,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.type_api import TypeEngine
 
 from . import _internals, _pooler, _sendable
-from ._errors import InvalidValueError, SqlopsError
+from ._errors import InvalidValueError, SqlopsError, got
 from ._filters import Term, term_for
 from ._modelinfo import ModelInfo
 from ._translate import translate
@@ -124,24 +124,27 @@ class Template:
     result: tuple[Callable[[Any], Any] | None, ...] | None = None
     named: bool = False
     table: Table | None = None  # a write's table: the translator names its constraints
-    scalar: tuple[bool, ...] = ()  # per parameter: no list (psycopg would send an array)
+    # per parameter: why a value is refused before it is sent, or None (see _sendable)
+    refuse: tuple[Callable[[Any], str | None] | None, ...] = ()
     mariadb: bool = False  # asyncmy / PyMySQL: refuse what they would mangle (_sendable)
 
     def parameters(self, args: Sequence[Any]) -> Any:
         """The driver's parameters; :class:`_Unsendable` for a value its type cannot send."""
         out = []
-        for index, process, scalar in zip(self.order, self.bind, self.scalar, strict=True):
+        for index, process, refuse in zip(self.order, self.bind, self.refuse, strict=True):
             value = args[index]
-            if scalar and type(value) is list:
-                raise _Unsendable(index) from TypeError("a list can only be sent to an array")
+            if refuse is not None and value is not None:
+                reason = refuse(value)
+                if reason is not None:
+                    raise _Unsendable(index) from TypeError(reason)
             try:
                 out.append(process(value) if process is not None and value is not None else value)
             except (TypeError, ValueError, ArithmeticError, AttributeError) as exc:
                 raise _Unsendable(index) from exc  # AttributeError: ``value.tzinfo`` of an int
-            if self.mariadb and _sendable.mariadb_refuses(out[-1]):
-                raise _Unsendable(index) from TypeError(
-                    "a value of this kind cannot be sent to MariaDB"
-                )
+            if self.mariadb:
+                reason = _sendable.mariadb_refusal(out[-1])
+                if reason is not None:
+                    raise _Unsendable(index) from TypeError(reason)
         if self.named:
             return {f"{_PREFIX}{i}": v for i, v in zip(self.order, out, strict=True)}
         return out
@@ -180,7 +183,7 @@ def template(
             sql=str(compiled),
             order=tuple(order),
             bind=tuple(_internals.bind_processor(types[i], dialect) for i in order),
-            scalar=tuple(not _sendable.takes_lists(types[i]) for i in order),
+            refuse=tuple(_sendable.refusal(types[i], dialect) for i in order),
             result_types=tuple(result_types),
             named=not compiled.positional,
             table=_written_table(statement),
@@ -266,7 +269,7 @@ async def _translated(
         column = _strip_suffix(names[exc.index]) if names else None
         reason = f"a value could not be sent to the database: {_no_values(cause)}"
         if column is not None:
-            reason += f" (got a {type(args[exc.index]).__name__})"
+            reason += " " + got(type(args[exc.index]).__name__)
         # from None: nothing reached the database, the caller's transaction goes on
         if template.table is not None and column is not None:
             raise _invalid_value(_context(template, args, names), reason, column) from None

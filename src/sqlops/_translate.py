@@ -28,6 +28,8 @@ from ._errors import (
     InvalidValueError,
     SqlopsError,
 )
+from ._errors import got as _got
+from ._sendable import NON_FINITE
 from ._translate_common import (
     _Context as _Context,
 )
@@ -99,8 +101,7 @@ def on_handle_error(ctx: ExceptionContext) -> BaseException | None:
     if err is None and ctx.statement:
         column = _non_finite_column(context)  # MariaDB's drivers cannot even send them
         if column is not None:
-            reason = "NaN and infinity cannot be stored here"
-            err = _invalid_value(context, reason, column or None)
+            err = _invalid_value(context, NON_FINITE, column or None)
     if err is None and ctx.is_disconnect:
         err = DatabaseUnavailableError(f"connection to the database was lost: {_short(ctx)}")
     return err
@@ -233,12 +234,15 @@ def name_column(exc: InvalidValueError, context: _Context) -> InvalidValueError:
     table = context.table
     if exc.column is not None or table is None:
         return exc
+    reason = str(exc).removeprefix("invalid value: ")
     misfit = _misfit(context)
-    column, got = misfit if misfit is not None else (_guess_bad_column(context), None)
+    column, got = misfit if misfit is not None else (None, None)
+    if column is None and reason == NON_FINITE:  # a float or a Decimal: no misfit
+        column = _non_finite_column(context) or None
+    column = column or _guess_bad_column(context)
     if column is None:
         return exc
-    reason = str(exc).removeprefix("invalid value: ")
-    suffix = f" (got a {got})" if got is not None and "(got a " not in reason else ""
+    suffix = " " + _got(got) if got is not None and "(got a" not in reason else ""
     return InvalidValueError(
         f"{table.name}.{column}: {reason}{suffix}", table=table.name, column=column
     )

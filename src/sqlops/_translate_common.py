@@ -26,6 +26,7 @@ from ._errors import (
     InvalidValueError,
     UniqueViolation,
 )
+from ._errors import got as _got
 
 _metadatas: weakref.WeakSet[MetaData] = weakref.WeakSet()
 
@@ -166,7 +167,7 @@ def _invalid_value(context: _Context, reason: str, column: str | None = None) ->
         misfit = _refused_by_processor(context) or _misfit(context)
         if misfit is not None:  # a value of the wrong kind: say which kind it was
             column, got = misfit
-            reason = f"{reason} (got a {got})"
+            reason = f"{reason} {_got(got)}"
         else:
             column = _guess_bad_column(context)
     if table is not None and column:

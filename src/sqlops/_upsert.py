@@ -38,7 +38,7 @@ from ._bulk import (
     sql_values,
     unique_keys,
 )
-from ._errors import InvalidValueError, NotFoundError, SqlopsError, UniqueViolation
+from ._errors import InvalidValueError, NotFoundError, SqlopsError, UniqueViolation, got
 from ._modelinfo import ModelInfo
 from ._translate_mysql import _mysql_code
 
@@ -382,11 +382,10 @@ def _unhashable_key(
             try:
                 hash(row[key])
             except TypeError:
-                got = type(row[key]).__name__
                 column = info.column(key).name
                 return InvalidValueError(
                     f"{table}.{column}: a conflict column's value must be a single value "
-                    f"(got a {got})",
+                    + got(type(row[key]).__name__),
                     table=table,
                     column=column,
                 )

@@ -16,6 +16,7 @@ Run on the user's own shape too: a plain ``DeclarativeBase`` with SQLAlchemy's o
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -188,3 +189,39 @@ async def test_a_sql_expression_in_a_bulk_write_is_run_never_stored_as_text(
             await write()
         assert (info.value.table, info.value.column) == ("users", "name")
     assert await users.count() == 2
+
+
+NOT_TEXT = {"int": 12, "bool": False, "float": 1.5, "date": dt.date(2020, 1, 2)}
+
+
+@pytest.mark.parametrize("kind", list(NOT_TEXT))
+async def test_postgresql_refuses_what_is_not_text_for_text_on_every_driver(
+    gadgets_db: sqlops.Database, backend: str, kind: str
+) -> None:
+    """asyncpg types a parameter by its column and refuses ``False`` for a VARCHAR; psycopg
+    sent it as a boolean, which PostgreSQL cast and stored as ``'false'``. Every write path
+    refuses it on both drivers now, named and with nothing written."""
+    if backend != "postgresql":
+        pytest.skip("SQLite and MariaDB store it by their own rules (docs/reliability.md)")
+    await _check(sqlops.Repository(User, gadgets_db), "name", NOT_TEXT[kind], never=True)
+    await _check(sqlops.Repository(Gadget, gadgets_db), "label", NOT_TEXT[kind], never=True)
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("name", decimal.Decimal("Infinity")),
+        ("name", decimal.Decimal("NaN")),
+        ("score", float("-inf")),  # repr "inf" is in the message's "infinity"
+        ("score", decimal.Decimal("-Infinity")),
+    ],
+    ids=["decimal-inf-in-text", "decimal-nan-in-text", "float-inf", "decimal-inf-in-float"],
+)
+async def test_mariadb_refuses_nan_and_infinity_on_every_path(
+    db: sqlops.Database, backend: str, column: str, value: Any
+) -> None:
+    """asyncmy writes a non-finite number into the SQL bare (``SET name=Infinity``): the fast
+    update raised the driver's own "Unknown column 'Infinity'" (found by Hypothesis)."""
+    if backend != "mysql":
+        pytest.skip("MariaDB has no NaN or infinity (PostgreSQL and SQLite store them)")
+    await _check(sqlops.Repository(User, db), column, value, never=True)

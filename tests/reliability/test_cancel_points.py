@@ -302,7 +302,7 @@ async def _idle_in_transaction(db: sqlops.Database) -> int:
         async with db.engine.connect() as conn:
             found = await conn.exec_driver_sql(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()"
+                "AND starts_with(state, 'idle in transaction') AND pid <> pg_backend_pid()"
             )
             count = int(found.scalar_one())
         if count == 0 or time.monotonic() > deadline:

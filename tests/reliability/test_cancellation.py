@@ -57,7 +57,7 @@ async def _open_transactions(db: sqlops.Database, backend: str) -> int:
     async with db.engine.connect() as conn:
         found = await conn.exec_driver_sql(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-            "AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()"
+            "AND starts_with(state, 'idle in transaction') AND pid <> pg_backend_pid()"
         )
         return int(found.scalar_one())
 

@@ -19,6 +19,7 @@ import decimal
 import enum
 import hashlib
 import math
+import os
 import traceback
 from typing import Any
 
@@ -32,7 +33,7 @@ import sqlops
 from tests.models import Role, Team, User
 
 SETTINGS = settings(
-    max_examples=30,
+    max_examples=int(os.environ.get("SQLOPS_HYPOTHESIS_EXAMPLES", 30)),  # a deep run: more
     deadline=None,
     database=None,  # no .hypothesis/ directory in the work tree
     suppress_health_check=[HealthCheck.function_scoped_fixture],

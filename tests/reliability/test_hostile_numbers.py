@@ -15,6 +15,7 @@ from __future__ import annotations
 import decimal
 import enum
 import math
+import os
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -196,7 +197,7 @@ NUMBERS = st.one_of(
 
 
 @settings(
-    max_examples=40,
+    max_examples=int(os.environ.get("SQLOPS_HYPOTHESIS_EXAMPLES", 40)),  # a deep run: more
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],

@@ -83,6 +83,7 @@ ASYNC_ONLY = {
     "test_for_update_locks_rows_in_an_injected_session": "asyncio.gather of lock holders",
     "test_run_retries_a_real_conflict": "asyncio.gather of transfers (see test_threads.py)",
     "test_cancelled_transaction_leaves_nothing_behind": "task cancellation",
+    "test_a_read_cancelled_at_any_await_point_closes_what_it_discards": "task cancellation",
     "test_guards_leave_other_sessions_alone": "MissingGreenlet exists only under asyncio",
     "test_two_tasks_bulk_inserting_through_one_session_are_refused": "asyncio.gather on one "
     "session (threads: test_threads.py)",
