@@ -64,7 +64,7 @@ def configure_engine(engine: Engine, family: str, url: URL) -> None:
         for name in ("asyncmy", "aiomysql"):
             logging.getLogger(name).addFilter(_pk_note_filter)  # a set: adding twice is a no-op
     if url.get_driver_name() == "psycopg":
-        _sendable.refuse_stray_lists(engine.dialect)
+        _sendable.refuse_psycopg_casts(engine.dialect)
     if url.get_driver_name() in SOCKET_LIVENESS and not engine.pool._pre_ping:
         _configure_liveness(engine)
 

@@ -6,12 +6,15 @@ translator names its column. Three turn it into something the server then stores
 * asyncmy sends the ``repr`` of a type it does not know as a string (``{'a': 1}`` lands
   in a VARCHAR as ``"{'a': 1}"``, an object as ``"<Thing object at 0x…>"``);
 * asyncmy and PyMySQL write a tuple or a list as a row constructor ``(1, 2)``;
-* psycopg sends a list as an array, which PostgreSQL casts into a text column (``{1,2}``).
+* psycopg sends a list as an array, which PostgreSQL casts into a text column (``{1,2}``),
+  and any value with its own type, which PostgreSQL casts on assignment (``False`` into
+  text as ``'false'``, ``"0"`` into an integer as ``0``) where asyncpg refuses it.
 
 The dialect's ``do_execute`` / ``do_executemany`` are wrapped (as SQLAlchemy would call
 them, inside its error handling): such a value raises ``TypeError``, which SQLAlchemy and
 the translator treat as any refused value, naming the column from the parameters. The
-check is one ``set(map(type, …))`` per statement, a subset test in the usual case.
+MariaDB check is one ``set(map(type, …))`` per statement, a subset test in the usual case;
+psycopg's is one call per parameter of a typed column, the checks cached per statement.
 """
 
 from __future__ import annotations
@@ -120,33 +123,48 @@ def refuse_unsendable(dialect: Dialect) -> None:
     _wrap(dialect, refuses)
 
 
-def refuse_stray_lists(dialect: Dialect) -> None:
-    """psycopg: a list only for an array column (JSON is serialized before it gets here), and
-    only text for a text column.
+def refuse_psycopg_casts(dialect: Dialect) -> None:
+    """psycopg: what :func:`refusal` refuses, for each parameter bound for a typed column.
 
-    psycopg sends each value with its own type and PostgreSQL casts it on assignment, so
-    ``email=False`` stored ``'false'`` where asyncpg (which takes the column's type for the
-    parameter) refuses it: the same refusal on both drivers.
+    psycopg sends each value with its own type (a ``str`` as "unknown") and PostgreSQL
+    casts it on assignment, so ``email=False`` stored ``'false'`` and ``age="0"`` stored
+    ``0``, where asyncpg (which takes the column's type for the parameter) refuses both:
+    the same refusals on both drivers. The checks a statement needs are worked out once
+    per compiled statement.
     """
 
     def refuses(values: Iterable[Any], context: Any) -> str | None:
-        types = set(map(type, values))
-        if types <= _TEXT_ONLY:
-            return None  # text, NULL and nothing else: no column can be given a stranger
         compiled = getattr(context, "compiled", None)
         binds = getattr(compiled, "binds", None)
         if not binds:
             return None  # a text() statement: the caller chose what to send
-        if list in types:
-            reason = _stray_list(context, binds)
-            if reason is not None:
-                return reason
-        return _not_text(context, compiled, binds)
+        checks = _checks(compiled, binds, dialect)
+        if not checks:
+            return None
+        for params in getattr(context, "compiled_parameters", None) or ():
+            for key, refuse in checks:
+                value = params.get(key)
+                if value is not None:
+                    reason = refuse(value)
+                    if reason is not None:
+                        return reason
+        return None
 
     _wrap(dialect, refuses)
 
 
-_TEXT_ONLY = frozenset({str, type(None)})
+def _checks(
+    compiled: Any, binds: Mapping[str, Any], dialect: Dialect
+) -> tuple[tuple[str, Callable[[Any], str | None]], ...]:
+    found: Any = compiled.__dict__.get("_sqlops_checks")
+    if found is None:
+        pairs = (
+            (key, None if bind.expanding else refusal(bind.type, dialect))
+            for key, bind in binds.items()
+        )
+        found = tuple((key, refuse) for key, refuse in pairs if refuse is not None)
+        compiled.__dict__["_sqlops_checks"] = found
+    return found  # type: ignore[no-any-return]
 
 
 def _no_list(value: Any) -> str | None:
@@ -157,39 +175,42 @@ def _text_only(value: Any) -> str | None:
     return None if isinstance(value, str) else "a text column takes str"
 
 
+def _not_text(value: Any) -> str | None:
+    if isinstance(value, str):
+        return "a value of the column's type is needed, not str"
+    return _no_list(value)
+
+
 def is_text(type_: Any) -> bool:
     """Plain text (``String`` and its kin), not an ``Enum`` nor a user's ``TypeDecorator``,
     which choose their own values."""
     return isinstance(type_, sa_types.String) and not isinstance(type_, sa_types.Enum)
 
 
+# Types PostgreSQL parses a psycopg ``str`` into (asyncpg refuses one for them). Not
+# ``Uuid``: asyncpg takes a UUID's text too.
+_NOT_FROM_TEXT = (
+    sa_types.Integer,
+    sa_types.Numeric,
+    sa_types.Float,  # no Numeric on SQLAlchemy 2.1
+    sa_types.Boolean,
+    sa_types.Date,
+    sa_types.DateTime,
+    sa_types.Time,
+    sa_types.Interval,
+)
+
+
 def refusal(type_: Any, dialect: Dialect) -> Callable[[Any], str | None] | None:
-    """For a template's parameter of ``type_``: what refuses a value the driver would send
-    as something else (a list as an array; on psycopg, a number or a bool into text)."""
-    if dialect.driver == "psycopg" and is_text(type_):
-        return _text_only
+    """For a parameter of ``type_``: what refuses a value the driver would send as
+    something else (a list as an array; on psycopg, a number into text, text into a
+    number or a date)."""
+    if dialect.driver == "psycopg":
+        if is_text(type_):
+            return _text_only
+        if isinstance(type_, _NOT_FROM_TEXT):
+            return _not_text
     return None if takes_lists(type_) else _no_list
-
-
-def _text_keys(compiled: Any, binds: Mapping[str, Any]) -> tuple[str, ...]:
-    """The bind names of a statement whose type is plain text (:func:`is_text`), cached."""
-    keys: tuple[str, ...] | None = compiled.__dict__.get("_sqlops_text_keys")
-    if keys is None:
-        keys = tuple(key for key, bind in binds.items() if is_text(bind.type))
-        compiled.__dict__["_sqlops_text_keys"] = keys
-    return keys
-
-
-def _not_text(context: Any, compiled: Any, binds: Mapping[str, Any]) -> str | None:
-    keys = _text_keys(compiled, binds)
-    if not keys:
-        return None
-    for params in getattr(context, "compiled_parameters", None) or ():
-        for key in keys:
-            value = params.get(key)
-            if value is not None and not isinstance(value, str):
-                return "a text column takes str"
-    return None
 
 
 _TAKES_LISTS = (sa_types.ARRAY, sa_types.JSON, sa_types.PickleType, sa_types.NullType)
@@ -200,18 +221,6 @@ def takes_lists(type_: Any) -> bool:
     if isinstance(type_, sa_types.TypeDecorator):
         type_ = type_.impl_instance
     return isinstance(type_, _TAKES_LISTS)
-
-
-def _stray_list(context: Any, binds: Mapping[str, Any]) -> str | None:
-    """A list among the execution's parameters (inline ones too) for a bind that takes none."""
-    for params in getattr(context, "compiled_parameters", None) or ():
-        for key, value in params.items():
-            if not isinstance(value, list):
-                continue
-            bind = binds.get(key)
-            if bind is not None and not takes_lists(bind.type):
-                return "a list can only be sent to an array column"
-    return None
 
 
 def refuse_copied(
