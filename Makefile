@@ -39,13 +39,15 @@ test: $(STAMP)
 
 # The other async drivers users choose (make test runs this after the main pass): psycopg 3
 # over the integration and model-style suites (its adaptation differs most from asyncpg's),
-# aiomysql over the integration suite (the same dialect and SQL as asyncmy).
+# aiomysql over the integration suite (the same dialect and SQL as asyncmy); both over the
+# Hypothesis hostile-value suites, which found what each driver stored differently.
 PSYCOPG_URL  ?= postgresql+psycopg://postgres@127.0.0.1:5432/postgres
 AIOMYSQL_URL ?= mysql+aiomysql://root@127.0.0.1:3306/test
+HOSTILE      := tests/reliability/test_hostile_input.py tests/reliability/test_hostile_numbers.py
 
 test-drivers: $(STAMP)
-	SQLOPS_TEST_POSTGRESQL_URL='$(PSYCOPG_URL)' $(BIN)/python -m pytest $(PYTEST_JOBS) $(PYTEST_OPTS) -q -m postgresql tests/integration tests/styles
-	SQLOPS_TEST_MYSQL_URL='$(AIOMYSQL_URL)' $(BIN)/python -m pytest $(PYTEST_JOBS) $(PYTEST_OPTS) -q -m mysql tests/integration
+	SQLOPS_TEST_POSTGRESQL_URL='$(PSYCOPG_URL)' $(BIN)/python -m pytest $(PYTEST_JOBS) $(PYTEST_OPTS) -q -m postgresql tests/integration tests/styles $(HOSTILE)
+	SQLOPS_TEST_MYSQL_URL='$(AIOMYSQL_URL)' $(BIN)/python -m pytest $(PYTEST_JOBS) $(PYTEST_OPTS) -q -m mysql tests/integration $(HOSTILE)
 
 # The oldest supported pair: Python 3.10 and SQLAlchemy 2.0 (make test covers the newest).
 # python3.10 on PATH; with pyenv, its newest 3.10 even when it is not the selected version
