@@ -5,9 +5,13 @@ Each step adds one layer to the one before, on the same throwaway PostgreSQL dat
 1. raw asyncpg, a prepared statement on a connection held throughout;
 2. raw asyncpg ``fetch(sql)`` on that held connection (its statement cache);
 3. the same ``fetch`` on a connection checked out of SQLAlchemy's pool and given back
-   per call, as sqlops does (``AsyncEngine.raw_connection()`` / ``_ConnectionFairy.close``);
-4. ``greenlet_spawn`` of a function that does nothing (each checkout and return uses one);
-5. ``Repository(User, db).get(i)``.
+   per call (``AsyncEngine.raw_connection()`` / ``_ConnectionFairy.close``), as sqlops does
+   when the lane is off;
+4. the same ``fetch`` on a connection taken off the pool's queue and put back by sqlops'
+   fast lane (:mod:`sqlops._lane`), as a standalone ``get`` does when nothing watches the pool;
+5. ``greenlet_spawn`` of a function that does nothing (each SQLAlchemy checkout and return
+   uses one);
+6. ``Repository(User, db).get(i)``.
 
 The differences are the cost of each layer. Wall clock and client CPU per call, the
 median of ``--runs`` runs of ``--calls`` lookups each.
@@ -26,6 +30,7 @@ import asyncpg
 from sqlalchemy.util import greenlet_spawn
 
 import sqlops
+from sqlops import _lane
 
 from .schema import TABLE_NAME, User, users
 from .target import DEFAULT_SERVER_URL, provision
@@ -75,6 +80,16 @@ async def _steps(db: sqlops.Database, conn: Any, calls: int, runs: int) -> None:
         finally:
             await greenlet_spawn(fairy.close)
 
+    async def laned(i: int) -> Any:
+        taken = _lane.take(engine.sync_engine)
+        assert taken is not None, "the lane is off (a pool listener? pool debug logging?)"
+        try:
+            return await taken[2].driver_connection.fetch(GET, i)
+        finally:
+            close = _lane.give_back(taken)
+            if close is not None:
+                await greenlet_spawn(close)
+
     async def spawn(i: int) -> None:
         await greenlet_spawn(lambda: None)
 
@@ -83,8 +98,9 @@ async def _steps(db: sqlops.Database, conn: Any, calls: int, runs: int) -> None:
         ("1 raw asyncpg, prepared fetchrow, held connection", prepared.fetchrow),
         ("2 raw asyncpg, fetch(sql), held connection", lambda i: conn.fetch(GET, i)),
         ("3 the same fetch, pool checkout + return per call", pooled),
-        ("4 greenlet_spawn(nothing), for scale", spawn),
-        ("5 sqlops Repository.get", repository.get),
+        ("4 the same fetch on sqlops' pool lane (sqlops._lane)", laned),
+        ("5 greenlet_spawn(nothing), for scale", spawn),
+        ("6 sqlops Repository.get (on the lane)", repository.get),
     ]
     print(f"get() step by step: {calls:,} lookups, median of {runs} runs, µs per call")
     print(f"{'step':54s} {'wall':>8s} {'CPU':>8s}")

@@ -122,10 +122,15 @@ def must_switch(fairy: Any) -> bool:
 def release(fairy: Any) -> None:
     """Give ``fairy`` back; in autocommit with no transaction open, without the ROLLBACK."""
     driver = fairy.driver_connection
-    if driver is not None and driver.get_autocommit() and not _in_transaction(driver):
+    if driver is not None and idle_in_autocommit(driver):
         _internals.checkin_reset(fairy)
     else:
         fairy.close()
+
+
+def idle_in_autocommit(driver: Any) -> bool:
+    """Whether a read left ``driver`` in autocommit with no transaction open (nothing to end)."""
+    return bool(driver.get_autocommit()) and not _in_transaction(driver)
 
 
 def _in_transaction(driver: Any) -> bool:

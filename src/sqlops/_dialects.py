@@ -8,6 +8,7 @@ import logging
 import os
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import event
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from . import _autocommit, _internals, _sendable, _sqlite_begin
 from ._errors import DatabaseUnavailableError, SqlopsError
+from ._loopguard import check_loop
 from ._translate import translate
 from ._url import is_memory_sqlite, safe_url
 
@@ -32,6 +34,7 @@ ENFORCE_READONLY_OPTION = "sqlops_enforce_readonly"  # transaction(readonly=True
 _QUERY_ONLY = "sqlops_query_only"  # connection info: SQLite's PRAGMA query_only is on
 _BEGIN_SQL = "sqlops_begin"  # connection info: the BEGIN the next do_begin sends (SQLite)
 _IDLE_SINCE = "sqlops_idle_since"
+IDLE_SINCE = _IDLE_SINCE  # record info: when the connection was last checked in
 # Drivers that read their socket while idle: a closed connection is seen without a ping.
 SOCKET_LIVENESS = ("asyncpg", "asyncmy")
 
@@ -87,16 +90,69 @@ def _configure_liveness(engine: Engine) -> None:
 
     @event.listens_for(engine, "checkout")
     def _checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
-        closed = _closed(getattr(dbapi_connection, "driver_connection", None))
-        if closed:
+        doubt = liveness_doubt(dbapi_connection, record)
+        if doubt is _CLOSED:
             raise sa_exc.DisconnectionError("the server closed this connection")
-        idle_since = record.info.get(_IDLE_SINCE)
-        stale = idle_since is not None and time.monotonic() - idle_since > PING_IDLE_AFTER
-        if stale or closed is None:
+        if doubt is not None:
             try:
                 engine.dialect.do_ping(dbapi_connection)
             except Exception as exc:
                 raise sa_exc.DisconnectionError("ping failed on an idle connection") from exc
+
+
+_CLOSED = "closed"
+_PING = "ping"
+
+
+def liveness_doubt(dbapi_connection: Any, record: Any) -> str | None:
+    """Why an idle pooled asyncpg / asyncmy connection cannot be handed out as it is.
+
+    ``"closed"`` (known dead: the pool replaces it), ``"ping"`` (idle for long, or its
+    state cannot be read: one round trip tells), or None. The checkout listener above
+    and the pool's fast lane (:func:`lane_ready`) both decide by it.
+    """
+    closed = _closed(getattr(dbapi_connection, "driver_connection", None))
+    if closed:
+        return _CLOSED
+    idle_since = record.info.get(_IDLE_SINCE)
+    stale = idle_since is not None and time.monotonic() - idle_since > PING_IDLE_AFTER
+    return _PING if stale or closed is None else None
+
+
+def lane_clean(driver: str) -> Callable[[Any], bool] | None:
+    """How to tell that a ``driver`` connection has no transaction open after a template
+    read (it can go back to the pool without a reset), or None: no lane for ``driver``."""
+    if driver == "asyncpg":
+        return _asyncpg_idle
+    if driver in ("aiosqlite", "pysqlite"):
+        return _sqlite_idle
+    if driver in _autocommit.DRIVERS:
+        return _autocommit.idle_in_autocommit
+    if driver == "psycopg":
+        return _psycopg_idle
+    return None
+
+
+def _asyncpg_idle(driver: Any) -> bool:
+    return not bool(driver.is_in_transaction())
+
+
+def _sqlite_idle(driver: Any) -> bool:
+    return not bool(driver.in_transaction)
+
+
+def _psycopg_idle(driver: Any) -> bool:
+    return bool(driver.info.transaction_status == 0)  # psycopg.pq.TransactionStatus.IDLE
+
+
+def lane_ready(record: Any) -> bool:
+    """Whether an idle asyncpg / asyncmy connection may skip the checkout (:mod:`sqlops._lane`).
+
+    What this module's checkout listener and the loop guard check; a connection another
+    event loop opened raises as at any checkout.
+    """
+    check_loop(record)
+    return liveness_doubt(record.dbapi_connection, record) is None
 
 
 def _closed(driver: Any) -> bool | None:
@@ -418,14 +474,18 @@ def _mysql_on_connect(dbapi_connection: Any, record: Any) -> None:
     cursor.close()
 
 
-def lent_failure(fairy: Any, exc: Exception, lost: bool) -> SqlopsError | None:
+def lent_failure(
+    exc: Exception, lost: bool, invalidate: Callable[[BaseException], None]
+) -> SqlopsError | None:
     """The sqlops error for ``exc`` raised on a lent pooled connection, or None to re-raise.
 
     A lost connection (``lost``, or an error the translator calls unavailable) is
-    invalidated with the pool's older ones, as SQLAlchemy does on its own paths.
+    invalidated with the pool's older ones (``invalidate``: :func:`invalidate_all` for a
+    checked-out connection, :func:`sqlops._lane.invalidate_all` for one on the lane), as
+    SQLAlchemy does on its own paths.
     """
     err = translate(exc)
     if isinstance(err, DatabaseUnavailableError) or lost:
-        invalidate_all(fairy, exc)
+        invalidate(exc)
         err = err or DatabaseUnavailableError(f"connection lost: {type(exc).__name__}")
     return err

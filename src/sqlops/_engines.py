@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool, QueuePool, StaticPool
 from sqlalchemy.util import greenlet_spawn
 
-from . import _aiosqlite, _autocommit, _dialects, _guards, _psycopg, _translate
+from . import _aiosqlite, _autocommit, _dialects, _guards, _lane, _psycopg, _translate
 from ._dialects import configure_engine
 from ._errors import DatabaseUnavailableError, SqlopsError
 from ._url import dialect_family, is_memory_sqlite, safe_url
@@ -67,7 +68,26 @@ def _build_engine(
     event.listen(sync_engine, "handle_error", _translate.on_handle_error)
     if family != "sqlite" and not blocking:  # aiosqlite's work from any loop; others do not
         _guards.watch_loop(sync_engine, f"Database({safe_url(url)!r})")
+    if not blocking:  # the sync twin installs its own once its liveness hooks are on
+        _install_lane(sync_engine)
     return engine
+
+
+def _install_lane(engine: Engine) -> None:
+    """The pool's fast lane for template reads (:mod:`sqlops._lane`): asyncpg, asyncmy, SQLite."""
+    driver = engine.dialect.driver
+    clean = _dialects.lane_clean(driver)
+    if clean is None or driver not in (*_dialects.SOCKET_LIVENESS, "aiosqlite"):
+        return  # psycopg and aiomysql check liveness with a ping, which needs the checkout
+    if driver == "aiosqlite":
+        _lane.install(engine, ready=_always, clean=clean)
+    else:
+        idle_key = _dialects.IDLE_SINCE
+        _lane.install(engine, ready=_dialects.lane_ready, clean=clean, idle_key=idle_key)
+
+
+def _always(record: Any) -> bool:
+    return True
 
 
 async def with_driver(engine: AsyncEngine, use: Callable[[Any], Awaitable[T]]) -> T:
@@ -81,6 +101,9 @@ async def with_driver(engine: AsyncEngine, use: Callable[[Any], Awaitable[T]]) -
     ``greenlet_spawn`` without yielding; it only awaits when the pool closes the
     connection (NullPool, overflow), which needs the greenlet.
     """
+    taken = _lane.take(engine.sync_engine)
+    if taken is not None:
+        return await _on_the_lane(engine, taken, use)
     autocommits = engine.dialect.driver in _autocommit.DRIVERS
     with _autocommit.checkout_for_read(autocommits):  # MariaDB: see _autocommit
         fairy = await engine.raw_connection()
@@ -90,9 +113,8 @@ async def with_driver(engine: AsyncEngine, use: Callable[[Any], Awaitable[T]]) -
             await driver.autocommit(True)
         return await use(driver)
     except Exception as exc:
-        is_closed = getattr(driver, "is_closed", None)  # asyncpg, psycopg's face
-        lost = is_closed is not None and is_closed()
-        err = await _outside_io(fairy, _dialects.lent_failure, fairy, exc, lost)
+        invalidate = functools.partial(_dialects.invalidate_all, fairy)
+        err = await _outside_io(fairy, _dialects.lent_failure, exc, _lost(driver), invalidate)
         if err is None:
             raise
         raise err from exc
@@ -101,6 +123,48 @@ async def with_driver(engine: AsyncEngine, use: Callable[[Any], Awaitable[T]]) -
         raise
     finally:
         await greenlet_spawn(_autocommit.release if autocommits else _close, fairy)
+
+
+async def _on_the_lane(
+    engine: AsyncEngine, taken: _lane.Taken, use: Callable[[Any], Awaitable[T]]
+) -> T:
+    """``with_driver`` on a connection taken straight off the pool's queue (:mod:`sqlops._lane`).
+
+    The same translation and the same discarding; no greenlet hop, since nothing here
+    needs SQLAlchemy's IO: the lane only lends drivers whose ``terminate()`` closes a
+    connection without waiting (asyncpg, asyncmy, aiosqlite).
+    """
+    record = taken[2]
+    driver: Any = record.driver_connection
+    try:
+        if engine.dialect.driver in _autocommit.DRIVERS and _autocommit.must_switch(record):
+            await driver.autocommit(True)
+        result = await use(driver)
+    except Exception as exc:
+        try:
+            invalidate = functools.partial(_lane.invalidate_all, taken)
+            err = _dialects.lent_failure(exc, _lost(driver), invalidate)
+        finally:
+            await _give_back(taken)
+        if err is None:
+            raise
+        raise err from exc
+    except BaseException as exc:  # cancelled mid-call: the connection's state is unknown
+        _lane.discard(taken, exc)
+        raise
+    await _give_back(taken)
+    return result
+
+
+async def _give_back(taken: _lane.Taken) -> None:
+    close = _lane.give_back(taken)
+    if close is not None:  # an overflow connection: the pool closes it, which is IO
+        await greenlet_spawn(close)
+
+
+def _lost(driver: Any) -> bool:
+    is_closed = getattr(driver, "is_closed", None)  # asyncpg, psycopg's face
+    return is_closed is not None and bool(is_closed())
 
 
 def _close(fairy: Any) -> None:

@@ -62,7 +62,7 @@ class ReadPlan:
         """The primary-key columns, in the mapper's order."""
         return tuple(self.columns[i] for i in self.pk_positions)
 
-    @property
+    @functools.cached_property
     def types(self) -> tuple[Any, ...]:
         """The column types, in ``columns`` order (the result types of :meth:`select`)."""
         return tuple(column.type for column in self.columns)

@@ -11,6 +11,7 @@ When one is missing, :func:`available` says so and the ordinary ORM route serves
 from __future__ import annotations
 
 import operator
+import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Mapper, Session
 from sqlalchemy.orm.session import SessionTransactionState
 from sqlalchemy.sql import schema as _schema
 from sqlalchemy.sql.type_api import TypeEngine
+from sqlalchemy.util import queue as _queue
 
 # ClassManager.new_instance() is these two steps; Mapper._identity_class is the first
 # element of every identity key of the mapper's rows.
@@ -301,3 +303,67 @@ def asyncpg_caches_statements(driver: Any) -> bool:
     asyncpg's ``cursor()`` always prepares a named one.
     """
     return bool(getattr(driver, "_stmt_cache_enabled", True))
+
+
+def pool_signature(pool: Any) -> tuple[Any, ...] | None:
+    """What decides whether a connection may skip SQLAlchemy's checkout (:mod:`sqlops._lane`).
+
+    None for a pool that is not a queue pool (``StaticPool``, ``NullPool``). Otherwise
+    ``pre_ping``, pool debug logging and the number of ``checkout``, ``checkin`` and
+    ``reset`` listeners: the checkout and return the lane skips would have run exactly those.
+    """
+    if not isinstance(getattr(pool, "_pool", None), _queue.QueueCommon):
+        return None
+    return queue_pool_signature(pool)
+
+
+def queue_pool_signature(pool: Any) -> tuple[Any, ...]:
+    """:func:`pool_signature` of a pool known to be a queue pool (once per template read)."""
+    dispatch = pool.dispatch
+    return (
+        pool._pre_ping,
+        pool._should_log_debug(),
+        len(dispatch.checkout),
+        len(dispatch.checkin),
+        len(dispatch.reset),
+    )
+
+
+def take_idle(pool: Any) -> Any | None:
+    """An idle pooled connection's record, taken off the pool's queue without waiting.
+
+    None when the queue is empty, or when the record taken must first be (re)connected,
+    recycled (``pool_recycle``) or replaced after an invalidation: it is put back, for
+    SQLAlchemy's own checkout to do that. What ``_ConnectionRecord.get_connection()``
+    checks before it hands out a connection as is, minus the IO.
+    """
+    try:
+        record = pool._pool.get_nowait()
+    except _queue.Empty:
+        return None
+    start = record.starttime
+    if (
+        record.dbapi_connection is None
+        or pool._invalidate_time > start
+        or record._soft_invalidate_time > start
+        or (pool._recycle > -1 and time.time() - start > pool._recycle)
+    ):
+        pool._do_return_conn(record)
+        return None
+    return record
+
+
+def return_idle(pool: Any, record: Any) -> None:
+    """Put a record that :func:`take_idle` took back on its pool's queue (or close an
+    overflow one), as the pool's own check-in does after its reset."""
+    pool._do_return_conn(record)
+
+
+def queue_full(pool: Any) -> bool:
+    """Whether ``pool``'s queue is full: a record returned now is closed (an overflow one)."""
+    return bool(pool._pool.full())
+
+
+def invalidate_older(pool: Any, exc: BaseException) -> None:
+    """Mark every connection ``pool`` opened until now as to be replaced at its next checkout."""
+    pool._invalidate(None, exc, _checkin=False)

@@ -381,3 +381,44 @@ async def _one_user_again(session: AsyncSession) -> None:
     session.add(User(email="a@x", name="dup"))
     with pytest.raises(sqlops.SqlopsError):
         await session.flush()
+
+
+async def test_pool_signature_counts_what_the_pools_fast_lane_would_skip(
+    db: sqlops.Database,
+) -> None:
+    pool = db.engine.sync_engine.pool
+    before = _internals.pool_signature(pool)
+    assert before is not None and before[0] is pool._pre_ping
+
+    def hook(*args: Any) -> None:
+        pass
+
+    for name in ("checkout", "checkin", "reset"):
+        event.listen(db.engine.sync_engine, name, hook)
+        assert _internals.pool_signature(pool) != before, name
+        event.remove(db.engine.sync_engine, name, hook)
+        assert _internals.pool_signature(pool) == before, name
+    memory = sqlops.Database("sqlite+aiosqlite:///:memory:")
+    try:
+        assert _internals.pool_signature(memory.engine.sync_engine.pool) is None  # StaticPool
+    finally:
+        await memory.dispose()
+
+
+async def test_take_idle_takes_a_ready_record_and_puts_back_a_stale_one(
+    db: sqlops.Database,
+) -> None:
+    await _one_user(db)
+    await sqlops.Repository(User, db).get(1)
+    pool = db.engine.sync_engine.pool
+    idle = pool.checkedin()
+    record = _internals.take_idle(pool)
+    assert record is not None and record.dbapi_connection is not None
+    assert (pool.checkedin(), pool.checkedout()) == (idle - 1, 1)
+    _internals.return_idle(pool, record)
+    assert (pool.checkedin(), pool.checkedout()) == (idle, 0)
+    _internals.invalidate_older(pool, RuntimeError("lost"))
+    assert pool._invalidate_time >= record.starttime
+    assert _internals.take_idle(pool) is None  # due for replacement: left to the checkout
+    assert (pool.checkedin(), pool.checkedout()) == (idle, 0)
+    assert await sqlops.Repository(User, db).get(1) is not None  # and replaced there

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from sqlops import _autocommit, sync
 from sqlops.sync import _driver
+from tests.integration.test_lane import lane_takes
 from tests.models import Account, Event, Team
 
 _WHOAMI = {"postgresql": "SELECT pg_backend_pid()", "mysql": "SELECT CONNECTION_ID()"}
@@ -242,3 +243,82 @@ def test_injected_reads_run_as_templates_inside_the_sessions_transaction(
         raise RuntimeError("roll back")
     assert len(seen) == 2  # both reads took the template path, none fell back
     assert [t.name for t in teams.list()] == ["t"]
+
+
+def test_standalone_reads_take_the_pools_fast_lane_unless_a_listener_would_see(
+    sync_db: sync.Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy import event
+
+    accounts = sync.Repository(Account, sync_db)
+    made = accounts.create(owner="ada", balance=5)
+    accounts.get(made.id)
+    taken = lane_takes(monkeypatch)
+    for _ in range(3):
+        got = accounts.get(made.id)
+        assert got is not None and got.owner == "ada"
+    assert len(taken) == 3 and all(r is not None for r in taken)
+    engine = sync_db.engine
+    assert engine.pool.checkedout() == 0
+    seen: list[Any] = []
+
+    def checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        seen.append(record)
+
+    event.listen(engine, "checkout", checkout)
+    try:
+        taken.clear()
+        assert accounts.get(made.id) is not None and accounts.count(owner="ada") == 1
+        assert len(seen) == 2 and not taken  # the application's hook saw both checkouts
+    finally:
+        event.remove(engine, "checkout", checkout)
+
+
+def test_a_read_that_left_a_transaction_open_is_discarded_not_handed_on(
+    sync_db: sync.Database,
+) -> None:
+    from sqlops import _dialects, _lane
+
+    accounts = sync.Repository(Account, sync_db)
+    made = accounts.create(owner="ada", balance=5)
+    accounts.get(made.id)
+    engine = sync_db.engine
+    taken = _lane.take(engine)
+    assert taken is not None
+    record = taken[2]
+    driver = record.driver_connection
+    if engine.dialect.driver == "pymysql":
+        driver.begin()
+    else:  # sqlite3 in autocommit mode (sqlops' connect hook), psycopg outside autocommit
+        driver.execute("BEGIN" if engine.dialect.driver == "pysqlite" else "SELECT 1")
+    clean = _dialects.lane_clean(engine.dialect.driver)
+    assert clean is not None and not clean(driver)
+    _lane.give_back(taken)
+    assert record.dbapi_connection is None  # closed, not returned with its transaction
+    got = accounts.get(made.id)
+    assert got is not None and got.owner == "ada"
+
+
+def test_an_overflow_connection_given_back_on_the_lane_is_closed(url: Any) -> None:
+    from sqlops import _lane
+    from tests.sync._twin import sync_url
+
+    db = sync.Database(sync_url(url), pool_size=1, max_overflow=2)
+    try:
+        db.create_all(Account.metadata)
+        accounts = sync.Repository(Account, db)
+        made = accounts.create(owner="ada", balance=5)
+        accounts.get(made.id)
+        taken = _lane.take(db.engine)
+        assert taken is not None
+        with db.engine.connect() as conn:  # an overflow connection, given back at once
+            conn.exec_driver_sql("SELECT 1")
+        assert db.engine.pool.checkedin() == 1  # the queue is full
+        record = taken[2]
+        _lane.give_back(taken)
+        assert record.dbapi_connection is None  # closed by the pool's return
+        assert db.engine.pool.checkedout() == 0 and db.engine.pool.checkedin() == 1
+        assert accounts.get(made.id) is not None
+    finally:
+        db.drop_all(Account.metadata)
+        db.dispose()

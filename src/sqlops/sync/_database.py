@@ -47,6 +47,7 @@ class _Core(_database.Database):
         engine = _engines.make_sync_engine(url, echo, pool, options)
         if cheap:
             _driver.watch_liveness(engine)
+        _driver.install_lane(engine, watched=cheap)
         return EngineAdapter(engine)
 
     async def _driver_read(self, use: Callable[[Any], Awaitable[T]]) -> T:

@@ -13,6 +13,7 @@ then, or after a long idle spell, is it really pinged.
 
 from __future__ import annotations
 
+import functools
 import select
 import time
 from collections.abc import Awaitable, Callable
@@ -22,7 +23,7 @@ from sqlalchemy import event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 
-from sqlops import _autocommit, _dialects
+from sqlops import _autocommit, _dialects, _lane
 
 T = TypeVar("T")
 
@@ -75,6 +76,9 @@ class TemplateDriver:
 
 async def lend(engine: Engine, use: Callable[[TemplateDriver], Awaitable[T]]) -> T:
     """Lend ``use`` a pooled driver connection; translate and invalidate as ``with_driver``."""
+    taken = _lane.take(engine)
+    if taken is not None:
+        return await _on_the_lane(engine, taken, use)
     autocommits = engine.dialect.driver in _autocommit.DRIVERS
     with _autocommit.checkout_for_read(autocommits):  # MariaDB: see _autocommit
         fairy = engine.raw_connection()
@@ -84,7 +88,9 @@ async def lend(engine: Engine, use: Callable[[TemplateDriver], Awaitable[T]]) ->
             driver.autocommit(True)
         return await use(TemplateDriver(driver, engine.dialect.driver))
     except Exception as exc:
-        err = _dialects.lent_failure(fairy, exc, _is_disconnect(engine, exc, fairy))
+        lost = _is_disconnect(engine, exc, fairy)
+        invalidate = functools.partial(_dialects.invalidate_all, fairy)
+        err = _dialects.lent_failure(exc, lost, invalidate)
         if err is None:
             raise
         raise err from exc
@@ -96,6 +102,57 @@ async def lend(engine: Engine, use: Callable[[TemplateDriver], Awaitable[T]]) ->
             _autocommit.release(fairy)
         else:
             fairy.close()
+
+
+async def _on_the_lane(
+    engine: Engine, taken: _lane.Taken, use: Callable[[TemplateDriver], Awaitable[T]]
+) -> T:
+    """``lend`` on a connection taken straight off the pool's queue (:mod:`sqlops._lane`)."""
+    record = taken[2]
+    driver: Any = record.driver_connection
+    try:
+        if engine.dialect.driver in _autocommit.DRIVERS and _autocommit.must_switch(record):
+            driver.autocommit(True)
+        result = await use(TemplateDriver(driver, engine.dialect.driver))
+    except Exception as exc:
+        try:
+            lost = _is_disconnect(engine, exc, record)
+            invalidate = functools.partial(_lane.invalidate_all, taken)
+            err = _dialects.lent_failure(exc, lost, invalidate)
+        finally:
+            _give_back(taken)
+        if err is None:
+            raise
+        raise err from exc
+    except BaseException as exc:  # interrupted mid-call: the connection's state is unknown
+        _lane.discard(taken, exc)
+        raise
+    _give_back(taken)
+    return result
+
+
+def _give_back(taken: _lane.Taken) -> None:
+    _lane.give_back(taken)  # a blocking lane: an overflow connection is closed in place
+
+
+def install_lane(engine: Engine, *, watched: bool) -> None:
+    """The pool's fast lane for template reads (:mod:`sqlops._lane`); ``watched``: with
+    :func:`watch_liveness` on, whose checkout check the lane runs as well."""
+    clean = _dialects.lane_clean(engine.dialect.driver)
+    if clean is None:
+        return
+    if watched:
+        _lane.install(engine, ready=_lane_ready, clean=clean, idle_key=_IDLE_SINCE, blocking=True)
+    else:
+        _lane.install(engine, ready=_always, clean=clean, blocking=True)
+
+
+def _lane_ready(record: Any) -> bool:
+    return not _doubtful(record.dbapi_connection, record, _dialects.PING_IDLE_AFTER)
+
+
+def _always(record: Any) -> bool:
+    return True
 
 
 def _is_disconnect(engine: Engine, exc: Exception, fairy: Any) -> bool:
@@ -114,16 +171,21 @@ def watch_liveness(engine: Engine, idle_ping_after: float = _dialects.PING_IDLE_
 
     @event.listens_for(engine, "checkout")
     def _checkout(dbapi_connection: Any, record: Any, proxy: Any) -> None:
-        idle_since = record.info.get(_IDLE_SINCE)
-        if idle_since is None:
-            return  # just connected
-        stale = time.monotonic() - idle_since > idle_ping_after
-        if not stale and not _readable(dbapi_connection):
+        if not _doubtful(dbapi_connection, record, idle_ping_after):
             return
         try:
             engine.dialect.do_ping(dbapi_connection)
         except Exception as exc:
             raise sa_exc.DisconnectionError("the server closed this connection") from exc
+
+
+def _doubtful(dbapi_connection: Any, record: Any, idle_ping_after: float) -> bool:
+    """Whether an idle pooled connection must be pinged before it is handed out."""
+    idle_since = record.info.get(_IDLE_SINCE)
+    if idle_since is None:
+        return False  # just connected
+    stale = time.monotonic() - idle_since > idle_ping_after
+    return stale or _readable(dbapi_connection)
 
 
 def _readable(dbapi_connection: Any) -> bool:
