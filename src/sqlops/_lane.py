@@ -35,7 +35,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from . import _internals
+from . import _internals, _metrics
 
 _ATTRIBUTE = "_sqlops_lane"
 
@@ -80,6 +80,8 @@ def take(engine: Engine) -> Taken | None:
     pool = engine.pool
     if _internals.queue_pool_signature(pool) != lane.signature:  # a queue pool when installed
         return None
+    timed = getattr(pool, _metrics.WAIT_ATTRIBUTE, None)  # sqlops' metrics time each wait
+    started = time.perf_counter() if timed is not None else 0.0
     record = _internals.take_idle(pool)
     if record is None:
         return None
@@ -91,6 +93,8 @@ def take(engine: Engine) -> Taken | None:
     if not ready:
         _internals.return_idle(pool, record)  # the ordinary checkout pings or replaces it
         return None
+    if timed is not None:
+        _metrics.record_wait(timed, time.perf_counter() - started)
     return lane, pool, record
 
 

@@ -134,6 +134,15 @@ def _histogram(meter: Any, name: str, description: str) -> Any:
         return meter.create_histogram(name, unit="s", description=description)
 
 
+WAIT_ATTRIBUTE = "_sqlops_wait"  # on a timed pool: (histogram, attributes)
+
+
+def record_wait(timed: tuple[Any, dict[str, str]], seconds: float) -> None:
+    """Record one checkout's wait on a timed pool (the pool's fast lane takes its own)."""
+    histogram, attributes = timed
+    histogram.record(seconds, attributes)
+
+
 def time_pool(engine: AsyncEngine, histogram: Any, name: str) -> None:
     """Record how long each checkout of ``engine``'s pool waited for a connection."""
     pool: Any = engine.pool

@@ -187,6 +187,21 @@ async def test_metrics_duration_pool_connections_and_wait(
     assert sum(p.count for p in waits) >= 2
 
 
+async def test_every_standalone_read_records_its_connection_wait(
+    traced: sqlops.Database, otel: Otel
+) -> None:
+    users = Repository(User, traced)
+    made = await users.create(email="w@example.com", name="Wu")
+
+    def waits() -> int:
+        return sum(p.count for p in otel.metric_points("db.client.connection.wait_time"))
+
+    before = waits()
+    for _ in range(5):  # template reads: on the pool's fast lane where the driver has one
+        assert await users.get(made.id) is not None
+    assert waits() - before == 5
+
+
 async def test_no_value_or_password_reaches_a_span_a_metric_or_a_log(
     url: URL | str, otel: Otel, backend: str, caplog: pytest.LogCaptureFixture
 ) -> None:
