@@ -189,7 +189,12 @@ class _SyncQueuePool(QueuePool):
     """A queue pool whose failures say what happened and what to change.
 
     The sync twin (:mod:`sqlops.sync`) uses it as is; :class:`_QueuePool` adapts it to asyncio.
+    It logs under SQLAlchemy's own name for the class it extends, so that
+    ``logging.getLogger("sqlalchemy.pool")`` (SQLAlchemy's documented switch) shows its
+    checkouts, not a logger named after this module.
     """
+
+    _sqla_logger_namespace = "sqlalchemy.pool.impl.QueuePool"
 
     def connect(self) -> Any:
         """Check a connection out; a failure to open one is a DatabaseUnavailableError.
@@ -224,6 +229,8 @@ class _SyncQueuePool(QueuePool):
 
 class _QueuePool(_SyncQueuePool, AsyncAdaptedQueuePool):
     """The async queue pool; a connection is handed out only on the loop that opened it."""
+
+    _sqla_logger_namespace = "sqlalchemy.pool.impl.AsyncAdaptedQueuePool"
 
     def _do_get(self) -> Any:
         record = super()._do_get()

@@ -71,6 +71,8 @@ def pg_url(servers: Any) -> Any:
 async def test_asyncpg_adapter_tracks_its_transaction_after_begin(pg_url: Any) -> None:
     """begin_now relies on ``_start_transaction`` and ``_transaction`` of the adapter."""
     async with sqlops.Database(pg_url) as db, db.engine.connect() as conn:
+        if db.engine.dialect.driver != "asyncpg":
+            pytest.skip("asyncpg's adapter only (begin_now does nothing on other drivers)")
         raw = await conn.get_raw_connection()
         adapter: Any = raw.dbapi_connection
         assert adapter._transaction is None
