@@ -199,7 +199,10 @@ async def create_many(
         and _copy_possible(info)
         and not _observed(session)  # COPY is invisible to statement listeners
     )
-    size = chunk_size or (COPY_CHUNK if use_copy else _values_chunk(info))
+    # COPY and executemany send rows, not the parameters of one statement: no parameter
+    # limit, and fewer, larger chunks (one statement's fixed cost each). RETURNING renders
+    # multi-row VALUES, whose parameter count the backends limit.
+    size = chunk_size or (_values_chunk(info) if returning else COPY_CHUNK)
     if size < 1:
         raise ValueError("chunk_size must be >= 1")
     layouts = Layouts(info)
