@@ -1,5 +1,5 @@
 """The command line: ``python -m benchmarks [run options]``, ``… scale``, ``… profile``,
-``… breakdown``.
+``… breakdown``, ``… lane``.
 
 :func:`main` is what ``sqlops bench`` calls; it returns the exit status (1 when an
 implementation failed or produced different rows, 2 on a usage error).
@@ -34,6 +34,10 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m benchmarks") 
             from .breakdown import main as breakdown_main
 
             return breakdown_main(args[1:])
+        if args and args[0] == "lane":
+            from .lane import main as lane_main
+
+            return lane_main(args[1:])
         if args and args[0] == "profile":
             from .profiling import main as profile_main
 
@@ -50,7 +54,7 @@ def _parser(prog: str = "python -m benchmarks") -> argparse.ArgumentParser:
         prog=prog,
         description="sqlops beside raw drivers, SQLAlchemy Core/ORM, advanced-alchemy and "
         "fastcrud, on a throwaway database. "
-        "Sub-commands: scale, profile, breakdown (see --help of each).",
+        "Sub-commands: scale, profile, breakdown, lane (see --help of each).",
     )
     parser.add_argument("--backend", choices=[*BACKENDS, "all"], default="postgresql")
     parser.add_argument(

@@ -241,3 +241,14 @@ def test_breakdown_runs_every_step(servers: Any, capsys: pytest.CaptureFixture[s
     for step in ("1 raw asyncpg", "3 the same fetch", "4 the same fetch on", "6 sqlops"):
         assert step in out
     assert main(["breakdown", "--help"]) == 0
+
+
+@pytest.mark.postgresql
+def test_lane_compares_both_modes(servers: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    url = servers.url("postgresql")
+    url = url.render_as_string(hide_password=False) if isinstance(url, URL) else str(url)
+    args = ["lane", "--url", url, "--seconds", "0.2", "--runs", "1", "--tasks", "2"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "    2 lane " in out and "    2 checkout (lane off) " in out
+    assert main(["lane", "--help"]) == 0
