@@ -80,14 +80,10 @@ def _install_lane(engine: Engine) -> None:
     if clean is None or driver not in (*_dialects.SOCKET_LIVENESS, "aiosqlite"):
         return  # psycopg and aiomysql check liveness with a ping, which needs the checkout
     if driver == "aiosqlite":
-        _lane.install(engine, ready=_always, clean=clean)
+        _lane.install(engine, clean=clean)  # no liveness hook to mirror, no loop guard
     else:
         idle_key = _dialects.IDLE_SINCE
         _lane.install(engine, ready=_dialects.lane_ready, clean=clean, idle_key=idle_key)
-
-
-def _always(record: Any) -> bool:
-    return True
 
 
 async def with_driver(engine: AsyncEngine, use: Callable[[Any], Awaitable[T]]) -> T:

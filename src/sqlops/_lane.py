@@ -45,7 +45,7 @@ class Lane:
     """How one engine's idle connections are checked and given back on the lane."""
 
     signature: tuple[Any, ...]  # the pool as sqlops left it (_internals.pool_signature)
-    ready: Callable[[Any], bool]  # record -> may be handed out as is (raises for misuse)
+    ready: Callable[[Any], bool] | None  # record -> may be handed out as is (None: always)
     clean: Callable[[Any], bool]  # driver connection -> no transaction left open
     idle_key: str | None  # record.info key of the idle-since time the liveness check reads
     blocking: bool  # a sync driver: the pool may close a connection in place (no greenlet)
@@ -57,8 +57,8 @@ Taken = tuple[Lane, Any, Any]  # the lane, the pool, the connection record
 def install(
     engine: Engine,
     *,
-    ready: Callable[[Any], bool],
     clean: Callable[[Any], bool],
+    ready: Callable[[Any], bool] | None = None,
     idle_key: str | None = None,
     blocking: bool = False,
 ) -> None:
@@ -86,7 +86,7 @@ def take(engine: Engine) -> Taken | None:
     if record is None:
         return None
     try:
-        ready = lane.ready(record)
+        ready = lane.ready is None or lane.ready(record)
     except BaseException:
         _internals.return_idle(pool, record)  # untouched: refused (another event loop's)
         raise

@@ -144,15 +144,11 @@ def install_lane(engine: Engine, *, watched: bool) -> None:
     if watched:
         _lane.install(engine, ready=_lane_ready, clean=clean, idle_key=_IDLE_SINCE, blocking=True)
     else:
-        _lane.install(engine, ready=_always, clean=clean, blocking=True)
+        _lane.install(engine, clean=clean, blocking=True)
 
 
 def _lane_ready(record: Any) -> bool:
     return not _doubtful(record.dbapi_connection, record, _dialects.PING_IDLE_AFTER)
-
-
-def _always(record: Any) -> bool:
-    return True
 
 
 def _is_disconnect(engine: Engine, exc: Exception, fairy: Any) -> bool:
